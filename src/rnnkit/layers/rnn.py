@@ -1,0 +1,141 @@
+"""A complete recurrent layer: cells stacked in depth, optionally bidirectional, run either by
+the readable loop or by PyTorch's fused kernels."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnkit.cells.base import AnyCell, State, map_state, stack_states
+from rnnkit.cells.gru import GRUCell
+from rnnkit.cells.lstm import LSTMCell
+from rnnkit.cells.rnn import SimpleRNNCell
+from rnnkit.layers.fused import fused_layer, supports_fused
+from rnnkit.layers.recurrent import Recurrent
+
+CellType = Literal["rnn", "rnn_relu", "gru", "lstm"]
+Execution = Literal["auto", "fused", "reference"]
+
+
+def make_cell(cell: str, input_size: int, hidden_size: int) -> AnyCell:
+    """Build a cell by name: 'rnn' (tanh), 'rnn_relu', 'gru' or 'lstm'."""
+    if cell == "rnn":
+        return SimpleRNNCell(input_size, hidden_size, "tanh")
+    if cell == "rnn_relu":
+        return SimpleRNNCell(input_size, hidden_size, "relu")
+    if cell == "gru":
+        return GRUCell(input_size, hidden_size)
+    if cell == "lstm":
+        return LSTMCell(input_size, hidden_size)
+    raise ValueError(f"unknown cell {cell!r}: expected one of rnn, rnn_relu, gru, lstm")
+
+
+class RNN(nn.Module):
+    """L layers of a recurrent cell over a padded batch, forward or bidirectional.
+
+    Layer l reads the outputs of layer l-1 (dropout between layers, not after the last); in a
+    bidirectional layer one cell reads each sequence forwards, a second cell reads it backwards
+    within its own length, and their outputs are merged by concatenation (2H) or sum (H).
+
+    Shapes: x (B, T, D), lengths (B,) or None -> outputs (B, T, H * dirs if concat else H),
+    final state (L*dirs, B, H) or LSTMState of two such, ordered as PyTorch orders h_n:
+    layer 0 forward, layer 0 backward, layer 1 forward, ...
+    Padded steps emit zeros and the final state of each sequence is taken at its own length.
+
+    execution: 'reference' runs the explicit loop over the cell (`Recurrent`); 'fused' runs
+    the same parameters through PyTorch's kernels; 'auto' (the default) picks fused whenever
+    the cell has a fused kernel. Both give the same outputs, states and gradients.
+    """
+
+    def __init__(
+        self,
+        cell: CellType | str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        merge: Literal["concat", "sum"] = "concat",
+        dropout: float = 0.0,
+        execution: Execution = "auto",
+    ):
+        super().__init__()
+        if merge not in ("concat", "sum"):
+            raise ValueError(f"merge must be 'concat' or 'sum', got {merge!r}")
+        self.cell_type = cell
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.merge = merge
+        self.dropout = dropout
+        self.execution = execution
+        self.num_directions = 2 if bidirectional else 1
+        layer_out = hidden_size * (self.num_directions if merge == "concat" else 1)
+        self.output_size = layer_out
+        # cells[l * dirs + d]: layer l, direction d (0 forward, 1 backward), as h_n is ordered.
+        self.cells = nn.ModuleList(
+            [
+                make_cell(cell, input_size if layer == 0 else layer_out, hidden_size)  # type: ignore[misc]
+                for layer in range(num_layers)
+                for _ in range(self.num_directions)
+            ]
+        )
+
+    def resolve_execution(
+        self, execution: Execution | None = None
+    ) -> Literal["fused", "reference"]:
+        choice = execution or self.execution
+        fusable = all(supports_fused(c) for c in self.cells)  # type: ignore[arg-type]
+        if choice == "fused" and not fusable:
+            raise ValueError("this cell has no fused kernel; use execution='reference'")
+        return "fused" if choice == "fused" or (choice == "auto" and fusable) else "reference"
+
+    def forward(
+        self,
+        x: Tensor,
+        lengths: Tensor | None = None,
+        state: State | None = None,
+        execution: Execution | None = None,
+    ) -> tuple[Tensor, State]:
+        B = x.shape[0]
+        dirs = self.num_directions
+        if state is None:
+            first: AnyCell = self.cells[0]  # type: ignore[assignment]
+            state = stack_states([first.initial_state(B, like=x)] * (self.num_layers * dirs))
+        fused = self.resolve_execution(execution) == "fused"
+
+        finals: list[State] = []
+        out = x
+        for layer in range(self.num_layers):
+            if layer > 0 and self.dropout > 0:
+                # contiguous: the fused kernels return a transposed view, and dropout draws its
+                # mask in memory order; both executions must draw the same mask.
+                out = F.dropout(out.contiguous(), self.dropout, self.training)
+            cells: list[AnyCell] = list(self.cells[layer * dirs : (layer + 1) * dirs])  # type: ignore[arg-type]
+            layer_state = map_state(
+                lambda s, lo=layer * dirs: s[lo : lo + dirs], state
+            )  # (dirs, B, H)
+            if fused:
+                out, final = fused_layer(cells, out, lengths, layer_state)
+                finals.extend(map_state(lambda s, d=d: s[d], final) for d in range(dirs))
+            else:
+                outs = []
+                for d, cell in enumerate(cells):
+                    initial = map_state(lambda s, d=d: s[d], layer_state)
+                    o, f = Recurrent(cell, reverse=d == 1)(out, lengths, initial)
+                    outs.append(o)
+                    finals.append(f)
+                out = torch.cat(outs, dim=-1)  # (B, T, dirs*H)
+            if dirs == 2 and self.merge == "sum":
+                forward_half, backward_half = out.chunk(2, dim=-1)
+                out = forward_half + backward_half  # (B, T, H)
+        return out, stack_states(finals)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.cell_type}, {self.input_size}, {self.hidden_size}, layers={self.num_layers}, "
+            f"bidirectional={self.bidirectional}, merge={self.merge}, execution={self.execution}"
+        )

@@ -1,0 +1,99 @@
+"""Each cell equals PyTorch's cell with the same weights, and follows its own equations."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from rnnkit.cells import GRUCell, LSTMCell, LSTMState, SimpleRNNCell
+
+torch.set_default_dtype(torch.float64)
+B, D, H = 3, 5, 4
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+@pytest.mark.parametrize("g", ["tanh", "relu"])
+def test_simple_rnn_cell_equals_torch_rnn_cell(g: str) -> None:
+    ours = SimpleRNNCell(D, H, g)
+    with torch.no_grad():
+        ours.b_a.normal_()
+    ref = nn.RNNCell(D, H, nonlinearity=g)
+    with torch.no_grad():
+        ref.weight_ih.copy_(ours.W_ax)
+        ref.weight_hh.copy_(ours.W_aa)
+        ref.bias_ih.copy_(ours.b_a)
+        ref.bias_hh.zero_()
+    x, a = torch.randn(B, D), torch.randn(B, H)
+    torch.testing.assert_close(ours.step(x, a), ref(x, a))
+
+
+def test_simple_rnn_cell_is_the_lecture_equation_and_its_stacked_form() -> None:
+    cell = SimpleRNNCell(D, H)
+    x, a = torch.randn(B, D), torch.randn(B, H)
+    by_hand = torch.tanh(a @ cell.W_aa.T + x @ cell.W_ax.T + cell.b_a)
+    stacked = torch.tanh(torch.cat([a, x], dim=1) @ cell.stacked_W_a().T + cell.b_a)
+    torch.testing.assert_close(cell.step(x, a), by_hand)
+    torch.testing.assert_close(cell.step(x, a), stacked)
+
+
+def test_parameter_count_matches_the_lecture() -> None:
+    cell = SimpleRNNCell(100, 10)
+    assert sum(p.numel() for p in cell.parameters()) == 1_110
+    assert sum(p.numel() for p in LSTMCell(100, 10).parameters()) == 4 * 1_110  # one bias, as Keras
+    assert sum(p.numel() for p in GRUCell(100, 10).parameters()) == 3 * (1_110 + 10)
+
+
+def test_gru_cell_equals_torch_gru_cell() -> None:
+    ours = GRUCell(D, H)
+    with torch.no_grad():
+        ours.b_ax.normal_()
+        ours.b_aa.normal_()
+    ref = nn.GRUCell(D, H)
+    with torch.no_grad():
+        ref.weight_ih.copy_(ours.W_ax)
+        ref.weight_hh.copy_(ours.W_aa)
+        ref.bias_ih.copy_(ours.b_ax)
+        ref.bias_hh.copy_(ours.b_aa)
+    x, a = torch.randn(B, D), torch.randn(B, H)
+    torch.testing.assert_close(ours.step(x, a), ref(x, a))
+
+
+def test_lstm_cell_equals_torch_lstm_cell() -> None:
+    ours = LSTMCell(D, H)
+    with torch.no_grad():
+        ours.b_a.normal_()
+    ref = nn.LSTMCell(D, H)
+    with torch.no_grad():
+        ref.weight_ih.copy_(ours.W_ax)
+        ref.weight_hh.copy_(ours.W_aa)
+        ref.bias_ih.copy_(ours.b_a)
+        ref.bias_hh.zero_()
+    x, a, c = torch.randn(B, D), torch.randn(B, H), torch.randn(B, H)
+    new = ours.step(x, LSTMState(a, c))
+    h_ref, c_ref = ref(x, (a, c))
+    torch.testing.assert_close(new.a, h_ref)
+    torch.testing.assert_close(new.c, c_ref)
+
+
+def test_lstm_starts_with_forget_bias_one_and_orthogonal_recurrent_blocks() -> None:
+    cell = LSTMCell(D, H)
+    torch.testing.assert_close(cell.b_a[H : 2 * H], torch.ones(H))
+    for block in cell.W_aa.chunk(4):
+        torch.testing.assert_close(block @ block.T, torch.eye(H), atol=1e-6, rtol=0)
+
+
+def test_cell_gradients_match_numerical_gradients() -> None:
+    for cell in (SimpleRNNCell(D, H), GRUCell(D, H), LSTMCell(D, H)):
+        x = torch.randn(B, D, requires_grad=True)
+        a = torch.randn(B, H, requires_grad=True)
+        state = LSTMState(a, torch.randn(B, H)) if isinstance(cell, LSTMCell) else a
+
+        def f(x: torch.Tensor, cell=cell, state=state) -> torch.Tensor:  # type: ignore[no-untyped-def]
+            return cell.output(cell.step(x, state))
+
+        assert torch.autograd.gradcheck(f, (x,))
