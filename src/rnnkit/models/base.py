@@ -21,4 +21,4 @@ class ModelOutput(NamedTuple):
 
     logits: Tensor
     loss: Tensor | None
-    count: Tensor
+    count: Tensor  # type: ignore[assignment]  # shadows tuple.count, deliberately

@@ -1,0 +1,102 @@
+"""The input side every architecture shares: token ids or feature frames -> recurrent states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnkit.cells.base import LSTMState, State
+from rnnkit.errors import RnnkitError
+from rnnkit.layers.embedding import Embedding
+from rnnkit.layers.rnn import RNN
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """What goes into the recurrent stack and what the stack is."""
+
+    # Inputs are token ids when vocab_size > 0 (embedded in embedding_dim dimensions) ...
+    vocab_size: int = 0
+    # Embedding dimension for token inputs (the lecture's 100).
+    embedding_dim: int = 100
+    # ... or (B, T, num_features) float frames when num_features > 0 (piano rolls, audio).
+    num_features: int = 0
+    # Recurrent cell: "rnn" (tanh), "rnn_relu", "gru" or "lstm".
+    cell: str = "lstm"
+    # Units per layer and direction (the lecture's n_a).
+    hidden_size: int = 128
+    # Stacked recurrent layers (a deep RNN when > 1).
+    num_layers: int = 1
+    # Read each sequence in both directions and merge the two states.
+    bidirectional: bool = False
+    # How a bidirectional layer merges its two directions: "concat" (2H) or "sum" (H).
+    merge: str = "concat"
+    # Dropout between stacked recurrent layers.
+    dropout: float = 0.0
+    # Dropout on the embedded or raw input frames.
+    input_dropout: float = 0.0
+    # "auto" (fused kernels when available), "fused" or "reference" (the readable loop).
+    execution: str = "auto"
+
+    def __post_init__(self) -> None:
+        if (self.vocab_size > 0) == (self.num_features > 0):
+            raise RnnkitError(
+                "EncoderConfig: set exactly one of vocab_size (token ids) or num_features (frames)"
+            )
+        if self.cell not in ("rnn", "rnn_relu", "gru", "lstm"):
+            raise RnnkitError(
+                f"EncoderConfig.cell: expected rnn, rnn_relu, gru or lstm, got {self.cell!r}"
+            )
+        if self.hidden_size < 1 or self.num_layers < 1:
+            raise RnnkitError("EncoderConfig: hidden_size and num_layers must be at least 1")
+
+
+class SequenceEncoder(nn.Module):
+    """x (B, T) ids or (B, T, D) frames -> a<t> for every step (B, T, H') and the final state.
+
+    H' = hidden_size, or 2 * hidden_size for a bidirectional stack merged by concatenation.
+    """
+
+    def __init__(self, config: EncoderConfig, padding_idx: int | None = 0):
+        super().__init__()
+        self.config = config
+        self.embedding: Embedding | None = None
+        if config.vocab_size > 0:
+            self.embedding = Embedding(config.vocab_size, config.embedding_dim, padding_idx)
+            input_size = config.embedding_dim
+        else:
+            input_size = config.num_features
+        self.rnn = RNN(
+            config.cell,
+            input_size,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            bidirectional=config.bidirectional,
+            merge=config.merge,  # type: ignore[arg-type]
+            dropout=config.dropout,
+            execution=config.execution,  # type: ignore[arg-type]
+        )
+        self.output_size = self.rnn.output_size
+
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, state: State | None = None
+    ) -> tuple[Tensor, State]:
+        e = self.embedding(x) if self.embedding is not None else x  # (B, T, D)
+        e = F.dropout(e, self.config.input_dropout, self.training)
+        return self.rnn(e, lengths, state)  # (B, T, H'), state
+
+    def final_output(self, final: State) -> Tensor:
+        """The last layer's final a<T_x> of each sequence, both directions concatenated (or summed).
+
+        final: (L*dirs, B, H) (or LSTMState) -> (B, H')
+        """
+        a = final.a if isinstance(final, LSTMState) else final
+        if not self.rnn.bidirectional:
+            return a[-1]  # (B, H)
+        forward_half, backward_half = a[-2], a[-1]
+        if self.rnn.merge == "sum":
+            return forward_half + backward_half
+        return torch.cat([forward_half, backward_half], dim=-1)  # (B, 2H)

@@ -1,0 +1,150 @@
+"""One-to-many: a model of sequences that generates them one step at a time.
+
+Over tokens (text: characters or words, softmax over the vocabulary) or over multi-hot frames
+(music: the notes sounding at each step, one sigmoid per pitch). Training uses teacher forcing:
+the input at step t is the true element t-1 and the target is element t; the first input is a
+start symbol (`<bos>` for tokens, the all-zero frame for frames), so x<1> carries no
+information and ŷ<1> is the model's guess for the first element, as in the lecture's
+one-to-many picture. Generation feeds each sampled element back as the next input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnkit.cells.base import State
+from rnnkit.data.batch import Batch
+from rnnkit.errors import RnnkitError
+from rnnkit.layers.dense import Dense
+from rnnkit.models.base import ModelOutput
+from rnnkit.models.classifier import _rnn_title
+from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
+from rnnkit.models.summary import LayerRow, count_parameters
+from rnnkit.train.losses import sequence_binary_cross_entropy, sequence_cross_entropy
+
+
+@dataclass(frozen=True)
+class LanguageModelConfig:
+    encoder: EncoderConfig = field(
+        default_factory=lambda: EncoderConfig(num_features=88, hidden_size=256)
+    )
+    # Dropout on a<t> before the output layer.
+    output_dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.encoder.bidirectional:
+            raise RnnkitError("a language model reads left to right: bidirectional must be false")
+
+
+class LanguageModel(nn.Module):
+    """ŷ<t> = g(W_ya a<t> + b_y): P(x<t+1> | x<1..t>), softmax over tokens or sigmoid per feature.
+
+    forward(batch) -> ModelOutput(logits (B, T, V) or (B, T, D), loss per real step, count).
+    Batch: inputs (B, T) ids or (B, T, D) frames (shifted right behind the start symbol),
+    targets (B, T) ids or (B, T, D) frames.
+    """
+
+    def __init__(self, config: LanguageModelConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = SequenceEncoder(config.encoder)
+        self.tokens = config.encoder.vocab_size > 0
+        out = config.encoder.vocab_size if self.tokens else config.encoder.num_features
+        self.head = Dense(self.encoder.output_size, out, "softmax" if self.tokens else "sigmoid")
+
+    def run(
+        self, inputs: Tensor, lengths: Tensor | None = None, state: State | None = None
+    ) -> tuple[Tensor, State]:
+        """Logits for every step and the final state, from an optional initial state (for
+        truncated backpropagation through time and for generation)."""
+        outputs, final = self.encoder(inputs, lengths, state)  # (B, T, H)
+        logits = self.head(
+            F.dropout(outputs, self.config.output_dropout, self.training)
+        )  # (B, T, V|D)
+        return logits, final
+
+    def forward(self, batch: Batch) -> ModelOutput:
+        logits, _ = self.run(batch.inputs, batch.lengths)
+        if batch.targets is None:
+            return ModelOutput(logits, None, batch.mask.sum())
+        if self.tokens:
+            loss, count = sequence_cross_entropy(logits, batch.targets, batch.mask)
+        else:
+            loss, count = sequence_binary_cross_entropy(logits, batch.targets, batch.mask)
+        return ModelOutput(logits, loss, count)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        steps: int,
+        prime: Tensor,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Sample `steps` new elements after `prime`.
+
+        prime: (T0,) token ids (starting with the start symbol) or (T0, D) frames (the all-zero
+        start frame first). Returns (steps,) ids or (steps, D) 0/1 frames.
+        temperature < 1 sharpens the distribution, > 1 flattens it. top_k keeps the k most
+        likely tokens (for frames: at most k notes, the k most likely, each still sampled).
+        """
+        if temperature <= 0:
+            raise RnnkitError(f"temperature must be positive, got {temperature}")
+        if prime.shape[0] < 1:
+            raise RnnkitError("generation needs a prime of at least one step (the start symbol)")
+        was_training = self.training
+        self.eval()
+        device = self.head.W_ya.device
+        logits, state = self.run(prime[None].to(device))  # (1, T0, V|D)
+        z = logits[0, -1]  # (V,) or (D,)
+        samples = []
+        for _ in range(steps):
+            x = self._sample(z / temperature, top_k, generator)  # () id or (D,) frame
+            samples.append(x)
+            logits, state = self.run(x.view(1, 1, *x.shape), state=state)
+            z = logits[0, -1]
+        self.train(was_training)
+        return torch.stack(samples).cpu()
+
+    def _sample(self, z: Tensor, top_k: int | None, generator: torch.Generator | None) -> Tensor:
+        gen_device = generator.device if generator is not None else z.device
+        if self.tokens:
+            if top_k is not None and top_k < z.shape[-1]:
+                kth = torch.topk(z, top_k).values[-1]
+                z = z.masked_fill(z < kth, float("-inf"))
+            probs = torch.softmax(z, dim=-1).to(gen_device)
+            return torch.multinomial(probs, 1, generator=generator)[0].to(z.device)  # ()
+        probs = torch.sigmoid(z)  # (D,)
+        if top_k is not None and top_k < probs.shape[-1]:
+            kth = torch.topk(probs, top_k).values[-1]
+            probs = probs.masked_fill(probs < kth, 0.0)
+        u = torch.rand(probs.shape, generator=generator, device=gen_device).to(z.device)
+        return (u < probs).to(z.dtype)  # (D,)
+
+    def layer_rows(self) -> list[LayerRow]:
+        enc = self.encoder
+        rows = []
+        if enc.embedding is not None:
+            rows.append(
+                LayerRow(
+                    "embedding (Embedding)",
+                    f"(B, T, {enc.embedding.embedding_dim})",
+                    count_parameters(enc.embedding),
+                )
+            )
+        rows.append(
+            LayerRow(
+                f"rnn ({_rnn_title(enc)})", f"(B, T, {enc.output_size})", count_parameters(enc.rnn)
+            )
+        )
+        rows.append(
+            LayerRow(
+                "head (Dense)", f"(B, T, {self.head.out_features})", count_parameters(self.head)
+            )
+        )
+        return rows

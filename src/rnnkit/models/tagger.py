@@ -1,0 +1,72 @@
+"""Many-to-many with T_x = T_y: one output per input step (named-entity tagging)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch.nn.functional as F
+from torch import nn
+
+from rnnkit.data.batch import Batch
+from rnnkit.layers.dense import Dense
+from rnnkit.models.base import ModelOutput
+from rnnkit.models.classifier import _rnn_title
+from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
+from rnnkit.models.summary import LayerRow, count_parameters
+from rnnkit.train.losses import sequence_cross_entropy
+
+
+@dataclass(frozen=True)
+class TaggerConfig:
+    encoder: EncoderConfig = field(
+        default_factory=lambda: EncoderConfig(vocab_size=10_000, bidirectional=True)
+    )
+    # Number of tags C.
+    num_tags: int = 2
+    # Dropout before the per-step head.
+    output_dropout: float = 0.0
+
+
+class SequenceTagger(nn.Module):
+    """ŷ<t> = softmax(W_ya a<t> + b_y) at every step t = 1 .. T_x.
+
+    forward(batch) -> ModelOutput(logits (B, T, C), loss per real step, count = real steps).
+    Targets: (B, T) tag ids (anything on padded steps).
+    """
+
+    def __init__(self, config: TaggerConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = SequenceEncoder(config.encoder)
+        self.head = Dense(self.encoder.output_size, config.num_tags, "softmax")
+
+    def forward(self, batch: Batch) -> ModelOutput:
+        outputs, _ = self.encoder(batch.inputs, batch.lengths)  # (B, T, H')
+        logits = self.head(
+            F.dropout(outputs, self.config.output_dropout, self.training)
+        )  # (B, T, C)
+        if batch.targets is None:
+            return ModelOutput(logits, None, batch.mask.sum())
+        loss, count = sequence_cross_entropy(logits, batch.targets, batch.mask)
+        return ModelOutput(logits, loss, count)
+
+    def layer_rows(self) -> list[LayerRow]:
+        enc = self.encoder
+        rows = []
+        if enc.embedding is not None:
+            rows.append(
+                LayerRow(
+                    "embedding (Embedding)",
+                    f"(B, T, {enc.embedding.embedding_dim})",
+                    count_parameters(enc.embedding),
+                )
+            )
+        rows.append(
+            LayerRow(
+                f"rnn ({_rnn_title(enc)})", f"(B, T, {enc.output_size})", count_parameters(enc.rnn)
+            )
+        )
+        rows.append(
+            LayerRow("head (Dense)", f"(B, T, {self.config.num_tags})", count_parameters(self.head))
+        )
+        return rows

@@ -1,0 +1,142 @@
+"""Architectures: the lecture's parameter counts, embeddings, tiny-batch overfitting, sampling."""
+
+from __future__ import annotations
+
+import torch
+
+from rnnkit.data.batch import Batch, mask_from_lengths
+from rnnkit.layers import Dense, Embedding
+from rnnkit.models import (
+    ClassifierConfig,
+    EncoderConfig,
+    LanguageModel,
+    LanguageModelConfig,
+    SequenceClassifier,
+    SequenceTagger,
+    TaggerConfig,
+    summary,
+)
+
+
+def lecture_model() -> SequenceClassifier:
+    enc = EncoderConfig(vocab_size=10_000, embedding_dim=100, cell="rnn", hidden_size=10)
+    return SequenceClassifier(ClassifierConfig(encoder=enc))
+
+
+def test_lecture_summary_counts() -> None:
+    table = summary(lecture_model())
+    lines = table.splitlines()
+    assert any("Embedding" in line and line.rstrip().endswith("1,000,000") for line in lines)
+    assert any("SimpleRNN(10)" in line and line.rstrip().endswith("1,110") for line in lines)
+    assert any("Dense" in line and line.rstrip().endswith(" 11") for line in lines)
+    assert "Total params: 1,001,121" in table
+
+
+def test_embedding_equals_one_hot_times_the_matrix() -> None:
+    emb = Embedding(7, 3)
+    ids = torch.tensor([[1, 4, 6], [0, 2, 2]])
+    one_hot = torch.nn.functional.one_hot(ids, 7).float()  # (B, T, V)
+    torch.testing.assert_close(emb(ids), one_hot @ emb.E)
+
+
+def test_dense_sigmoid_head_has_eleven_parameters_on_ten_units() -> None:
+    head = Dense(10, 1, "sigmoid")
+    assert sum(p.numel() for p in head.parameters()) == 11
+    a = torch.randn(4, 10)
+    torch.testing.assert_close(head.activate(head(a)), torch.sigmoid(a @ head.W_ya.T + head.b_y))
+
+
+def make_batch(inputs: torch.Tensor, lengths: list[int], targets: torch.Tensor) -> Batch:
+    L = torch.tensor(lengths)
+    return Batch(inputs, L, mask_from_lengths(L, inputs.shape[1]), targets)
+
+
+def overfit(
+    model: torch.nn.Module, batch: Batch, steps: int = 150, lr: float = 0.02
+) -> tuple[float, float]:
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    first = None
+    for _ in range(steps):
+        out = model(batch)
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+        first = first if first is not None else float(out.loss.detach())
+    return first, float(model(batch).loss)  # type: ignore[arg-type, return-value]
+
+
+def test_classifier_overfits_a_tiny_batch_with_each_pooling() -> None:
+    torch.manual_seed(0)
+    ids = torch.randint(2, 30, (6, 7))
+    labels = torch.tensor([0, 1, 1, 0, 1, 0])
+    for pooling in ("last", "mean", "max"):
+        enc = EncoderConfig(
+            vocab_size=30, embedding_dim=8, cell="gru", hidden_size=16, bidirectional=True
+        )
+        model = SequenceClassifier(ClassifierConfig(encoder=enc, pooling=pooling))
+        batch = make_batch(ids, [7, 3, 5, 7, 2, 6], labels)
+        first, last = overfit(model, batch)
+        assert last < 0.05 < first, (pooling, first, last)
+        assert torch.equal(model.predict(model(batch).logits), labels)
+
+
+def test_multiclass_classifier_and_padding_invariance() -> None:
+    torch.manual_seed(0)
+    enc = EncoderConfig(vocab_size=20, embedding_dim=4, cell="lstm", hidden_size=8)
+    model = SequenceClassifier(ClassifierConfig(encoder=enc, num_classes=3, pooling="mean")).eval()
+    ids = torch.randint(1, 20, (2, 5))
+    batch = make_batch(ids, [5, 3], torch.tensor([2, 0]))
+    padded_more = make_batch(
+        torch.cat([ids, torch.zeros(2, 4, dtype=torch.long)], 1), [5, 3], batch.targets
+    )  # type: ignore[arg-type]
+    torch.testing.assert_close(model(batch).logits, model(padded_more).logits)
+    assert model(batch).logits.shape == (2, 3)
+
+
+def test_tagger_overfits_a_tiny_batch() -> None:
+    torch.manual_seed(0)
+    enc = EncoderConfig(
+        vocab_size=25, embedding_dim=8, cell="lstm", hidden_size=16, bidirectional=True
+    )
+    model = SequenceTagger(TaggerConfig(encoder=enc, num_tags=4))
+    ids = torch.randint(1, 25, (4, 6))
+    tags = torch.randint(0, 4, (4, 6))
+    batch = make_batch(ids, [6, 4, 2, 5], tags)
+    first, last = overfit(model, batch)
+    assert last < 0.05 < first
+    pred = model(batch).logits.argmax(-1)
+    assert torch.equal(pred[batch.mask], tags[batch.mask])
+
+
+def test_frame_language_model_overfits_and_samples_reproducibly() -> None:
+    torch.manual_seed(0)
+    enc = EncoderConfig(num_features=12, cell="lstm", hidden_size=32)
+    model = LanguageModel(LanguageModelConfig(encoder=enc))
+    frames = (torch.rand(3, 8, 12) < 0.3).float()
+    inputs = torch.cat([torch.zeros(3, 1, 12), frames[:, :-1]], 1)  # start frame, then shifted
+    batch = make_batch(inputs, [8, 6, 8], frames)
+    first, last = overfit(model, batch, steps=200)
+    assert last < 0.2 * first
+    start = torch.zeros(1, 12)
+    a = model.generate(10, start, generator=torch.Generator().manual_seed(3))
+    b = model.generate(10, start, generator=torch.Generator().manual_seed(3))
+    assert a.shape == (10, 12) and torch.equal(a, b)
+    assert set(a.unique().tolist()) <= {0.0, 1.0}
+    # primed with the start of a memorised piece, near-greedy sampling continues it
+    prime = torch.cat([start, frames[0, :4]])
+    greedy = model.generate(3, prime, temperature=0.05, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(greedy, frames[0, 4:7])
+
+
+def test_token_language_model_top_k_and_temperature() -> None:
+    torch.manual_seed(0)
+    enc = EncoderConfig(vocab_size=10, embedding_dim=6, cell="gru", hidden_size=16)
+    model = LanguageModel(LanguageModelConfig(encoder=enc))
+    seq = torch.tensor([[1, 2, 3, 4, 5, 6, 7, 8, 9, 2]])
+    batch = make_batch(seq[:, :-1], [9], seq[:, 1:])
+    overfit(model, batch, steps=150)
+    out = model.generate(8, torch.tensor([1]), temperature=0.1, top_k=1)
+    assert out.tolist() == [2, 3, 4, 5, 6, 7, 8, 9]
+    x = model.generate(20, torch.tensor([1]), top_k=2, generator=torch.Generator().manual_seed(1))
+    y = model.generate(20, torch.tensor([1]), top_k=2, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(x, y)
