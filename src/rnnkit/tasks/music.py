@@ -1,0 +1,236 @@
+"""Music generation (one-to-many) on Bach chorales: the recipe.
+
+Data: four-part Bach chorales as piano rolls, one multi-hot frame of the 88 piano keys
+(MIDI 21-108) per quarter note. Two sources:
+  - "music21": the chorales that ship inside music21 (real, offline), parsed once and cached,
+    split by piece into train/valid/test (see `rnnkit.data.music.chorale_split`);
+  - "jsb": the JSB Chorales benchmark files (train.json, valid.json[, test.json]) of
+    Boulanger-Lewandowski et al. (2012), to compare with the literature.
+Model: a language model over frames, an LSTM by default, with one sigmoid per key:
+P(x<t+1> | x<1..t>) = prod_k Bernoulli(σ(z_k<t>)). The metric is the negative log-likelihood
+per time step (nats per frame, summed over the 88 keys), the usual JSB figure.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.data import music
+from rnnkit.data.batch import Batch
+from rnnkit.data.paths import shared_data_dir
+from rnnkit.data.sequences import epoch_batches, next_step_pair
+from rnnkit.errors import RnnkitError
+from rnnkit.models.encoder import EncoderConfig
+from rnnkit.models.io import describe_model, load_model
+from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.train.config import TrainConfig, from_dict
+from rnnkit.train.distributed import current_dist
+from rnnkit.train.fit import FitResult, evaluate_loss, fit
+
+TASK = "music"
+KEYS = music.PIANO_HIGH - music.PIANO_LOW + 1  # 88
+
+
+@dataclass(frozen=True)
+class MusicDataConfig:
+    # "music21" (the Bach chorales bundled with music21) or "jsb" (JSB Chorales JSON files).
+    source: str = "music21"
+    # For "jsb": the folder with train.json and valid.json (test.json optional). Default: the
+    # jsb-chorales folder of the shared data sets when it is found.
+    data: str | None = None
+    # Augmentation: each epoch, shift every training chorale by a random number of semitones
+    # in [-transpose, transpose] (key-invariant music, eight times more data). 0 disables it.
+    transpose: int = 0
+
+    def __post_init__(self) -> None:
+        if self.source not in ("music21", "jsb"):
+            raise RnnkitError(f"--source must be 'music21' or 'jsb', got {self.source!r}")
+        if self.transpose < 0:
+            raise RnnkitError(f"--transpose must be >= 0, got {self.transpose}")
+
+
+@dataclass(frozen=True)
+class MusicConfig:
+    data: MusicDataConfig = field(default_factory=MusicDataConfig)
+    model: LanguageModelConfig = field(
+        default_factory=lambda: LanguageModelConfig(
+            encoder=EncoderConfig(
+                num_features=KEYS, cell="lstm", hidden_size=256, input_dropout=0.2
+            ),
+            output_dropout=0.3,
+        )
+    )
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            epochs=30,
+            batch_size=8,
+            lr=2e-3,
+            weight_decay=0.0,
+            clip_norm=5.0,
+            patience=5,
+            out_dir="runs/music",
+        )
+    )
+
+
+PRESETS: dict[str, MusicConfig] = {
+    # Trains on music21's chorales in a few minutes on two CPU cores.
+    "default": MusicConfig(),
+    # The benchmark setting: JSB Chorales, transposition augmentation, early stopping.
+    "jsb": MusicConfig(data=MusicDataConfig(source="jsb", transpose=6)),
+}
+
+
+def load_splits(config: MusicDataConfig) -> dict[str, list[list[list[int]]]]:
+    """The chorales of each available split, as lists of steps of MIDI pitches."""
+    if config.source == "music21":
+        return music.load_bach_chorales()
+    folder = Path(config.data) if config.data else _shared_jsb()
+    splits = {}
+    for split in ("train", "valid", "test"):
+        path = folder / f"{split}.json"
+        if path.exists():
+            splits[split] = music.read_jsb(path, low=music.PIANO_LOW, high=music.PIANO_HIGH)
+        elif split != "test":
+            raise RnnkitError(f"{path}: not found (expected JSB Chorales {split}.json in {folder})")
+    return splits
+
+
+def _shared_jsb() -> Path:
+    shared = shared_data_dir()
+    if shared is None or not (shared / "jsb-chorales").is_dir():
+        raise RnnkitError(
+            "no JSB Chorales folder given: pass --data FOLDER (with train.json and valid.json)"
+        )
+    return shared / "jsb-chorales"
+
+
+def frame_examples(chorales: list[list[list[int]]]) -> list[tuple[Tensor, Tensor]]:
+    """(inputs, targets) per chorale: targets the (T, 88) roll, inputs shifted behind a zero frame."""
+    start = torch.zeros(KEYS)
+    return [next_step_pair(music.to_multihot(c), start) for c in chorales]
+
+
+def transposer(seed: int, semitones: int) -> Any:
+    """The augmentation: a random, reproducible key shift per (epoch, chorale)."""
+
+    def transform(epoch: int, index: int, example: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        shift = random.Random(f"{seed}:{epoch}:{index}").randint(-semitones, semitones)
+        x, y = example
+        keys = y.sum(0).nonzero()  # keys this chorale uses
+        if shift == 0 or int(keys.min()) + shift < 0 or int(keys.max()) + shift >= KEYS:
+            return example  # a shift off the keyboard keeps the original key
+        return x.roll(shift, dims=1), y.roll(shift, dims=1)
+
+    return transform
+
+
+def evaluate_nll(model: nn.Module, batches: Any) -> dict[str, float]:
+    """{"loss", "nll_per_step"}: the per-step negative log-likelihood, in nats per frame."""
+    loss = evaluate_loss(model, batches)["loss"]
+    return {"loss": loss, "nll_per_step": loss}
+
+
+def train(config: MusicConfig, resume: bool = False) -> FitResult:
+    """Train the chorale model; checkpoints and logs go to config.train.out_dir."""
+    splits = load_splits(config.data)
+    dist = current_dist(config.train.device)
+    train_examples = frame_examples(splits["train"])
+    valid_examples = frame_examples(splits["valid"])
+    transform = (
+        transposer(config.train.seed, config.data.transpose) if config.data.transpose else None
+    )
+    train_batches = epoch_batches(
+        train_examples,
+        config.train.batch_size,
+        config.train.seed,
+        rank=dist.rank,
+        world_size=dist.world_size,
+        transform=transform,
+    )
+    valid = epoch_batches(valid_examples, 32, seed=0, shuffle=False)(0)
+    torch.manual_seed(config.train.seed)
+    model = LanguageModel(config.model)
+    return fit(
+        model,
+        train_batches,
+        lambda: valid,
+        config.train,
+        evaluate=evaluate_nll,
+        task=TASK,
+        model_config=describe_model("language_model", config.model),
+        extras={
+            "data": {
+                "source": config.data.source,
+                "data": config.data.data,
+                "transpose": config.data.transpose,
+            }
+        },
+        resume=resume,
+        dist=dist,
+    )
+
+
+def load(checkpoint: str | Path) -> tuple[LanguageModel, MusicDataConfig]:
+    model, meta = load_model(checkpoint, expected_task=TASK)
+    assert isinstance(model, LanguageModel)
+    return model, from_dict(MusicDataConfig, meta.extras.get("data", {}))
+
+
+def evaluate(
+    checkpoint: str | Path, split: str = "valid", data: MusicDataConfig | None = None
+) -> dict[str, float]:
+    """NLL per step of a trained model on one split (of its own data source unless given)."""
+    model, trained_on = load(checkpoint)
+    splits = load_splits(data or replace(trained_on, transpose=0))
+    if split not in splits:
+        raise RnnkitError(f"split {split!r} is not available; choose one of {', '.join(splits)}")
+    batches: list[Batch] = epoch_batches(frame_examples(splits[split]), 32, seed=0, shuffle=False)(
+        0
+    )
+    with torch.no_grad():
+        metrics = evaluate_nll(model, batches)
+    return {
+        **metrics,
+        "chorales": float(len(splits[split])),
+        "steps": float(sum(len(c) for c in splits[split])),
+    }
+
+
+def generate(
+    checkpoint: str | Path,
+    steps: int = 64,
+    out: str | Path = "sample.mid",
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int = 0,
+    png: str | Path | None = None,
+    bpm: float = 80.0,
+) -> list[list[int]]:
+    """Sample `steps` quarter notes from a trained model; write a MIDI file (and a piano-roll
+    PNG beside it unless `png` says where). Returns the steps as lists of MIDI pitches."""
+    if steps < 1:
+        raise RnnkitError(f"--steps must be at least 1, got {steps}")
+    model, _ = load(checkpoint)
+    generator = torch.Generator().manual_seed(seed)
+    frames = model.generate(
+        steps, torch.zeros(1, KEYS), temperature, top_k, generator
+    )  # (steps, 88)
+    chorale = music.from_multihot(frames)
+    out = Path(out)
+    music.write_midi(chorale, out, bpm=bpm)
+    music.plot_piano_roll(
+        chorale, Path(png) if png else out.with_suffix(".png"), title=f"{out.name}: {steps} steps"
+    )
+    return chorale
+
+
+def build_model(config: MusicConfig) -> LanguageModel:
+    """The untrained model a config describes (for `rnnkit summary music`)."""
+    return LanguageModel(config.model)
