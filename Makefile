@@ -1,0 +1,39 @@
+# Set-up and the two everyday jobs. `make demo` and `make test` each create the virtual
+# environment on first use (torch's CPU build, the package with its extras), then run.
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.rnnkit-installed
+
+.PHONY: setup demo test typecheck lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The main job: train the chorale model (music21's Bach chorales), then write a sample.
+demo: $(STAMP)
+	$(BIN)/rnnkit train music
+	$(BIN)/rnnkit generate music --checkpoint runs/music/best --steps 64 --out sample.mid
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/layers.py
+	$(BIN)/python benchmarks/music_jsb.py
+
+clean:
+	rm -rf $(VENV) runs sample.mid sample.png
