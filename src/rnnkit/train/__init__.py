@@ -1,1 +1,80 @@
-"""train"""
+"""The training engine: losses, the fit loop, checkpoints, metrics, logging, torchrun.
+
+    from rnnkit.train import TrainConfig, fit
+    result = fit(model, train_batches, dev_batches, TrainConfig(epochs=5), out_dir="runs/x")
+
+`model(batch) -> ModelOutput(logits, loss, count)` is the only thing the engine asks of a
+model; `train_batches(epoch)` and `dev_batches()` produce `Batch`es.
+"""
+
+from rnnkit.train.checkpoint import (
+    CheckpointMeta,
+    LoadedCheckpoint,
+    RngState,
+    check_model_state,
+    checkpoint_exists,
+    load_checkpoint,
+    load_model_weights,
+    save_checkpoint,
+    unwrap_model,
+)
+from rnnkit.train.config import TrainConfig, from_dict, to_dict
+from rnnkit.train.distributed import (
+    DistInfo,
+    cleanup_distributed,
+    current_dist,
+    init_distributed,
+    resolve_device,
+    single_process,
+)
+from rnnkit.train.fit import (
+    FitResult,
+    LRSchedule,
+    evaluate_loss,
+    fit,
+    make_optimizer,
+    seed_everything,
+)
+from rnnkit.train.logging import MetricsLogger, read_metrics
+from rnnkit.train.losses import (
+    classification_loss,
+    sequence_binary_cross_entropy,
+    sequence_cross_entropy,
+)
+from rnnkit.train.metrics import RunningMeans, accuracy
+from rnnkit.train.plots import plot_loss_curves
+
+__all__ = [
+    "CheckpointMeta",
+    "DistInfo",
+    "FitResult",
+    "LRSchedule",
+    "LoadedCheckpoint",
+    "MetricsLogger",
+    "RngState",
+    "RunningMeans",
+    "TrainConfig",
+    "accuracy",
+    "check_model_state",
+    "checkpoint_exists",
+    "classification_loss",
+    "cleanup_distributed",
+    "current_dist",
+    "evaluate_loss",
+    "fit",
+    "from_dict",
+    "init_distributed",
+    "load_checkpoint",
+    "load_model_weights",
+    "make_optimizer",
+    "plot_loss_curves",
+    "read_metrics",
+    "resolve_device",
+    "save_checkpoint",
+    "seed_everything",
+    "sequence_binary_cross_entropy",
+    "sequence_cross_entropy",
+    "single_process",
+    "to_dict",
+    "unwrap_model",
+]

@@ -1,0 +1,525 @@
+"""Checkpoints: a directory of safetensors and JSON, written atomically, validated on load.
+
+Layout of a checkpoint directory (e.g. `out_dir/last`, `out_dir/best`):
+
+    model.safetensors      the model's state_dict (tied tensors stored once, see "aliases")
+    optimizer.safetensors  training-state tensors, keys are paths: "optimizer.state.0.exp_avg",
+                           "scheduler....", "rng.<rank>.torch_cpu" (torch's CPU generator state
+                           as uint8), "rng.<rank>.cuda"; absent in weights-only checkpoints
+    checkpoint.json        everything else: format version, task name, model and train configs,
+                           caller extras (vocabularies...), epoch, global step, metrics history,
+                           best metric, the engine's early-stopping state, the non-tensor parts
+                           of the optimizer / scheduler state (with {"__tensor__": key}
+                           placeholders), Python's and NumPy's RNG states, and the size and
+                           SHA-256 of every file plus a SHA-256 of its own content.
+
+Nothing is ever unpickled: tensors come from safetensors, the rest from JSON.
+
+Atomic replacement. `save_checkpoint(path)` writes every file into the sibling `.NAME.tmp`,
+fsyncs the files and the directory, then swaps:
+
+    1. rename path -> .NAME.old     (the previous checkpoint, if any)
+    2. rename .NAME.tmp -> path
+    3. fsync the parent, remove .NAME.old
+
+A crash before step 1 leaves `path` untouched (a stale .tmp is removed by the next save); a
+crash between 1 and 2 leaves no `path` but a complete `.NAME.old`, which `load_checkpoint`
+falls back to; a crash after 2 leaves the new checkpoint. At every instant a complete
+checkpoint is loadable.
+
+Validation on load: a missing directory or file, a size or checksum mismatch (truncation,
+flipped bytes, hand edits), unreadable JSON or safetensors, a checkpoint made for another task,
+and tensors whose names or shapes do not fit the model each raise `CheckpointError` with a
+one-line message naming the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import safetensors.torch
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+from rnnkit.errors import CheckpointError, RnnkitError
+
+FORMAT = "rnnkit-checkpoint"
+FORMAT_VERSION = 1
+MODEL_FILE = "model.safetensors"
+STATE_FILE = "optimizer.safetensors"
+META_FILE = "checkpoint.json"
+
+
+class Stateful(Protocol):
+    """An optimizer or LR scheduler: anything with state_dict() / load_state_dict()."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class RngState:
+    """The random generators of one process: Python's, NumPy's, torch's CPU and current GPU."""
+
+    python: Any  # random.getstate()
+    numpy: Any  # np.random.get_state()
+    torch_cpu: Tensor  # torch.get_rng_state(): uint8
+    torch_cuda: Tensor | None = None  # torch.cuda.get_rng_state(device) of the training GPU
+
+    @classmethod
+    def capture(cls, device: torch.device | None = None) -> RngState:
+        cuda = None
+        if device is not None and device.type == "cuda":
+            cuda = torch.cuda.get_rng_state(device)
+        return cls(random.getstate(), np.random.get_state(), torch.get_rng_state(), cuda)
+
+    def restore(self, device: torch.device | None = None) -> None:
+        random.setstate(self.python)
+        np.random.set_state(self.numpy)
+        torch.set_rng_state(self.torch_cpu)
+        if self.torch_cuda is not None and device is not None and device.type == "cuda":
+            torch.cuda.set_rng_state(self.torch_cuda, device)
+
+
+@dataclass(frozen=True)
+class CheckpointMeta:
+    """Everything in a checkpoint except the model and optimizer tensors."""
+
+    task: str | None = None  # the task recipe that made it ("text", "music", ...)
+    model_config: dict[str, Any] = field(default_factory=dict)  # to rebuild the model
+    train_config: dict[str, Any] = field(default_factory=dict)  # to_dict(TrainConfig)
+    extras: dict[str, Any] = field(default_factory=dict)  # caller data: vocabularies, label sets
+    epoch: int = 0  # completed epochs
+    global_step: int = 0  # optimiser steps taken
+    history: list[dict[str, Any]] = field(default_factory=list)  # one record per epoch
+    best_metric: float | None = None  # best dev metric so far
+    best_epoch: int | None = None  # epoch (1-based) that reached it
+    train_state: dict[str, Any] = field(default_factory=dict)  # the engine's resumable state
+    rng: list[RngState] = field(default_factory=list)  # one per rank, empty for weights-only
+
+
+@dataclass
+class LoadedCheckpoint:
+    """A validated checkpoint in memory (tensors on CPU)."""
+
+    path: Path  # the directory actually read (the .old fallback after a crash)
+    meta: CheckpointMeta
+    model_state: dict[str, Tensor]
+    optimizer_state: dict[str, Any] | None
+    scheduler_state: dict[str, Any] | None
+
+    def restore(
+        self,
+        model: nn.Module,
+        optimizer: Stateful | None = None,
+        scheduler: Stateful | None = None,
+    ) -> None:
+        """Load the weights (checked against the model) and optionally optimizer/scheduler."""
+        model = unwrap_model(model)
+        check_model_state(model, self.model_state, self.path)
+        model.load_state_dict(self.model_state)
+        for name, target, state in (
+            ("optimizer", optimizer, self.optimizer_state),
+            ("scheduler", scheduler, self.scheduler_state),
+        ):
+            if target is None:
+                continue
+            if state is None:
+                raise CheckpointError(
+                    f"checkpoint {self.path} holds no {name} state (weights only); "
+                    "resume from a 'last' checkpoint"
+                )
+            try:
+                target.load_state_dict(state)
+            except (ValueError, KeyError, RuntimeError, TypeError) as e:
+                raise CheckpointError(
+                    f"checkpoint {self.path}: its {name} state does not fit this {name}: {e}"
+                ) from e
+
+
+# ---------------------------------------------------------------------------------------------
+# saving
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    optimizer: Stateful | None = None,
+    scheduler: Stateful | None = None,
+    meta: CheckpointMeta | None = None,
+) -> Path:
+    """Write a checkpoint directory at `path` atomically (see the module docstring).
+
+    `model` may be wrapped in DistributedDataParallel (its inner module is saved). Without an
+    optimizer, scheduler and RNG states the checkpoint is weights-only (no optimizer file).
+    Returns the path.
+    """
+    path = Path(path)
+    meta = meta if meta is not None else CheckpointMeta()
+    model_tensors, aliases = _model_tensors(unwrap_model(model))
+    state_tensors: dict[str, Tensor] = {}
+    body: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "task": meta.task,
+        "model_config": _json_section("model_config", meta.model_config),
+        "train_config": _json_section("train_config", meta.train_config),
+        "extras": _json_section("extras", meta.extras),
+        "epoch": int(meta.epoch),
+        "global_step": int(meta.global_step),
+        "best_metric": meta.best_metric,
+        "best_epoch": meta.best_epoch,
+        "history": _json_section("history", meta.history),
+        "train_state": _json_section("train_state", meta.train_state),
+        "aliases": aliases,
+        "optimizer": None if optimizer is None
+        else _split(optimizer.state_dict(), "optimizer", state_tensors),
+        "scheduler": None if scheduler is None
+        else _split(scheduler.state_dict(), "scheduler", state_tensors),
+        "rng": [_rng_to_json(r, rank, state_tensors) for rank, r in enumerate(meta.rng)],
+    }
+    blobs = {MODEL_FILE: safetensors.torch.save(model_tensors)}
+    if state_tensors:
+        blobs[STATE_FILE] = safetensors.torch.save(state_tensors)
+    body["files"] = {
+        name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        for name, data in blobs.items()
+    }
+    body["sha256"] = _json_digest(body)
+    blobs[META_FILE] = (json.dumps(body, indent=1) + "\n").encode("utf-8")
+    _atomic_write_dir(path, blobs)
+    return path
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The module inside DistributedDataParallel (the model itself otherwise)."""
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def _model_tensors(model: nn.Module) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """CPU copies of the state_dict; a tensor that is another one (tied weights) is an alias."""
+    tensors: dict[str, Tensor] = {}
+    aliases: dict[str, str] = {}
+    seen: dict[tuple[Any, ...], str] = {}
+    for name, t in model.state_dict().items():
+        if not isinstance(t, Tensor):
+            raise RnnkitError(
+                f"cannot checkpoint state_dict entry {name!r} of type {type(t).__name__}: "
+                "only tensors are stored"
+            )
+        t = t.detach()
+        if t.numel() > 0:
+            key = (t.device, t.untyped_storage().data_ptr(), t.storage_offset(),
+                   tuple(t.shape), tuple(t.stride()), t.dtype)
+            if key in seen:
+                aliases[name] = seen[key]
+                continue
+            seen[key] = name
+        tensors[name] = t.to("cpu", copy=True).contiguous()
+    return tensors, aliases
+
+
+def _json_section(name: str, value: Any) -> Any:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as e:
+        raise RnnkitError(f"checkpoint {name} must be JSON-serialisable: {e}") from e
+    return value
+
+
+def _json_digest(body: Mapping[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _split(tree: Any, prefix: str, tensors: dict[str, Tensor]) -> Any:
+    """A state_dict as JSON with tensors moved to `tensors` under their key paths.
+
+    Dicts with only plain string keys stay dicts; any other dict (the optimizer's integer
+    parameter ids) becomes {"__items__": [[key, value], ...]}, tuples {"__tuple__": [...]},
+    so `_join` rebuilds the exact structure.
+    """
+    if isinstance(tree, Tensor):
+        key = prefix
+        n = 1
+        while key in tensors:  # two paths that print the same ("a.b" vs ["a"]["b"])
+            key, n = f"{prefix}#{n}", n + 1
+        tensors[key] = tree.detach().to("cpu", copy=True).contiguous()
+        return {"__tensor__": key}
+    if isinstance(tree, Mapping):
+        if all(isinstance(k, str) and not k.startswith("__") for k in tree):
+            return {k: _split(v, f"{prefix}.{k}", tensors) for k, v in tree.items()}
+        return {"__items__": [[k, _split(v, f"{prefix}.{k}", tensors)] for k, v in tree.items()]}
+    if isinstance(tree, tuple):
+        return {"__tuple__": [_split(v, f"{prefix}.{i}", tensors) for i, v in enumerate(tree)]}
+    if isinstance(tree, list):
+        return [_split(v, f"{prefix}.{i}", tensors) for i, v in enumerate(tree)]
+    if isinstance(tree, np.generic):
+        return tree.item()
+    if tree is None or isinstance(tree, (bool, int, float, str)):
+        return tree
+    raise RnnkitError(f"cannot checkpoint {prefix} of type {type(tree).__name__}")
+
+
+def _join(tree: Any, tensors: Mapping[str, Tensor], where: Path) -> Any:
+    """Inverse of `_split`."""
+    if isinstance(tree, dict):
+        if set(tree) == {"__tensor__"}:
+            key = tree["__tensor__"]
+            if key not in tensors:
+                raise CheckpointError(f"{where}: tensor {key!r} named in {META_FILE} is missing")
+            return tensors[key]
+        if set(tree) == {"__tuple__"}:
+            return tuple(_join(v, tensors, where) for v in tree["__tuple__"])
+        if set(tree) == {"__items__"}:
+            return {k: _join(v, tensors, where) for k, v in tree["__items__"]}
+        return {k: _join(v, tensors, where) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_join(v, tensors, where) for v in tree]
+    return tree
+
+
+def _rng_to_json(state: RngState, rank: int, tensors: dict[str, Tensor]) -> dict[str, Any]:
+    version, internal, gauss = state.python
+    kind, keys, pos, has_gauss, cached = state.numpy
+    tensors[f"rng.{rank}.torch_cpu"] = state.torch_cpu.detach().cpu().contiguous()
+    if state.torch_cuda is not None:
+        tensors[f"rng.{rank}.cuda"] = state.torch_cuda.detach().cpu().contiguous()
+    return {
+        "python": [version, list(internal), gauss],
+        "numpy": [kind, np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached)],
+        "torch_cpu": f"rng.{rank}.torch_cpu",
+        "torch_cuda": None if state.torch_cuda is None else f"rng.{rank}.cuda",
+    }
+
+
+def _rng_from_json(data: Mapping[str, Any], tensors: Mapping[str, Tensor], where: Path) -> RngState:
+    version, internal, gauss = data["python"]
+    kind, keys, pos, has_gauss, cached = data["numpy"]
+    for key in (data["torch_cpu"], data["torch_cuda"]):
+        if key is not None and key not in tensors:
+            raise CheckpointError(f"{where}: RNG tensor {key!r} is missing")
+    return RngState(
+        python=(version, tuple(internal), gauss),
+        numpy=(kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached),
+        torch_cpu=tensors[data["torch_cpu"]],
+        torch_cuda=None if data["torch_cuda"] is None else tensors[data["torch_cuda"]],
+    )
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write and fsync one file (a separate function so tests can simulate a crash here)."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    """Persist a directory's entries (renames); not supported everywhere, e.g. Windows."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _siblings(path: Path) -> tuple[Path, Path]:
+    return path.parent / f".{path.name}.tmp", path.parent / f".{path.name}.old"
+
+
+def _atomic_write_dir(final: Path, files: Mapping[str, bytes]) -> None:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp, old = _siblings(final)
+    if tmp.exists():  # left by a crash during an earlier save
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        for name, data in files.items():
+            _write_file(tmp / name, data)
+        _fsync_dir(tmp)
+    except Exception:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if final.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(final, old)
+    # If `final` was missing but `old` exists, an earlier save crashed between its renames:
+    # `old` is the last good checkpoint and stays until the new one is in place.
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+
+
+def checkpoint_exists(path: str | Path) -> bool:
+    """Whether `load_checkpoint(path)` has something to read (the .old fallback included)."""
+    path = Path(path)
+    return (path / META_FILE).is_file() or (_siblings(path)[1] / META_FILE).is_file()
+
+
+def load_checkpoint(path: str | Path, expected_task: str | None = None) -> LoadedCheckpoint:
+    """Read and validate a checkpoint directory; tensors are loaded on CPU.
+
+    With `expected_task`, a checkpoint made for another task is rejected. When `path` is
+    missing but a save crashed halfway (see the module docstring), the previous checkpoint
+    `.NAME.old` is read instead.
+    """
+    directory = _resolve(Path(path))
+    meta_path = directory / META_FILE
+    if not meta_path.is_file():
+        raise CheckpointError(f"{meta_path}: missing; {directory} is not a complete checkpoint")
+    try:
+        body = json.loads(meta_path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise CheckpointError(
+            f"{meta_path}: not UTF-8 text ({e.reason}); the file is corrupt"
+        ) from e
+    except json.JSONDecodeError as e:
+        raise CheckpointError(
+            f"{meta_path}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno}); "
+            "the file is truncated or corrupt"
+        ) from e
+    if not isinstance(body, dict) or body.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{meta_path}: not an rnnkit checkpoint (no \"format\": \"{FORMAT}\")"
+        )
+    version = body.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{meta_path}: format version {version!r} is newer than this rnnkit reads "
+            f"({FORMAT_VERSION}); upgrade rnnkit"
+        )
+    digest = body.pop("sha256", None)
+    if digest != _json_digest(body):
+        raise CheckpointError(
+            f"{meta_path}: content does not match its checksum; the file was edited or damaged"
+        )
+    task = body.get("task")
+    if expected_task is not None and task != expected_task:
+        made_for = "no task" if task is None else f"task {task!r}"
+        raise CheckpointError(
+            f"checkpoint {directory} was made for {made_for}, not {expected_task!r}"
+        )
+    try:
+        files = body["files"]
+        if MODEL_FILE not in files:
+            raise CheckpointError(f"{meta_path}: lists no {MODEL_FILE}")
+        model_state = _read_tensors(directory / MODEL_FILE, files[MODEL_FILE])
+        for name, target in body["aliases"].items():
+            if target not in model_state:
+                raise CheckpointError(
+                    f"{directory / MODEL_FILE}: tied tensor {target!r} is missing"
+                )
+            model_state[name] = model_state[target]
+        state_tensors: dict[str, Tensor] = {}
+        if STATE_FILE in files:
+            state_tensors = _read_tensors(directory / STATE_FILE, files[STATE_FILE])
+        state_path = directory / STATE_FILE
+        meta = CheckpointMeta(
+            task=task,
+            model_config=body["model_config"],
+            train_config=body["train_config"],
+            extras=body["extras"],
+            epoch=body["epoch"],
+            global_step=body["global_step"],
+            history=body["history"],
+            best_metric=body["best_metric"],
+            best_epoch=body["best_epoch"],
+            train_state=body["train_state"],
+            rng=[_rng_from_json(r, state_tensors, state_path) for r in body["rng"]],
+        )
+        optimizer_state = body["optimizer"]
+        scheduler_state = body["scheduler"]
+        return LoadedCheckpoint(
+            path=directory,
+            meta=meta,
+            model_state=model_state,
+            optimizer_state=None if optimizer_state is None
+            else _join(optimizer_state, state_tensors, state_path),
+            scheduler_state=None if scheduler_state is None
+            else _join(scheduler_state, state_tensors, state_path),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{meta_path}: malformed ({type(e).__name__}: {e})") from e
+
+
+def load_model_weights(
+    model: nn.Module, path: str | Path, expected_task: str | None = None
+) -> CheckpointMeta:
+    """Load a checkpoint's weights into `model` (checked name by name and shape by shape)."""
+    loaded = load_checkpoint(path, expected_task)
+    loaded.restore(model)
+    return loaded.meta
+
+
+def check_model_state(model: nn.Module, state: Mapping[str, Tensor], where: str | Path) -> None:
+    """Raise CheckpointError unless `state` has exactly the model's tensor names and shapes."""
+    own = model.state_dict()
+    mismatched = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if not (mismatched or missing or unexpected):
+        return
+    if mismatched:
+        k = mismatched[0]
+        first = (f"tensor {k!r} is {tuple(state[k].shape)} in the checkpoint but "
+                 f"{tuple(own[k].shape)} in the model")
+    elif missing:
+        first = f"model tensor {missing[0]!r} is missing from the checkpoint"
+    else:
+        first = f"checkpoint tensor {unexpected[0]!r} has no counterpart in the model"
+    raise CheckpointError(
+        f"checkpoint {where} does not fit this model: {first} ({len(mismatched)} shape "
+        f"mismatches, {len(missing)} missing, {len(unexpected)} unexpected); was it made with "
+        "another model configuration?"
+    )
+
+
+def _resolve(path: Path) -> Path:
+    if path.is_file():  # a file inside the checkpoint was given
+        path = path.parent
+    if path.is_dir():
+        return path
+    old = _siblings(path)[1]
+    if (old / META_FILE).is_file():
+        return old
+    raise CheckpointError(f"checkpoint {path} not found: no such directory")
+
+
+def _read_tensors(path: Path, expected: Mapping[str, Any]) -> dict[str, Tensor]:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing, but {META_FILE} lists it")
+    data = path.read_bytes()
+    if len(data) != expected["bytes"]:
+        raise CheckpointError(
+            f"{path}: {len(data)} bytes, expected {expected['bytes']}; the file is truncated "
+            "or was replaced"
+        )
+    if hashlib.sha256(data).hexdigest() != expected["sha256"]:
+        raise CheckpointError(f"{path}: SHA-256 mismatch; the file is corrupt (bytes changed)")
+    try:
+        return dict(safetensors.torch.load(data))
+    except Exception as e:  # safetensors raises its own SafetensorError
+        raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from e

@@ -1,0 +1,202 @@
+"""The training configuration, and a generic dataclass <-> JSON dict conversion.
+
+`TrainConfig` holds everything the engine (`rnnkit.train.fit`) needs to know about *how* to
+train; what to train (model, data) is the caller's. It is saved in every checkpoint, so a run
+can be inspected and resumed from its directory alone.
+
+`to_dict` / `from_dict` work for any (nested) config dataclass, so the model and data configs
+of other modules travel through JSON the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from rnnkit.errors import RnnkitError
+
+LR_SCHEDULES = ("constant", "cosine", "plateau")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+MODES = ("min", "max")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: optimiser, gradient clipping, schedule, evaluation, early stopping, I/O.
+
+    Step counts are optimiser steps (one per batch); epochs are passes over the training data.
+    """
+
+    # Passes over the training data.
+    epochs: int = 10
+    # Sequences per batch (per process under torchrun). The engine does not batch; whoever
+    # builds the batches reads it, so that it is saved with the run.
+    batch_size: int = 32
+    # Peak learning rate. 1e-3 is Adam's usual step size and trains the lecture's RNNs well.
+    lr: float = 1e-3
+    # "adam" (L2 weight decay added to the gradient), "adamw" (decoupled decay) or "sgd"
+    # (plain gradient descent, momentum 0.9).
+    optimizer: str = "adam"
+    # Weight decay coefficient; 0 disables it.
+    weight_decay: float = 0.0
+    # Rescale the gradient when its global L2 norm over all parameters exceeds this: the
+    # standard remedy for exploding gradients in backpropagation through time. None disables.
+    clip_norm: float | None = 5.0
+    # "constant", "cosine" (decay from lr to min_lr over all epochs) or "plateau" (multiply
+    # by plateau_factor when the dev metric stalls for plateau_patience evaluations).
+    lr_schedule: str = "constant"
+    # Ramp the learning rate linearly from lr / warmup_steps to lr over the first steps.
+    warmup_steps: int = 0
+    # Floor of the cosine and plateau schedules.
+    min_lr: float = 0.0
+    # Factor the plateau schedule multiplies the learning rate by.
+    plateau_factor: float = 0.5
+    # Evaluations without improvement the plateau schedule tolerates before it lowers the rate.
+    plateau_patience: int = 2
+    # Evaluate on the dev split every this many epochs (and always after the last one).
+    eval_every: int = 1
+    # Dev metric that picks the best checkpoint, drives early stopping and the plateau schedule.
+    metric: str = "loss"
+    # Whether a smaller ("min", losses) or larger ("max", accuracy, F1) metric is better.
+    mode: str = "min"
+    # Stop after this many evaluations without improvement of the metric; None never stops.
+    patience: int | None = None
+    # At the end, load the best checkpoint's weights back into the model (when there was a dev
+    # split), so the returned model is the one saved as `best`.
+    restore_best: bool = True
+    # Seeds Python's, NumPy's and torch's random generators at the start of training
+    # (plus the rank under torchrun, so dropout differs between processes).
+    seed: int = 0
+    # "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N". Under torchrun the
+    # device comes from `rnnkit.train.distributed.init_distributed`.
+    device: str = "auto"
+    # Steps between step records in the metrics log and progress-bar updates. Reading the loss
+    # synchronises with the GPU, so it is not done on every step.
+    log_every: int = 50
+    # Show a tqdm progress bar (only ever on a terminal, and only on rank 0).
+    progress: bool = True
+    # Directory for checkpoints (last/, best/), metrics.jsonl, TensorBoard events and the loss
+    # curve; None writes nothing. `fit(out_dir=...)` overrides it.
+    out_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 0, f"epochs must be >= 0, got {self.epochs}")
+        _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
+        _check(self.optimizer in OPTIMIZERS,
+               f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
+        _check(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        _check(self.clip_norm is None or self.clip_norm > 0,
+               f"clip_norm must be > 0 or None (no clipping), got {self.clip_norm}")
+        _check(self.lr_schedule in LR_SCHEDULES,
+               f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}; got {self.lr_schedule!r}")
+        _check(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        _check(0 <= self.min_lr <= self.lr,
+               f"min_lr must be between 0 and lr={self.lr}, got {self.min_lr}")
+        _check(0 < self.plateau_factor < 1,
+               f"plateau_factor must be in (0, 1), got {self.plateau_factor}")
+        _check(self.plateau_patience >= 0,
+               f"plateau_patience must be >= 0, got {self.plateau_patience}")
+        _check(self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}")
+        _check(self.mode in MODES, f"mode must be 'min' or 'max', got {self.mode!r}")
+        _check(self.patience is None or self.patience >= 1,
+               f"patience must be >= 1 or None (no early stopping), got {self.patience}")
+        _check(self.log_every >= 1, f"log_every must be >= 1, got {self.log_every}")
+        _check(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
+               f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise RnnkitError(f"TrainConfig: {message}")
+
+
+# ---------------------------------------------------------------------------------------------
+# dataclass <-> JSON dict
+
+C = TypeVar("C")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A config dataclass (nested ones included) as a JSON-able dict; tuples become lists."""
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise TypeError(f"to_dict expects a dataclass instance, got {type(config).__name__}")
+    return {f.name: _to_json(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
+def _to_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_dict(value)
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    return value
+
+
+def from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
+    """Build the dataclass `cls` from a dict made by `to_dict` (or written by hand in JSON).
+
+    Unknown keys are rejected (a misspelt option must not be silently ignored); missing keys
+    take their defaults; nested dataclasses and tuples are rebuilt from dicts and lists; simple
+    field types (int, float, str, bool, their Optional forms) are checked.
+    """
+    name = cls.__name__
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"from_dict expects a dataclass type, got {name}")
+    if not isinstance(data, Mapping):
+        raise RnnkitError(f"{name}: expected a JSON object, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise RnnkitError(
+            f"{name}: unknown field(s) {', '.join(map(repr, unknown))}; "
+            f"known fields: {', '.join(fields)}"
+        )
+    hints = typing.get_type_hints(cls)
+    kwargs = {key: _from_json(f"{name}.{key}", hints[key], value) for key, value in data.items()}
+    return cls(**kwargs)
+
+
+_SIMPLE = (bool, int, float, str)
+
+
+def _from_json(where: str, hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return _from_json(where, options[0], value)
+        return value  # a real union of several types: passed through unchecked
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        if not isinstance(value, Mapping):
+            raise RnnkitError(f"{where}: expected a JSON object, got {value!r}")
+        return from_dict(hint, value)
+    if origin is tuple and isinstance(value, (list, tuple)):
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_from_json(f"{where}[{i}]", args[0], v) for i, v in enumerate(value))
+        if args and len(args) == len(value):
+            return tuple(
+                _from_json(f"{where}[{i}]", a, v) for i, (a, v) in enumerate(zip(args, value))
+            )
+        return tuple(value)
+    if origin is list and isinstance(value, (list, tuple)) and args:
+        return [_from_json(f"{where}[{i}]", args[0], v) for i, v in enumerate(value)]
+    if hint in _SIMPLE:
+        ok = isinstance(value, hint) and not (hint is not bool and isinstance(value, bool))
+        if hint is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)  # JSON writes 1.0 as 1 sometimes; an int is a fine float
+        if not ok:
+            raise RnnkitError(
+                f"{where}: expected {hint.__name__}, got {type(value).__name__} {value!r}"
+            )
+    return value
