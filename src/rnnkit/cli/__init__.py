@@ -27,12 +27,14 @@ from rnnkit.errors import RnnkitError
 #   add_commands(verbs): adds its sub-parsers (with set_defaults(run=...)) to the verbs it supports
 TASK_CLIS: dict[str, str] = {
     "music": "rnnkit.cli.music",
+    "sentiment": "rnnkit.cli.sentiment",
 }
 
 VERBS = {
     "train": "train a task's model",
     "evaluate": "evaluate a trained model",
     "generate": "sample from a trained model",
+    "predict": "predict with a trained model",
 }
 
 
