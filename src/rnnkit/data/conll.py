@@ -1,0 +1,341 @@
+"""Readers and a writer for tagged sentences (named-entity recognition, T_x = T_y).
+
+Three input formats, one result: a list of `TaggedSentence` (tokens, one tag per token, and
+the source line of every token so later errors can point into the file).
+
+1. CoNLL columns (`read_conll`), as in CoNLL-2003:
+
+       -DOCSTART- -X- -X- O            document boundary: skipped
+                                       blank line: end of sentence
+       EU NNP B-NP B-ORG               token POS chunk NER, separated by whitespace
+       rejects VBZ B-VP O
+
+   The token is column 0 and the tag the last column unless `column` says otherwise. The
+   number of columns is taken from the first token line (or given) and then enforced.
+
+2. Token and tag separated by a TAB (`read_token_tags`), one token a line, blank lines
+   between sentences; tokens may contain spaces:
+
+       New York<TAB>B-LOC
+
+3. The lecture's binary labels (`read_binary`), one sentence a line: the tokens separated by
+   spaces, a TAB, then one label per token, 0 or 1 (1 = the token is part of a name),
+   separated by spaces. Blank lines are skipped.
+
+       Harry Potter and Hermione Granger invented a new spell .<TAB>1 1 0 1 1 0 0 0 0 0
+
+All readers open gzip files transparently (recognised by their first bytes, not their name),
+accept a UTF-8 byte-order mark and CRLF line ends, and raise `DataError` naming the file and
+line for: bytes that are not UTF-8 (with the byte offset), an empty file, a wrong number of
+columns, labels that do not match the tokens, a tag outside `tag_set`, and tags that mix
+schemes (IOB1 with BIO or IOBES) in one file.
+
+Tag schemes (see `rnnkit.data.tags`): the column readers detect the file's scheme (or check
+the one given) and, with `to_bio=True` (the default), convert IOB1 and IOBES to BIO so that a
+model always sees BIO. `scheme=None` turns the checks off, for tags that are not entity tags
+(part-of-speech tags, `column=1`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from rnnkit.data.tags import (
+    BINARY_TAGS,
+    SCHEMES,
+    Scheme,
+    compatible_schemes,
+    find_violation,
+    to_bio,
+)
+from rnnkit.errors import DataError, RnnkitError
+
+DOCSTART = "-DOCSTART-"
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class TaggedSentence:
+    """One sentence: tokens x<1..T>, tags y<1..T> (T_x = T_y), and where it came from.
+
+    lines[i] is the 1-based line of the file that holds token i (in the sentence-per-line
+    format every token has the sentence's line); `path` is the file it was read from.
+    """
+
+    tokens: list[str]
+    tags: list[str]
+    lines: list[int]
+    path: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def line(self) -> int:
+        """The line of the first token."""
+        return self.lines[0]
+
+    def where(self, i: int = 0) -> str:
+        """'path:line' of token i, for error messages."""
+        return f"{self.path}:{self.lines[i]}"
+
+
+SchemeOption = Literal["auto", "BIO", "IOB1", "IOBES", "binary"] | None
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def read_conll(
+    path: str | Path,
+    column: int = -1,
+    num_columns: int | None = None,
+    token_column: int = 0,
+    tag_set: Collection[str] | None = None,
+    scheme: SchemeOption = "auto",
+    to_bio: bool = True,
+) -> list[TaggedSentence]:
+    """Read a CoNLL column file: one token a line, whitespace-separated columns.
+
+    column:       which column holds the tag (negative counts from the end; default last).
+    num_columns:  how many columns every token line has; None infers it from the first token
+                  line and enforces it on the rest.
+    token_column: which column holds the token.
+    tag_set:      if given, every tag (after conversion to BIO) must be in it.
+    scheme:       'auto' detects the scheme of the whole file and rejects a mix; a named
+                  scheme checks every sentence against it; None checks nothing (for tags that
+                  are not entity tags).
+    to_bio:       convert IOB1 and IOBES tags to BIO (binary labels are left as they are).
+
+    Lines starting with -DOCSTART- are document boundaries and are skipped.
+    """
+    return _read_columns(path, None, column, num_columns, token_column, tag_set, scheme, to_bio)
+
+
+def read_token_tags(
+    path: str | Path,
+    tag_set: Collection[str] | None = None,
+    scheme: SchemeOption = "auto",
+    to_bio: bool = True,
+) -> list[TaggedSentence]:
+    """Read `token<TAB>tag` lines, a blank line between sentences (tokens may hold spaces).
+
+    The options mean what they mean for `read_conll`.
+    """
+    return _read_columns(path, "\t", -1, 2, 0, tag_set, scheme, to_bio)
+
+
+def read_binary(path: str | Path) -> list[TaggedSentence]:
+    """Read the lecture's format: `tokens<TAB>labels`, one sentence a line, labels 0 or 1.
+
+    Tokens are separated by spaces, labels by spaces, one label per token; blank lines are
+    skipped. The tags of the result are the strings '0' and '1' (`int(tag)` gives y<t>).
+    """
+    name = str(path)
+    sentences: list[TaggedSentence] = []
+    for number, line in enumerate(_read_lines(path), start=1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2:
+            raise DataError(
+                f"{len(parts)} TAB-separated fields, expected 2 (tokens<TAB>labels)",
+                path=name,
+                line=number,
+            )
+        tokens, labels = parts[0].split(), parts[1].split()
+        if not tokens:
+            raise DataError("no tokens before the TAB", path=name, line=number)
+        if len(labels) != len(tokens):
+            raise DataError(
+                f"{len(labels)} labels for {len(tokens)} tokens", path=name, line=number
+            )
+        for i, label in enumerate(labels):
+            if label not in BINARY_TAGS:
+                raise DataError(
+                    f"label {label!r} of token {i + 1} ({tokens[i]!r}) is not 0 or 1",
+                    path=name,
+                    line=number,
+                )
+        sentences.append(TaggedSentence(tokens, labels, [number] * len(tokens), name))
+    if not sentences:
+        raise DataError("empty file: no sentences", path=name)
+    return sentences
+
+
+# --------------------------------------------------------------------------- writer
+
+
+def write_conll(
+    sentences: Sequence[TaggedSentence],
+    predictions: Sequence[Sequence[str]],
+    path: str | Path,
+) -> None:
+    """Write `token gold predicted` lines, a blank line after each sentence (conlleval's input).
+
+    A path ending in .gz is written gzip-compressed.
+    """
+    if len(predictions) != len(sentences):
+        raise RnnkitError(f"{len(predictions)} predicted sequences for {len(sentences)} sentences")
+    out: list[str] = []
+    for n, (sentence, predicted) in enumerate(zip(sentences, predictions)):
+        if len(predicted) != len(sentence):
+            raise RnnkitError(
+                f"sentence {n} ({sentence.where()}): {len(predicted)} predicted tags for "
+                f"{len(sentence)} tokens"
+            )
+        for token, gold, pred in zip(sentence.tokens, sentence.tags, predicted):
+            if len(token.split()) != 1:
+                raise RnnkitError(
+                    f"sentence {n} ({sentence.where()}): token {token!r} is empty or holds "
+                    "whitespace, which the column format cannot represent"
+                )
+            out.append(f"{token} {gold} {pred}\n")
+        out.append("\n")
+    data = "".join(out).encode("utf-8")
+    target = Path(path)
+    if target.suffix == ".gz":
+        data = gzip.compress(data, mtime=0)
+    target.write_bytes(data)
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _read_lines(path: str | Path) -> list[str]:
+    """The file's lines, decoded as UTF-8, gunzipped if needed, without line ends."""
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise DataError(f"cannot read the file: {e.strerror or e}", path=name) from None
+    compressed = data.startswith(_GZIP_MAGIC)
+    if compressed:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(f"not a readable gzip file: {e}", path=name) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line_start = data.rfind(b"\n", 0, e.start) + 1
+        line = data.count(b"\n", 0, e.start) + 1
+        of_file = "of the decompressed file" if compressed else "of the file"
+        raise DataError(
+            f"not UTF-8: byte 0x{data[e.start]:02x} at byte offset {e.start - line_start} of "
+            f"the line (offset {e.start} {of_file})",
+            path=name,
+            line=line,
+        ) from None
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the newline that ends the last line
+    return [line.removesuffix("\r") for line in lines]
+
+
+def _read_columns(
+    path: str | Path,
+    separator: str | None,
+    column: int,
+    num_columns: int | None,
+    token_column: int,
+    tag_set: Collection[str] | None,
+    scheme: SchemeOption,
+    to_bio_tags: bool,
+) -> list[TaggedSentence]:
+    name = str(path)
+    expected = num_columns
+    sentences: list[TaggedSentence] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    lines: list[int] = []
+
+    def end_sentence() -> None:
+        nonlocal tokens, tags, lines
+        if tokens:
+            sentences.append(TaggedSentence(tokens, tags, lines, name))
+            tokens, tags, lines = [], [], []
+
+    for number, line in enumerate(_read_lines(path), start=1):
+        if not line.strip():
+            end_sentence()
+            continue
+        fields = line.split(separator)
+        if fields[0] == DOCSTART:
+            end_sentence()
+            continue
+        if expected is None:
+            expected = len(fields)
+            for what, index in (("tag", column), ("token", token_column)):
+                if not -expected <= index < expected:
+                    raise DataError(
+                        f"{expected} columns, but the {what} column is {index}",
+                        path=name,
+                        line=number,
+                    )
+        if len(fields) != expected:
+            raise DataError(f"{len(fields)} columns, expected {expected}", path=name, line=number)
+        tokens.append(fields[token_column])
+        tags.append(fields[column])
+        lines.append(number)
+    end_sentence()
+    if not sentences:
+        raise DataError("empty file: no sentences", path=name)
+
+    converted_from: Scheme | None = None
+    if scheme is not None:
+        found = _check_scheme(sentences, scheme, name)
+        if to_bio_tags and found in ("IOB1", "IOBES"):
+            converted_from = found
+            original = sentences
+            sentences = [
+                TaggedSentence(s.tokens, to_bio(s.tags, found), s.lines, s.path) for s in sentences
+            ]
+    if tag_set is not None:
+        known = set(tag_set)
+        for n, sentence in enumerate(sentences):
+            for i, tag in enumerate(sentence.tags):
+                if tag not in known:
+                    listed = ", ".join(sorted(known)) if len(known) <= 20 else f"{len(known)} tags"
+                    was = original[n].tags[i] if converted_from is not None else tag
+                    origin = f" ({converted_from} {was!r} in the file)" if was != tag else ""
+                    raise DataError(
+                        f"tag {tag!r}{origin} is not one of the known tags ({listed})",
+                        path=name,
+                        line=sentence.lines[i],
+                    )
+    return sentences
+
+
+def _check_scheme(sentences: list[TaggedSentence], scheme: str, name: str) -> Scheme:
+    """The scheme every sentence fits; DataError at the first sentence that breaks it."""
+    if scheme != "auto" and scheme not in SCHEMES:
+        raise RnnkitError(f"unknown tag scheme {scheme!r}: expected auto, {', '.join(SCHEMES)}")
+    candidates = list(SCHEMES) if scheme == "auto" else [s for s in SCHEMES if s == scheme]
+    decided_at = 0  # line of the first sentence that narrowed the candidates
+    for sentence in sentences:
+        narrowed = [s for s in candidates if find_violation(sentence.tags, s) is None]
+        if not narrowed:
+            expected = candidates[0]
+            index, why = find_violation(sentence.tags, expected) or (0, "")
+            fits = compatible_schemes(sentence.tags)
+            if scheme != "auto":
+                message = f"{why} (the tags were declared {expected})"
+            elif not fits:
+                message = f"{why}; the sentence fits no tag scheme ({', '.join(SCHEMES)})"
+            else:
+                message = (
+                    f"mixed tag schemes: {why}; this sentence is {fits[0]} but the sentence "
+                    f"at line {decided_at} is {expected}"
+                )
+            raise DataError(message, path=name, line=sentence.lines[index])
+        if len(narrowed) < len(candidates) and not decided_at:
+            decided_at = sentence.line
+        candidates = narrowed
+    return candidates[0]
