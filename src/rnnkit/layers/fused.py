@@ -48,14 +48,17 @@ def fused_layer(
     hx: list[Tensor] = list(state) if isinstance(state, LSTMState) else [state]
     T = x.shape[1]
 
+    # `train` asks the kernel to keep what its backward pass needs (cuDNN refuses a backward
+    # without it); dropout is 0 here, so the flag changes nothing else.
+    train = torch.is_grad_enabled()
     if lengths is None or bool((lengths == T).all()):
-        args = (hx, weights, True, 1, 0.0, False, bidirectional, True)
+        args = (hx, weights, True, 1, 0.0, train, bidirectional, True)
         return _unpack_result(kind, _run_padded(kind, x, args))
 
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
     assert packed.sorted_indices is not None and packed.unsorted_indices is not None
     hx = [h.index_select(1, packed.sorted_indices) for h in hx]
-    result = _run_packed(kind, packed, hx, weights, bidirectional)
+    result = _run_packed(kind, packed, hx, weights, bidirectional, train)
     out_data, final = _unpack_result(kind, result)
     unpacked = PackedSequence(
         out_data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
@@ -78,16 +81,21 @@ def _run_padded(kind: str, x: Tensor, args: tuple[Any, ...]) -> tuple[Tensor, ..
 
 
 def _run_packed(
-    kind: str, packed: PackedSequence, hx: list[Tensor], weights: list[Tensor], bidirectional: bool
+    kind: str,
+    packed: PackedSequence,
+    hx: list[Tensor],
+    weights: list[Tensor],
+    bidirectional: bool,
+    train: bool,
 ) -> tuple[Tensor, ...]:
     data, sizes = packed.data, packed.batch_sizes
     if kind == "lstm":
-        return torch.lstm(data, sizes, hx, weights, True, 1, 0.0, False, bidirectional)
+        return torch.lstm(data, sizes, hx, weights, True, 1, 0.0, train, bidirectional)
     if kind == "gru":
-        return torch.gru(data, sizes, hx[0], weights, True, 1, 0.0, False, bidirectional)
+        return torch.gru(data, sizes, hx[0], weights, True, 1, 0.0, train, bidirectional)
     if kind == "rnn_tanh":
-        return torch.rnn_tanh(data, sizes, hx[0], weights, True, 1, 0.0, False, bidirectional)
-    return torch.rnn_relu(data, sizes, hx[0], weights, True, 1, 0.0, False, bidirectional)
+        return torch.rnn_tanh(data, sizes, hx[0], weights, True, 1, 0.0, train, bidirectional)
+    return torch.rnn_relu(data, sizes, hx[0], weights, True, 1, 0.0, train, bidirectional)
 
 
 def _unpack_result(kind: str, result: tuple[Tensor, ...]) -> tuple[Tensor, State]:
