@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 from torch import nn
 
 from rnnkit.cells import GRUCell, LSTMCell, LSTMState, SimpleRNNCell
 
-torch.set_default_dtype(torch.float64)
 B, D, H = 3, 5, 4
 
 
 @pytest.fixture(autouse=True)
-def _seed() -> None:
+def _float64_and_seed() -> Iterator[None]:
+    """Compare in float64, restoring the default afterwards for the other test modules."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
     torch.manual_seed(0)
+    yield
+    torch.set_default_dtype(previous)
 
 
 @pytest.mark.parametrize("g", ["tanh", "relu"])
