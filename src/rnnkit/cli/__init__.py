@@ -28,6 +28,7 @@ from rnnkit.errors import RnnkitError
 TASK_CLIS: dict[str, str] = {
     "music": "rnnkit.cli.music",
     "sentiment": "rnnkit.cli.sentiment",
+    "ner": "rnnkit.cli.ner",
 }
 
 VERBS = {
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
             verb, help=help_text, description=help_text[0].upper() + help_text[1:] + "."
         )
         verbs[verb] = p.add_subparsers(dest="task", metavar="TASK", required=True)
+    verbs["_root"] = commands  # for task commands without a TASK word (`rnnkit tag`)
 
     for name in TASK_CLIS:
         module = task_cli(name)
