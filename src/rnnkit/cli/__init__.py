@@ -29,6 +29,7 @@ TASK_CLIS: dict[str, str] = {
     "music": "rnnkit.cli.music",
     "sentiment": "rnnkit.cli.sentiment",
     "ner": "rnnkit.cli.ner",
+    "text": "rnnkit.cli.text",
 }
 
 VERBS = {
