@@ -1,0 +1,179 @@
+"""Truncated backpropagation through time over one long sequence (a whole text, a recording).
+
+Backpropagation through time over a 1,000,000-character text would keep the graph of a
+million steps. Truncated BPTT cuts the sequence into windows of T steps and backpropagates
+inside a window only, but carries the *value* of the recurrent state from one window to the
+next:
+
+    a<0> of window k+1  =  stopgrad(a<T> of window k)        (zero for the first window)
+
+so the forward pass computes exactly the states and logits of one pass over the whole sequence,
+and only the gradient is cut at window boundaries. The graph never spans more than one window,
+and memory stays flat however long the sequence is.
+
+Batched, the sequence is cut into B contiguous streams and batch k holds window k of every
+stream, (B, T); row b of batch k continues row b of batch k-1:
+
+    stream 0:  [ window 0 | window 1 | window 2 | ... ]      batch k = column k
+    stream 1:  [ window 0 | window 1 | window 2 | ... ]
+    ...
+
+Two pieces, which meet in `Batch.extras["continues"]`, a (B,) bool per batch:
+
+    stream_batches(inputs, targets, B, T)   the windows, first batch marked False (start from
+                                            zero), the others True (continue the carried state)
+    StatefulLanguageModel                   a LanguageModel whose forward starts each row from
+                                            the detached final state of the previous batch when
+                                            that row continues, from zero otherwise
+
+The training engine knows nothing of state: each epoch (and each evaluation) begins with a
+batch marked False, which resets the carry. After a resume from the middle of an epoch, the
+carried state is not in the checkpoint, so the first resumed window starts from zero; the run
+then differs from an uninterrupted one by that one window's context (epoch-boundary resumes are
+exact).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from rnnkit.cells.base import LSTMState, State, map_state
+from rnnkit.data.batch import Batch, mask_from_lengths
+from rnnkit.errors import RnnkitError
+from rnnkit.models.base import ModelOutput
+from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.train.losses import sequence_binary_cross_entropy, sequence_cross_entropy
+
+CONTINUES = "continues"  # the Batch.extras key: (B,) bool, True where a row continues the last
+
+
+def stream_batches(
+    inputs: Tensor,
+    targets: Tensor,
+    streams: int,
+    window: int,
+    *,
+    exact: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
+) -> list[Batch]:
+    """Cut one long sequence into `streams` parallel streams and those into windows.
+
+    inputs, targets: (N,) ids (or (N, D) frames), position t of `inputs` predicting position t
+    of `targets`. Returns batches with inputs (B, T') and targets (B, T'), T' <= window, and
+    extras["continues"] (B,): False in the first batch, True after.
+
+    exact=False (training): every stream has S = N // (streams * world_size) steps; the last
+        N - S * streams * world_size (< streams * world_size) positions are left out. Under
+        torchrun, rank r takes streams r*B .. r*B+B-1, so every rank gets as many batches.
+        The last window may be shorter than `window`; within a batch all rows have one length.
+    exact=True (evaluation): every position is in exactly one stream, so the count-weighted
+        mean loss over the batches is the exact per-step loss of the whole sequence. Streams
+        have q or q+1 steps (N = q*B + r: the first r streams are one longer); in the last
+        window the shorter rows are padded (lengths and mask say so). The window grows by a
+        step or two when needed so that no row of a batch is empty; window sizes do not change
+        the forward pass, which carries the state either way.
+    """
+    N = inputs.shape[0]
+    if targets.shape[0] != N:
+        raise RnnkitError(f"inputs and targets differ in length: {N} and {targets.shape[0]}")
+    if streams < 1 or window < 1:
+        raise RnnkitError(f"streams and window must be at least 1, got {streams} and {window}")
+    if exact:
+        if world_size != 1:
+            raise RnnkitError("exact stream batches are not sharded: evaluate on every rank")
+        streams = min(streams, N)
+        q, r = divmod(N, streams)
+        lengths = torch.full((streams,), q, dtype=torch.long)
+        lengths[:r] += 1
+        while r > 0 and q % window == 0:  # the shorter rows would be empty in the last window
+            window += 1
+        starts = torch.cumsum(lengths, 0) - lengths  # (B,)
+    else:
+        total = streams * world_size
+        q = N // total
+        if q < 1:
+            raise RnnkitError(
+                f"a sequence of {N} steps cannot be cut into {total} streams; use fewer "
+                "streams (a smaller batch size) or more data"
+            )
+        lengths = torch.full((streams,), q, dtype=torch.long)
+        starts = (torch.arange(streams) + rank * streams) * q  # (B,)
+    width = int(lengths.max())
+    index = (starts[:, None] + torch.arange(width)[None, :]).clamp(max=N - 1)  # (B, width)
+    x_all = inputs[index]  # (B, width) or (B, width, D)
+    y_all = targets[index]
+    batches = []
+    for k, lo in enumerate(range(0, width, window)):
+        hi = min(lo + window, width)
+        lens = (lengths - lo).clamp(min=0, max=hi - lo)  # (B,)
+        batches.append(
+            Batch(
+                inputs=x_all[:, lo:hi].contiguous(),  # (B, T')
+                lengths=lens,
+                mask=mask_from_lengths(lens, hi - lo),  # (B, T')
+                targets=y_all[:, lo:hi].contiguous(),
+                extras={CONTINUES: torch.full((len(lens),), k > 0)},
+            )
+        )
+    return batches
+
+
+class StatefulLanguageModel(LanguageModel):
+    """A LanguageModel that carries its recurrent state from one batch to the next.
+
+    forward(batch) runs row b from
+
+        a<0>_b = carry_b   if batch.extras["continues"][b]  (the final state of the last batch)
+               = 0         otherwise
+
+    then keeps the new final state, detached, as the carry. Without "continues" in the extras
+    (an ordinary batch of independent sequences) it behaves exactly as LanguageModel. The
+    parameters, their names and `generate` are LanguageModel's, so a checkpoint saved from
+    this model is a plain "language_model" checkpoint and loads as one.
+    """
+
+    def __init__(self, config: LanguageModelConfig):
+        super().__init__(config)
+        self.carry: State | None = None  # (L, B, H) or LSTMState of two; never a parameter
+
+    def reset(self) -> None:
+        """Forget the carried state (the next batch starts from zero whatever it says)."""
+        self.carry = None
+
+    def initial_state(self, batch: Batch) -> State | None:
+        """The state each row of `batch` starts from: the carry where it continues, else zero.
+
+        None (all zero) when the batch marks no continuation or there is no carry of its size:
+        the first batch of an epoch, or the first batch after a resume from mid-epoch.
+        """
+        continues = batch.extras.get(CONTINUES)
+        if continues is None or self.carry is None:
+            return None
+        carry_rows = (self.carry.a if isinstance(self.carry, LSTMState) else self.carry).shape[1]
+        if carry_rows != batch.size:
+            return None
+        keep = continues.to(torch.bool)[None, :, None]  # (1, B, 1)
+        return map_state(lambda s: torch.where(keep, s, torch.zeros_like(s)), self.carry)
+
+    def forward(self, batch: Batch) -> ModelOutput:
+        logits, final = self.run(batch.inputs, batch.lengths, self.initial_state(batch))
+        # Detached: the next window's graph starts here, so backpropagation (and memory) stops
+        # at the window boundary while the forward values carry on.
+        self.carry = map_state(lambda s: s.detach(), final) if CONTINUES in batch.extras else None
+        if batch.targets is None:
+            return ModelOutput(logits, None, batch.mask.sum())
+        if self.tokens:
+            loss, count = sequence_cross_entropy(logits, batch.targets, batch.mask)
+        else:
+            loss, count = sequence_binary_cross_entropy(logits, batch.targets, batch.mask)
+        return ModelOutput(logits, loss, count)
+
+    @classmethod
+    def from_language_model(cls, model: LanguageModel) -> StatefulLanguageModel:
+        """A stateful model with a copy of `model`'s weights (e.g. of one from load_model)."""
+        stateful = cls(model.config)
+        stateful.load_state_dict(model.state_dict())
+        stateful.train(model.training)
+        return stateful.to(model.head.W_ya.device)

@@ -1,0 +1,400 @@
+"""Character-level text generation (one-to-many): the recipe.
+
+Data: one plain UTF-8 text file (default: Tiny Shakespeare, `tinyshakespeare/input.txt` of the
+shared data sets), one x<t> per character. The vocabulary is the file's characters (sorted)
+after two specials: `<pad>` (id 0, never used: batches here are never padded except at the end
+of the last validation window) and `<bos>`, the start symbol x<1> before the first character.
+The first 90% of the characters train, the last 10% validate, as is usual for this data set
+(`text[:1003854]` / `text[1003854:]` for Tiny Shakespeare).
+
+The whole text is one sequence: inputs = [<bos>, c<1>, ..., c<N-1>], targets = [c<1>, ..., c<N>]
+and position t of the inputs predicts character t. Training cuts the training positions into
+`batch_size` parallel streams and trains with truncated backpropagation through time over
+windows of `bptt` characters, carrying the state from window to window
+(`rnnkit.models.stateful`); each epoch after the first starts the streams at a new random
+offset (fixed by the seed), so the window boundaries move. Validation carries the state too,
+over `eval_streams` streams that cover every validation character exactly once.
+
+Model: an embedding, a stack of LSTM (or GRU) layers and a softmax over the characters,
+ŷ<t> = softmax(W_ya a<t> + b_y) = P(c<t+1> | c<1..t>). The metric is the validation loss in
+nats per character (the mean of -ln P over every validation character) and in bits per
+character (nats / ln 2).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.data.batch import Batch
+from rnnkit.data.paths import shared_data_dir
+from rnnkit.data.text import read_text
+from rnnkit.data.vocab import BOS, PAD, Vocabulary
+from rnnkit.errors import DataError, RnnkitError
+from rnnkit.models.encoder import EncoderConfig
+from rnnkit.models.io import describe_model, load_model
+from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.models.stateful import StatefulLanguageModel, stream_batches
+from rnnkit.train.config import TrainConfig, from_dict
+from rnnkit.train.distributed import DistInfo, current_dist
+from rnnkit.train.fit import DevBatches, FitResult, TrainBatches, evaluate_loss, fit
+
+TASK = "text"
+SPECIALS = (PAD, BOS)
+
+
+@dataclass(frozen=True)
+class TextDataConfig:
+    # Plain UTF-8 text file (gzip allowed), modelled one character at a time. Default: the
+    # shared tinyshakespeare/input.txt when it is found.
+    data: str | None = None
+    # Fraction of the text, taken from its end, that validates (0 trains on all of it).
+    valid_fraction: float = 0.1
+    # Characters per training window (truncated BPTT): gradients flow back at most this far,
+    # while the recurrent state carries over from one window to the next.
+    bptt: int = 128
+    # Parallel streams the validation text is cut into (each starts from a zero state; fewer
+    # streams: closer to one pass over the whole text, but slower to evaluate).
+    eval_streams: int = 32
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.valid_fraction < 1.0:
+            raise RnnkitError(f"--valid-fraction must be in [0, 1), got {self.valid_fraction}")
+        if self.bptt < 1:
+            raise RnnkitError(f"--bptt must be at least 1, got {self.bptt}")
+        if self.eval_streams < 1:
+            raise RnnkitError(f"--eval-streams must be at least 1, got {self.eval_streams}")
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    data: TextDataConfig = field(default_factory=TextDataConfig)
+    model: LanguageModelConfig = field(
+        default_factory=lambda: LanguageModelConfig(
+            encoder=EncoderConfig(
+                # Replaced at training time by the size of the text's vocabulary (67 for Tiny
+                # Shakespeare: 65 characters and the two specials).
+                vocab_size=67,
+                embedding_dim=64,
+                cell="lstm",
+                hidden_size=512,
+                num_layers=2,
+                dropout=0.25,
+                input_dropout=0.0,
+            ),
+            output_dropout=0.25,
+        )
+    )
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            epochs=5,
+            batch_size=64,
+            lr=3e-3,
+            clip_norm=1.0,
+            lr_schedule="cosine",
+            warmup_steps=50,
+            min_lr=3e-5,
+            log_every=10,
+            out_dir="runs/text",
+        )
+    )
+
+
+PRESETS: dict[str, TextConfig] = {
+    # The Tiny Shakespeare benchmark setting: a 2-layer LSTM-512, about 25 minutes on two CPU
+    # cores (benchmarks/text_shakespeare.py).
+    "default": TextConfig(),
+    # A quick look in a few minutes on a CPU: one GRU layer of 256 units, one epoch.
+    "small": TextConfig(
+        model=LanguageModelConfig(
+            encoder=EncoderConfig(
+                vocab_size=67, embedding_dim=32, cell="gru", hidden_size=256, dropout=0.0
+            ),
+            output_dropout=0.1,
+        ),
+        train=replace(TextConfig().train, epochs=1, batch_size=32, lr=4e-3),
+    ),
+}
+
+
+# ------------------------------------------------------------------------------------ data
+
+
+def default_text_path() -> Path:
+    """The shared Tiny Shakespeare text, or an error saying to pass --data."""
+    shared = shared_data_dir()
+    path = None if shared is None else shared / "tinyshakespeare" / "input.txt"
+    if path is None or not path.is_file():
+        raise RnnkitError("no text given: pass --data FILE (a plain UTF-8 text file)")
+    return path
+
+
+def load_text(path: str | Path | None) -> tuple[str, Path]:
+    """(text, path) of a UTF-8 text file (the default one when `path` is None); an empty
+    file is an error."""
+    p = Path(path) if path else default_text_path()
+    text = read_text(p)
+    if not text:
+        raise DataError("the file is empty: there is no text to model", path=p)
+    return text, p
+
+
+def build_vocabulary(text: str) -> Vocabulary:
+    """<pad>, <bos>, then every character of `text` in code-point order."""
+    return Vocabulary(sorted(set(text)), specials=SPECIALS)
+
+
+def encode(text: str, vocab: Vocabulary, source: str | Path | None = None) -> Tensor:
+    """Characters -> (N,) ids. A character outside the vocabulary is an error that names it
+    (and its line in `source`, when the text comes from a file)."""
+    unknown = sorted({c for c in set(text) if c not in vocab})
+    if unknown:
+        first = min(text.index(c) for c in unknown)
+        line = text.count("\n", 0, first) + 1 if source is not None else None
+        shown = ", ".join(repr(c) for c in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
+        raise DataError(
+            f"{len(unknown)} character(s) the model has no id for: {shown} (the model knows "
+            f"the {len(vocab) - len(SPECIALS)} characters of its training text)",
+            path=source,
+            line=line,
+        )
+    return torch.tensor(vocab.encode(text), dtype=torch.long)  # (N,)
+
+
+def split_point(n: int, valid_fraction: float) -> int:
+    """Number of leading characters that train: int(n * (1 - valid_fraction))."""
+    return int(n * (1.0 - valid_fraction))
+
+
+def next_char_pairs(ids: Tensor, bos: int) -> tuple[Tensor, Tensor]:
+    """Teacher forcing over the whole text: inputs [<bos>, c<1..N-1>], targets c<1..N>."""
+    return torch.cat([ids.new_tensor([bos]), ids[:-1]]), ids  # (N,), (N,)
+
+
+def epoch_offset(seed: int, epoch: int, limit: int) -> int:
+    """Where the streams of an epoch start: 0 in the first epoch, then random in [0, limit)."""
+    return 0 if epoch == 0 else random.Random(f"{seed}:{epoch}").randrange(limit)
+
+
+def train_batches(
+    inputs: Tensor, targets: Tensor, config: TextConfig, dist: DistInfo | None = None
+) -> TrainBatches:
+    """`batches(epoch)`: window after window of `batch_size` streams (this rank's share).
+
+    Epochs after the first drop a random number of leading characters (fewer than bptt and
+    than a stream's length), so that the window boundaries fall elsewhere in the text.
+    """
+    rank, world = (dist.rank, dist.world_size) if dist is not None else (0, 1)
+    bptt, streams, seed = config.data.bptt, config.train.batch_size, config.train.seed
+    limit = min(bptt, len(inputs) // (streams * world))
+
+    def batches(epoch: int) -> list[Batch]:
+        start = epoch_offset(seed, epoch, max(limit, 1))
+        return stream_batches(
+            inputs[start:], targets[start:], streams, bptt, rank=rank, world_size=world
+        )
+
+    return batches
+
+
+def eval_batches(inputs: Tensor, targets: Tensor, config: TextDataConfig) -> list[Batch]:
+    """Every position exactly once, in `eval_streams` streams of windows of `bptt`."""
+    return stream_batches(inputs, targets, config.eval_streams, config.bptt, exact=True)
+
+
+def evaluate_chars(model: nn.Module, batches: Any) -> dict[str, float]:
+    """{"loss", "bits_per_char"}: the mean -ln P(c<t+1> | c<1..t>) over every character of
+    the batches, in nats, and the same in bits. `model` must carry its state (stateful)."""
+    loss = evaluate_loss(model, batches)["loss"]
+    return {"loss": loss, "bits_per_char": loss / math.log(2)}
+
+
+# ---------------------------------------------------------------------------------- training
+
+
+@dataclass
+class Prepared:
+    """Everything `fit` needs for a text run (so that scripts can drive `fit` themselves)."""
+
+    model: StatefulLanguageModel
+    train_batches: TrainBatches
+    dev_batches: DevBatches | None
+    vocab: Vocabulary
+    extras: dict[str, Any]
+    train_chars: int
+    valid_chars: int
+
+
+def prepare(config: TextConfig, dist: DistInfo | None = None) -> Prepared:
+    """Read and split the text, build the vocabulary, the batches and the untrained model."""
+    text, path = load_text(config.data.data)
+    vocab = build_vocabulary(text)
+    ids = encode(text, vocab, path)
+    assert vocab.bos_id is not None
+    inputs, targets = next_char_pairs(ids, vocab.bos_id)
+    n_train = split_point(len(ids), config.data.valid_fraction)
+    if n_train < 1 or (config.data.valid_fraction > 0 and n_train == len(ids)):
+        raise DataError(
+            f"{len(ids)} characters are too few to split into train and validation "
+            f"(--valid-fraction {config.data.valid_fraction})",
+            path=path,
+        )
+    streams = config.train.batch_size * (dist.world_size if dist is not None else 1)
+    if n_train < streams:
+        raise DataError(
+            f"the training part has {n_train} characters, fewer than the {streams} streams of "
+            f"--batch-size {config.train.batch_size}: lower --batch-size",
+            path=path,
+        )
+    dev: DevBatches | None = None
+    if n_train < len(ids):
+        valid = eval_batches(inputs[n_train:], targets[n_train:], config.data)
+
+        def dev() -> list[Batch]:
+            return valid
+
+    torch.manual_seed(config.train.seed)
+    model_config = with_vocabulary(config.model, vocab)
+    return Prepared(
+        model=StatefulLanguageModel(model_config),
+        train_batches=train_batches(inputs[:n_train], targets[:n_train], config, dist),
+        dev_batches=dev,
+        vocab=vocab,
+        extras={
+            "vocab": vocab.to_dict(),
+            "data": {
+                "data": str(path),
+                "valid_fraction": config.data.valid_fraction,
+                "bptt": config.data.bptt,
+                "eval_streams": config.data.eval_streams,
+            },
+        },
+        train_chars=n_train,
+        valid_chars=len(ids) - n_train,
+    )
+
+
+def with_vocabulary(config: LanguageModelConfig, vocab: Vocabulary) -> LanguageModelConfig:
+    """The model config with its vocabulary size set to the text's."""
+    return replace(config, encoder=replace(config.encoder, vocab_size=len(vocab), num_features=0))
+
+
+def train(config: TextConfig, resume: bool = False) -> FitResult:
+    """Train the character model; checkpoints and logs go to config.train.out_dir."""
+    dist = current_dist(config.train.device)
+    run = prepare(config, dist)
+    return fit(
+        run.model,
+        run.train_batches,
+        run.dev_batches,
+        config.train,
+        evaluate=evaluate_chars,
+        task=TASK,
+        # Saved as a plain language model: the stateful model only adds the carry, which is
+        # not a parameter, so `rnnkit summary --checkpoint` and load_model read it as is.
+        model_config=describe_model("language_model", run.model.config),
+        extras=run.extras,
+        resume=resume,
+        dist=dist,
+    )
+
+
+# ----------------------------------------------------------------------- using a trained model
+
+
+def load(checkpoint: str | Path) -> tuple[StatefulLanguageModel, Vocabulary, TextDataConfig]:
+    """The trained model (stateful, in eval mode), its vocabulary and its data settings."""
+    model, meta = load_model(checkpoint, expected_task=TASK)
+    assert isinstance(model, LanguageModel)
+    try:
+        vocab = Vocabulary.from_dict(meta.extras["vocab"])
+        data = from_dict(TextDataConfig, meta.extras.get("data", {}))
+    except (KeyError, RnnkitError) as e:
+        raise RnnkitError(f"checkpoint {checkpoint}: no usable character vocabulary ({e})") from e
+    return StatefulLanguageModel.from_language_model(model).eval(), vocab, data
+
+
+def evaluate(
+    checkpoint: str | Path,
+    data: str | Path | None = None,
+    split: str = "valid",
+    eval_streams: int | None = None,
+) -> dict[str, float]:
+    """Loss per character of a trained model on one split of a text file.
+
+    data: the text (default: the file it was trained on); split: "valid" (the last
+    valid_fraction of it, as in training), "train" (the rest) or "all" (the whole file).
+    Returns {"loss" and "nats_per_char" (the same), "bits_per_char", "characters"}.
+    """
+    if split not in ("valid", "train", "all"):
+        raise RnnkitError(f"--split must be valid, train or all, got {split!r}")
+    model, vocab, trained = load(checkpoint)
+    text, path = load_text(data if data is not None else trained.data)
+    ids = encode(text, vocab, path)
+    assert vocab.bos_id is not None
+    inputs, targets = next_char_pairs(ids, vocab.bos_id)
+    n_train = split_point(len(ids), trained.valid_fraction)
+    lo, hi = {"valid": (n_train, len(ids)), "train": (0, n_train), "all": (0, len(ids))}[split]
+    if hi <= lo:
+        raise DataError(
+            f"the {split} split of this {len(ids)}-character text is empty "
+            f"(valid_fraction {trained.valid_fraction})",
+            path=path,
+        )
+    config = replace(trained, eval_streams=eval_streams or trained.eval_streams)
+    batches = eval_batches(inputs[lo:hi], targets[lo:hi], config)
+    with torch.no_grad():
+        metrics = evaluate_chars(model, batches)
+    return {
+        "loss": metrics["loss"],
+        "nats_per_char": metrics["loss"],
+        "bits_per_char": metrics["bits_per_char"],
+        "characters": float(hi - lo),
+    }
+
+
+def generate(
+    checkpoint: str | Path,
+    prime: str = "",
+    length: int = 500,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int = 0,
+) -> str:
+    """`length` characters sampled after `prime` (not included in the result).
+
+    The model reads <bos> and the prime, then samples each character from
+    softmax(z<t> / temperature), restricted to the top_k likeliest when given, and feeds it
+    back. The same seed gives the same text.
+    """
+    if length < 1:
+        raise RnnkitError(f"--length must be at least 1, got {length}")
+    if top_k is not None and top_k < 1:
+        raise RnnkitError(f"--top-k must be at least 1, got {top_k}")
+    model, vocab, _ = load(checkpoint)
+    assert vocab.bos_id is not None
+    try:
+        ids = encode(prime, vocab)
+    except DataError as e:
+        raise RnnkitError(f"--prime: {e}") from None
+    # <pad> and <bos> are never targets, so the model gives them almost no probability; make
+    # that none, so that every sampled id is a character.
+    with torch.no_grad():
+        for special in SPECIALS:
+            model.head.b_y[vocab.index(special)] = -math.inf
+    generator = torch.Generator().manual_seed(seed)
+    sampled = model.generate(
+        length, torch.cat([ids.new_tensor([vocab.bos_id]), ids]), temperature, top_k, generator
+    )  # (length,)
+    return "".join(vocab.decode(sampled))
+
+
+def build_model(config: TextConfig) -> LanguageModel:
+    """The untrained model a config describes (for `rnnkit summary text`)."""
+    return LanguageModel(config.model)
