@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -30,6 +31,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the result as JSON too")
     add_config_arguments(parser, music.PRESETS["jsb"], hidden=frozenset({"vocab_size", "embedding_dim", "num_features", "out_dir"}))
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     config = apply_overrides(music.PRESETS[args.preset], vars(args))
     with tempfile.TemporaryDirectory() as tmp:
         config = replace(config, train=replace(config.train, out_dir=tmp))

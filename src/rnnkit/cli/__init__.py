@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -163,6 +164,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The engine reports each epoch's metrics (and warnings) through logging.
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         return int(args.run(args))
     except RnnkitError as e:
