@@ -62,9 +62,12 @@ class Recurrent(nn.Module):
         )  # (B, T)
 
         xw = self.cell.project_input(x)  # (B, T, G*H): all input products at once
+        # unbind, not xw[:, t]: indexing one step would make autograd build a (B, T, G*H)
+        # zero gradient per step in the backward pass, O(T^2) work; unbind's backward is one stack.
+        xw_steps = xw.unbind(1)  # T x (B, G*H)
         outputs = []
         for t in range(T):
-            new_state = self.cell.recur(xw[:, t], state)
+            new_state = self.cell.recur(xw_steps[t], state)
             if mask is None:
                 state = new_state
                 outputs.append(self.cell.output(state))
