@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(run=cmd_train, task_module=module)
         module.add_commands(verbs)
 
+    from rnnkit.cli import diagnose
+
+    diagnose.add_command(commands)
+
     summary = commands.add_parser(
         "summary",
         help="show a model's layers and parameter counts",
