@@ -13,7 +13,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.layers.dense import Dense
 from rnnkit.models.base import ModelOutput
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
-from rnnkit.models.summary import LayerRow, count_parameters, rnn_layer_name
+from rnnkit.models.summary import LayerRow, count_parameters
 from rnnkit.train.losses import classification_loss
 
 
@@ -83,39 +83,11 @@ class SequenceClassifier(nn.Module):
         return (logits > 0).long() if self.binary else logits.argmax(-1)
 
     def layer_rows(self) -> list[LayerRow]:
-        enc = self.encoder
-        rows = []
-        if enc.embedding is not None:
-            rows.append(
-                LayerRow(
-                    "embedding (Embedding)",
-                    f"(B, T, {enc.embedding.embedding_dim})",
-                    count_parameters(enc.embedding),
-                )
-            )
-        shape = (
-            f"(B, {enc.output_size})"
-            if self.config.pooling == "last"
-            else f"(B, T, {enc.output_size})"
-        )
-        rows.append(LayerRow(f"rnn ({_rnn_title(enc)})", shape, count_parameters(enc.rnn)))
-        if self.config.pooling != "last":
-            rows.append(
-                LayerRow(
-                    f"pool ({self.config.pooling.title()}Pooling)", f"(B, {enc.output_size})", 0
-                )
-            )
-        rows.append(
-            LayerRow("head (Dense)", f"(B, {self.head.out_features})", count_parameters(self.head))
-        )
+        pooled = self.config.pooling != "last"
+        rows = self.encoder.layer_rows(per_step=pooled)
+        if pooled:
+            shape = f"(B, {self.encoder.output_size})"
+            rows.append(LayerRow(f"pool ({self.config.pooling.title()}Pooling)", shape, 0))
+        shape = f"(B, {self.head.out_features})"
+        rows.append(LayerRow("head (Dense)", shape, count_parameters(self.head)))
         return rows
-
-
-def _rnn_title(encoder: SequenceEncoder) -> str:
-    c = encoder.config
-    name = f"{rnn_layer_name(c.cell)}({c.hidden_size})"
-    if c.bidirectional:
-        name = f"Bidirectional {name}"
-    if c.num_layers > 1:
-        name = f"{c.num_layers} x {name}"
-    return name

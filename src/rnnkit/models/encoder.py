@@ -12,6 +12,7 @@ from rnnkit.cells.base import LSTMState, State
 from rnnkit.errors import RnnkitError
 from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.rnn import RNN
+from rnnkit.models.summary import LayerRow, count_parameters, rnn_layer_name
 
 
 @dataclass(frozen=True)
@@ -100,3 +101,20 @@ class SequenceEncoder(nn.Module):
         if self.rnn.merge == "sum":
             return forward_half + backward_half
         return torch.cat([forward_half, backward_half], dim=-1)  # (B, 2H)
+
+    def layer_rows(self, per_step: bool = True) -> list[LayerRow]:
+        """Summary rows of the embedding (if any) and the recurrent stack; `per_step` says
+        whether the stack's output is every a<t> (B, T, H') or one vector per sequence (B, H')."""
+        rows = []
+        if self.embedding is not None:
+            shape = f"(B, T, {self.embedding.embedding_dim})"
+            rows.append(LayerRow("embedding (Embedding)", shape, count_parameters(self.embedding)))
+        c = self.config
+        title = f"{rnn_layer_name(c.cell)}({c.hidden_size})"
+        if c.bidirectional:
+            title = f"Bidirectional {title}"
+        if c.num_layers > 1:
+            title = f"{c.num_layers} x {title}"
+        shape = f"(B, T, {self.output_size})" if per_step else f"(B, {self.output_size})"
+        rows.append(LayerRow(f"rnn ({title})", shape, count_parameters(self.rnn)))
+        return rows

@@ -21,7 +21,6 @@ from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
 from rnnkit.layers.dense import Dense
 from rnnkit.models.base import ModelOutput
-from rnnkit.models.classifier import _rnn_title
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.summary import LayerRow, count_parameters
 from rnnkit.train.losses import sequence_binary_cross_entropy, sequence_cross_entropy
@@ -127,24 +126,7 @@ class LanguageModel(nn.Module):
         return (u < probs).to(z.dtype)  # (D,)
 
     def layer_rows(self) -> list[LayerRow]:
-        enc = self.encoder
-        rows = []
-        if enc.embedding is not None:
-            rows.append(
-                LayerRow(
-                    "embedding (Embedding)",
-                    f"(B, T, {enc.embedding.embedding_dim})",
-                    count_parameters(enc.embedding),
-                )
-            )
-        rows.append(
-            LayerRow(
-                f"rnn ({_rnn_title(enc)})", f"(B, T, {enc.output_size})", count_parameters(enc.rnn)
-            )
-        )
-        rows.append(
-            LayerRow(
-                "head (Dense)", f"(B, T, {self.head.out_features})", count_parameters(self.head)
-            )
-        )
+        rows = self.encoder.layer_rows(per_step=True)
+        shape = f"(B, T, {self.head.out_features})"
+        rows.append(LayerRow("head (Dense)", shape, count_parameters(self.head)))
         return rows
