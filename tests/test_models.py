@@ -62,7 +62,7 @@ def overfit(
         out.loss.backward()
         opt.step()
         first = first if first is not None else float(out.loss.detach())
-    return first, float(model(batch).loss)  # type: ignore[arg-type, return-value]
+    return first, float(model(batch).loss.detach())  # type: ignore[union-attr, return-value]
 
 
 def test_classifier_overfits_a_tiny_batch_with_each_pooling() -> None:
