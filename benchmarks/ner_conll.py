@@ -45,7 +45,11 @@ def main() -> int:
         "--minutes", type=float, default=None, help="stop after the epoch that ends past this"
     )
     parser.add_argument(
-        "--threads", type=int, default=2, help="torch intra-op threads (default: 2)"
+        "--threads",
+        type=int,
+        default=2,
+        help="torch intra-op threads (default: 2; use 1 on a machine shared with other jobs: "
+        "contended threads wait on each other and run several times slower)",
     )
     parser.add_argument("--out", default=None, help="keep the run here (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON too")
@@ -67,18 +71,24 @@ def main() -> int:
             f"{len(data.pipeline.tags)} tags ({prepare_seconds:.1f} s)",
             flush=True,
         )
-        print("| epoch | train loss | dev loss | dev P | dev R | dev F1 | train s | eval s |")
-        print("|---|---|---|---|---|---|---|---|")
+        print(
+            "| epoch | train loss | dev loss | dev P | dev R | dev F1 | train s | eval s "
+            "| CPU s | tokens/s |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|")
         start = time.perf_counter()
         result = None
         for epoch in range(1, config.train.epochs + 1):
             step = replace(config, train=replace(config.train, epochs=epoch))
+            cpu = time.process_time()
             result = ner.train(step, resume=epoch > 1, data=data)
+            cpu = time.process_time() - cpu  # all threads: compare with wall time x threads
             r = result.history[-1]
             print(
                 f"| {r['epoch']} | {r['train_loss']:.4f} | {r['dev_loss']:.4f} "
                 f"| {100 * r['dev_precision']:.2f} | {100 * r['dev_recall']:.2f} "
-                f"| {100 * r['dev_f1']:.2f} | {r['seconds']:.0f} | {r['eval_seconds']:.0f} |",
+                f"| {100 * r['dev_f1']:.2f} | {r['seconds']:.0f} | {r['eval_seconds']:.0f} "
+                f"| {cpu:.0f} | {r['tokens_per_s']:.0f} |",
                 flush=True,
             )
             if result.stopped_early:

@@ -262,6 +262,21 @@ def test_singleton_replacement_is_reproducible_and_only_touches_singletons() -> 
     assert 0 < sum(unks(0.5, epoch) for epoch in range(4)) < 4 * n_once
 
 
+def test_every_format_reads_as_bio(tmp_path: Path) -> None:
+    binary = tmp_path / "binary.txt"
+    binary.write_text("Harry Potter and Hermione Granger invented a spell .\t1 1 0 1 1 0 0 0 0\n")
+    [s] = ner.read_sentences(binary, "binary")
+    assert s.tags == ["B-NAME", "I-NAME", "O", "B-NAME", "I-NAME", "O", "O", "O", "O"]
+    tsv = tmp_path / "tags.tsv"
+    tsv.write_text("New York\tI-LOC\nis\tO\n\nParis\tI-LOC\n", encoding="utf-8")  # IOB1
+    assert [(s.tokens, s.tags) for s in ner.read_sentences(tsv, "tsv")] == [
+        (["New York", "is"], ["B-LOC", "O"]),
+        (["Paris"], ["B-LOC"]),
+    ]
+    with pytest.raises(RnnkitError, match=r"binary.txt:1: tag 'B-NAME'"):
+        ner.read_sentences(binary, "binary", tag_set=["O", "B-PER", "I-PER"])
+
+
 # ------------------------------------------------------------------------------ CLI
 
 TINY = [
