@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from rnnkit.data.batch import Batch, mask_from_lengths
@@ -140,3 +141,40 @@ def test_token_language_model_top_k_and_temperature() -> None:
     x = model.generate(20, torch.tensor([1]), top_k=2, generator=torch.Generator().manual_seed(1))
     y = model.generate(20, torch.tensor([1]), top_k=2, generator=torch.Generator().manual_seed(1))
     assert torch.equal(x, y)
+
+
+def test_within_frame_output_is_the_chain_rule_over_keys() -> None:
+    torch.manual_seed(0)
+    D = 5
+    enc = EncoderConfig(num_features=D, cell="gru", hidden_size=6)
+    model = LanguageModel(LanguageModelConfig(encoder=enc, within_frame=True)).double()
+    with torch.no_grad():
+        model.V.normal_()  # type: ignore[union-attr]
+    frames = (torch.rand(2, 4, D) < 0.5).double()
+    inputs = torch.cat([torch.zeros(2, 1, D, dtype=torch.float64), frames[:, :-1]], 1)
+    batch = make_batch(inputs, [4, 3], frames)
+    out = model(batch)
+    # by hand: -log P(frame) = -sum_k log P(y_k | a<t>, y_<k), one key at a time
+    base, _ = model.run(inputs)
+    V = model.within_frame_matrix()
+    assert torch.all(V.triu() == 0), "a key never reads itself or the keys above it"
+    total, n = 0.0, 0
+    for b, length in enumerate([4, 3]):
+        for t in range(length):
+            y = frames[b, t]
+            for k in range(D):
+                z = base[b, t, k] + sum(V[k, j] * y[j] for j in range(k))
+                p = torch.sigmoid(z)
+                total -= float(torch.log(p if y[k] == 1 else 1 - p))
+            n += 1
+    assert float(out.loss) == pytest.approx(total / n, rel=1e-10)  # type: ignore[arg-type]
+    assert sum(r.params for r in model.layer_rows()) == sum(p.numel() for p in model.parameters())
+    a = model.generate(
+        6, torch.zeros(1, D, dtype=torch.float64), generator=torch.Generator().manual_seed(1)
+    )
+    b = model.generate(
+        6, torch.zeros(1, D, dtype=torch.float64), generator=torch.Generator().manual_seed(1)
+    )
+    assert torch.equal(a, b) and a.shape == (6, D)
+    capped = model.generate(6, torch.zeros(1, D, dtype=torch.float64), top_k=2, temperature=0.2)
+    assert int(capped.sum(-1).max()) <= 2

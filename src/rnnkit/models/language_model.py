@@ -33,14 +33,26 @@ class LanguageModelConfig:
     )
     # Dropout on a<t> before the output layer.
     output_dropout: float = 0.0
+    # Frames only: model the notes of one frame jointly, each key conditioned on the keys
+    # below it in the same frame (an autoregressive output layer, as in the fully visible
+    # sigmoid belief net; the RNN-NADE idea with a linear conditional). False: the D outputs
+    # of a frame are independent given a<t>.
+    within_frame: bool = False
 
     def __post_init__(self) -> None:
         if self.encoder.bidirectional:
             raise RnnkitError("a language model reads left to right: bidirectional must be false")
+        if self.within_frame and self.encoder.vocab_size > 0:
+            raise RnnkitError("within_frame applies to frame inputs (num_features), not to tokens")
 
 
 class LanguageModel(nn.Module):
     """ŷ<t> = g(W_ya a<t> + b_y): P(x<t+1> | x<1..t>), softmax over tokens or sigmoid per feature.
+
+    With `within_frame`, the frame's keys are predicted one after the other, lowest first:
+    z_k<t> = (W_ya a<t> + b_y)_k + sum_{j<k} V_kj y_j<t>, P(y_k<t> = 1 | ...) = σ(z_k<t>),
+    V strictly lower-triangular. The frame's likelihood is still one sum of D binary
+    cross-entropies (the chain rule), computed in one pass from the true frame in training.
 
     forward(batch) -> ModelOutput(logits (B, T, V) or (B, T, D), loss per real step, count).
     Batch: inputs (B, T) ids or (B, T, D) frames (shifted right behind the start symbol),
@@ -54,6 +66,20 @@ class LanguageModel(nn.Module):
         self.tokens = config.encoder.vocab_size > 0
         out = config.encoder.vocab_size if self.tokens else config.encoder.num_features
         self.head = Dense(self.encoder.output_size, out, "softmax" if self.tokens else "sigmoid")
+        self.V: nn.Parameter | None = None
+        if config.within_frame:
+            rows, cols = torch.tril_indices(out, out, offset=-1)  # the pairs j < k
+            self.register_buffer("V_rows", rows, persistent=False)
+            self.register_buffer("V_cols", cols, persistent=False)
+            self.V = nn.Parameter(torch.zeros(rows.numel()))  # V_kj for j < k, packed
+
+    def within_frame_matrix(self) -> Tensor:
+        """V (D, D), zero on and above the diagonal: key k reads the keys j < k of its frame."""
+        assert self.V is not None
+        D = self.head.out_features
+        rows: Tensor = self.V_rows  # type: ignore[assignment]
+        cols: Tensor = self.V_cols  # type: ignore[assignment]
+        return self.V.new_zeros(D, D).index_put((rows, cols), self.V)
 
     def run(
         self, inputs: Tensor, lengths: Tensor | None = None, state: State | None = None
@@ -68,6 +94,8 @@ class LanguageModel(nn.Module):
 
     def forward(self, batch: Batch) -> ModelOutput:
         logits, _ = self.run(batch.inputs, batch.lengths)
+        if self.V is not None and batch.targets is not None:
+            logits = logits + F.linear(batch.targets, self.within_frame_matrix())  # (B, T, D)
         if batch.targets is None:
             return ModelOutput(logits, None, batch.mask.sum())
         if self.tokens:
@@ -103,7 +131,10 @@ class LanguageModel(nn.Module):
         z = logits[0, -1]  # (V,) or (D,)
         samples = []
         for _ in range(steps):
-            x = self._sample(z / temperature, top_k, generator)  # () id or (D,) frame
+            if self.V is not None:
+                x = self._sample_within_frame(z, temperature, top_k, generator)  # (D,)
+            else:
+                x = self._sample(z / temperature, top_k, generator)  # () id or (D,) frame
             samples.append(x)
             logits, state = self.run(x.view(1, 1, *x.shape), state=state)
             z = logits[0, -1]
@@ -125,8 +156,25 @@ class LanguageModel(nn.Module):
         u = torch.rand(probs.shape, generator=generator, device=gen_device).to(z.device)
         return (u < probs).to(z.dtype)  # (D,)
 
+    def _sample_within_frame(
+        self, z: Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None
+    ) -> Tensor:
+        """Sample a frame key by key, lowest first, each key given the keys already chosen."""
+        V = self.within_frame_matrix()  # (D, D)
+        gen_device = generator.device if generator is not None else z.device
+        u = torch.rand(z.shape, generator=generator, device=gen_device).to(z.device)  # (D,)
+        y = torch.zeros_like(z)
+        for k in range(z.shape[0]):
+            if top_k is not None and int(y.sum()) >= top_k:
+                break
+            p_k = torch.sigmoid((z[k] + V[k] @ y) / temperature)
+            y[k] = (u[k] < p_k).to(z.dtype)
+        return y
+
     def layer_rows(self) -> list[LayerRow]:
         rows = self.encoder.layer_rows(per_step=True)
         shape = f"(B, T, {self.head.out_features})"
         rows.append(LayerRow("head (Dense)", shape, count_parameters(self.head)))
+        if self.V is not None:
+            rows.append(LayerRow("within_frame (lower-triangular V)", shape, self.V.numel()))
         return rows
