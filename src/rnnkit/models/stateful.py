@@ -36,6 +36,7 @@ exact).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from rnnkit.cells.base import LSTMState, State, map_state
@@ -72,12 +73,14 @@ def stream_batches(
         mean loss over the batches is the exact per-step loss of the whole sequence. Streams
         have q or q+1 steps (N = q*B + r: the first r streams are one longer); in the last
         window the shorter rows are padded (lengths and mask say so). The window grows by a
-        step or two when needed so that no row of a batch is empty; window sizes do not change
+        few steps when needed so that no row of a batch is empty; window sizes do not change
         the forward pass, which carries the state either way.
     """
     N = inputs.shape[0]
     if targets.shape[0] != N:
         raise RnnkitError(f"inputs and targets differ in length: {N} and {targets.shape[0]}")
+    if N < 1:
+        raise RnnkitError("an empty sequence has no windows")
     if streams < 1 or window < 1:
         raise RnnkitError(f"streams and window must be at least 1, got {streams} and {window}")
     if exact:
@@ -162,6 +165,13 @@ class StatefulLanguageModel(LanguageModel):
         # Detached: the next window's graph starts here, so backpropagation (and memory) stops
         # at the window boundary while the forward values carry on.
         self.carry = map_state(lambda s: s.detach(), final) if CONTINUES in batch.extras else None
+        return self.output(batch, logits)
+
+    def output(self, batch: Batch, logits: Tensor) -> ModelOutput:
+        """What LanguageModel.forward makes of the logits of `run`: the within-frame term (for
+        frames, when configured) and the per-step loss. A test holds the two equal."""
+        if self.V is not None and batch.targets is not None:
+            logits = logits + F.linear(batch.targets, self.within_frame_matrix())  # (B, T, D)
         if batch.targets is None:
             return ModelOutput(logits, None, batch.mask.sum())
         if self.tokens:
@@ -173,7 +183,7 @@ class StatefulLanguageModel(LanguageModel):
     @classmethod
     def from_language_model(cls, model: LanguageModel) -> StatefulLanguageModel:
         """A stateful model with a copy of `model`'s weights (e.g. of one from load_model)."""
-        stateful = cls(model.config)
+        like = model.head.W_ya
+        stateful = cls(model.config).to(device=like.device, dtype=like.dtype)
         stateful.load_state_dict(model.state_dict())
-        stateful.train(model.training)
-        return stateful.to(model.head.W_ya.device)
+        return stateful.train(model.training)
