@@ -68,6 +68,9 @@ class TrainConfig:
     # At the end, load the best checkpoint's weights back into the model (when there was a dev
     # split), so the returned model is the one saved as `best`.
     restore_best: bool = True
+    # Intra-op CPU threads for torch; None keeps torch's default (one per core). On a machine
+    # shared with other busy processes, 1 can be many times faster for small models.
+    threads: int | None = None
     # Seeds Python's, NumPy's and torch's random generators at the start of training
     # (plus the rank under torchrun, so dropout differs between processes).
     seed: int = 0
@@ -105,6 +108,8 @@ class TrainConfig:
         _check(self.mode in MODES, f"mode must be 'min' or 'max', got {self.mode!r}")
         _check(self.patience is None or self.patience >= 1,
                f"patience must be >= 1 or None (no early stopping), got {self.patience}")
+        _check(self.threads is None or self.threads >= 1,
+               f"threads must be >= 1 or None, got {self.threads}")
         _check(self.log_every >= 1, f"log_every must be >= 1, got {self.log_every}")
         _check(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
                f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")

@@ -77,7 +77,7 @@ DevBatches = Callable[[], Iterable[Batch]]
 Evaluate = Callable[[nn.Module, Iterable[Batch]], Mapping[str, float]]
 
 # Fields of TrainConfig that may change between a run and its resumption without a warning.
-_RESUME_FREE = {"epochs", "out_dir", "progress", "device", "log_every", "patience"}
+_RESUME_FREE = {"epochs", "out_dir", "progress", "device", "log_every", "patience", "threads"}
 
 
 @dataclass
@@ -347,6 +347,8 @@ class _Run:
     # --- the run -----------------------------------------------------------------------------
 
     def fit(self, resume: bool) -> FitResult:
+        if self.config.threads is not None:
+            torch.set_num_threads(self.config.threads)
         seed_everything(self.config.seed + self.dist.rank)
         if resume:
             self._resume()
