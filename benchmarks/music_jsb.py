@@ -1,6 +1,6 @@
 """Benchmark: validation NLL per time step on JSB Chorales, and the training time it takes.
 
-    python benchmarks/music_jsb.py --threads 1      # the `jsb` preset, as recorded in the README
+    python benchmarks/music_jsb.py --num-threads 1  # the `jsb` preset, as recorded in the README
     python benchmarks/music_jsb.py --hidden-size 128 --epochs 40   # any training option
 
 Trains on JSB train, early-stops on JSB valid (the held-out test split is not in this
@@ -29,12 +29,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="jsb", choices=sorted(music.PRESETS))
     parser.add_argument("--json", action="store_true", help="print the result as JSON too")
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     add_config_arguments(parser, music.PRESETS["jsb"], hidden=frozenset({"vocab_size", "embedding_dim", "num_features", "out_dir"}))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.threads:
-        torch.set_num_threads(args.threads)
     config = apply_overrides(music.PRESETS[args.preset], vars(args))
     with tempfile.TemporaryDirectory() as tmp:
         config = replace(config, train=replace(config.train, out_dir=tmp))
@@ -48,7 +45,7 @@ def main() -> int:
         "epochs_run": result.epochs_completed,
         "train_seconds": round(seconds, 1),
         "device": device,
-        "threads": torch.get_num_threads(),
+        "threads": config.train.num_threads or torch.get_num_threads(),
         "model": f"{config.model.encoder.cell} {config.model.encoder.num_layers}x{config.model.encoder.hidden_size}",
     }
     print("| valid NLL/step | best epoch | epochs | seconds | device | model |")

@@ -70,7 +70,7 @@ class TrainConfig:
     restore_best: bool = True
     # Intra-op CPU threads for torch; None keeps torch's default (one per core). On a machine
     # shared with other busy processes, 1 can be many times faster for small models.
-    threads: int | None = None
+    num_threads: int | None = None
     # Seeds Python's, NumPy's and torch's random generators at the start of training
     # (plus the rank under torchrun, so dropout differs between processes).
     seed: int = 0
@@ -108,8 +108,8 @@ class TrainConfig:
         _check(self.mode in MODES, f"mode must be 'min' or 'max', got {self.mode!r}")
         _check(self.patience is None or self.patience >= 1,
                f"patience must be >= 1 or None (no early stopping), got {self.patience}")
-        _check(self.threads is None or self.threads >= 1,
-               f"threads must be >= 1 or None, got {self.threads}")
+        _check(self.num_threads is None or self.num_threads >= 1,
+               f"num_threads must be >= 1 or None, got {self.num_threads}")
         _check(self.log_every >= 1, f"log_every must be >= 1, got {self.log_every}")
         _check(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
                f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")

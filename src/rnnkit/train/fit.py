@@ -77,7 +77,7 @@ DevBatches = Callable[[], Iterable[Batch]]
 Evaluate = Callable[[nn.Module, Iterable[Batch]], Mapping[str, float]]
 
 # Fields of TrainConfig that may change between a run and its resumption without a warning.
-_RESUME_FREE = {"epochs", "out_dir", "progress", "device", "log_every", "patience", "threads"}
+_RESUME_FREE = {"epochs", "out_dir", "progress", "device", "log_every", "patience", "num_threads"}
 
 
 @dataclass
@@ -347,8 +347,8 @@ class _Run:
     # --- the run -----------------------------------------------------------------------------
 
     def fit(self, resume: bool) -> FitResult:
-        if self.config.threads is not None:
-            torch.set_num_threads(self.config.threads)
+        if self.config.num_threads is not None:
+            torch.set_num_threads(self.config.num_threads)
         seed_everything(self.config.seed + self.dist.rank)
         if resume:
             self._resume()
