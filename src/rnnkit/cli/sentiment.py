@@ -1,0 +1,169 @@
+"""`rnnkit ... sentiment`: the review classifier's evaluate and predict commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from rnnkit.data.text import read_text
+from rnnkit.errors import DataError, RnnkitError
+from rnnkit.tasks import sentiment as RECIPE
+
+HELP = "sentiment classification of movie reviews (many-to-one)"
+# The vocabulary size comes from --max-words, the two classes from the label set, and the
+# inputs are always token ids.
+HIDDEN = frozenset({"vocab_size", "num_features", "num_classes"})
+
+STDIN = "-"
+
+
+def add_commands(verbs: dict[str, Any]) -> None:
+    p = verbs["evaluate"].add_parser(
+        "sentiment",
+        help=HELP,
+        description="Accuracy, precision, recall, F1 (of the positive class) and the confusion "
+        "matrix of a review classifier.",
+    )
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        metavar="DIR",
+        help="checkpoint directory, e.g. runs/sentiment/best",
+    )
+    p.add_argument(
+        "--data",
+        metavar="FILE",
+        help="labelled reviews (label<TAB>text, CSV, JSON lines or an aclImdb folder); default: "
+        "the dev part held out of the model's own training data",
+    )
+    p.add_argument(
+        "--split",
+        default="test",
+        help="which half of an aclImdb folder given as --data (default: test)",
+    )
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    p.set_defaults(run=evaluate)
+
+    p = verbs["predict"].add_parser(
+        "sentiment",
+        help=HELP,
+        description="Label reviews as pos or neg, with the model's probability of that label. "
+        "One result per text, one per line, in input order.",
+    )
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        metavar="DIR",
+        help="checkpoint directory, e.g. runs/sentiment/best",
+    )
+    p.add_argument(
+        "texts",
+        nargs="*",
+        metavar="TEXT",
+        help="reviews to classify; '-' reads them from standard input, one per line",
+    )
+    p.add_argument("--file", metavar="FILE", help="read the reviews from FILE, one per line")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='JSON lines: {"label": ..., "probability": ..., "text": ...}',
+    )
+    p.set_defaults(run=predict)
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    result = RECIPE.evaluate(args.checkpoint, data=args.data, split=args.split)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(format_evaluation(result))
+    return 0
+
+
+def format_evaluation(result: dict[str, Any]) -> str:
+    """The metrics, then the confusion matrix with true labels down and predictions across."""
+    labels: list[str] = result["labels"]
+    positive = labels[1]
+    lines = [
+        f"examples   {result['examples']:,}",
+        f"loss       {result['loss']:.4f}",
+        f"accuracy   {result['accuracy']:.4f}",
+        f"precision  {result['precision']:.4f}  (of {positive})",
+        f"recall     {result['recall']:.4f}  (of {positive})",
+        f"f1         {result['f1']:.4f}  (of {positive})",
+        "",
+        "confusion matrix (rows: true label, columns: predicted label)",
+    ]
+    matrix: list[list[int]] = result["confusion_matrix"]
+    width = max(
+        8, *(len(f"{n:,}") + 2 for row in matrix for n in row), *(len(x) + 2 for x in labels)
+    )
+    lines.append(" " * width + "".join(f"{name:>{width}}" for name in labels))
+    for name, row in zip(labels, matrix, strict=True):
+        lines.append(f"{name:<{width}}" + "".join(f"{n:>{width},}" for n in row))
+    return "\n".join(lines)
+
+
+def read_lines(text: str, source: str) -> list[str]:
+    """One review per line; a blank line is an error (results must line up with the input)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line
+    if not lines:
+        raise DataError("no texts to classify", path=source)
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise DataError("empty text: every line must hold one review", path=source, line=number)
+    return lines
+
+
+def read_stdin() -> list[str]:
+    raw = sys.stdin.buffer.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(
+            f"not valid UTF-8: byte 0x{raw[e.start]:02x} at byte offset {e.start}",
+            path="<stdin>",
+            line=raw.count(b"\n", 0, e.start) + 1,
+        ) from None
+    return read_lines(text.removeprefix("\ufeff").replace("\r\n", "\n"), "<stdin>")
+
+
+def gather_texts(args: argparse.Namespace) -> list[str]:
+    """The reviews from the arguments, standard input ('-') or --file."""
+    if args.file is not None and args.texts:
+        raise RnnkitError("give the texts as arguments or with --file, not both")
+    if args.file is not None:
+        if args.file == STDIN:
+            return read_stdin()
+        return read_lines(read_text(args.file), args.file)
+    if args.texts == [STDIN]:
+        return read_stdin()
+    if STDIN in args.texts:
+        raise RnnkitError("'-' (read standard input) must be the only text argument")
+    if not args.texts:
+        raise RnnkitError(
+            "no texts to classify: give them as arguments, with --file, or '-' for standard input"
+        )
+    for i, text in enumerate(args.texts, start=1):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes reach argv as lone surrogates
+            raise RnnkitError(f"text {i} is not valid UTF-8") from None
+    return list(args.texts)
+
+
+def predict(args: argparse.Namespace) -> int:
+    texts = gather_texts(args)
+    for text, (label, probability) in zip(
+        texts, RECIPE.predict(args.checkpoint, texts), strict=True
+    ):
+        if args.json:
+            record = {"label": label, "probability": probability, "text": text}
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            print(f"{label}\t{probability:.4f}")
+    return 0

@@ -1,0 +1,476 @@
+"""Sentiment classification (many-to-one) on movie reviews: the recipe.
+
+The lecture's example: read a whole review x<1>, ..., x<T_x>, one word id per step, and output
+one label y from the last state: ŷ = σ(W_ya a<T_x> + b_y) = P(positive | review).
+
+Data: labelled reviews in any format `rnnkit.data.classification.load_sentiment` reads (the
+shared `imdb/train.tsv.gz` by default, or the original aclImdb folders after `--download`).
+A stratified 10% of the training file is held out as the dev split. Each review is tokenized
+(`rnnkit.data.text.tokenize`) and only its LAST `max_len` tokens are kept: a review's verdict
+tends to come at its end, and Keras's `pad_sequences` also cuts at the front by default. The
+vocabulary is the `max_words - 2` most frequent words of the training part plus `<pad>` (id 0)
+and `<unk>` (id 1), so `max_words` is V, the number of embedding rows.
+
+Batches are padded at the end and carry their lengths, so the recurrent layer stops at each
+review's own last word (Keras pads at the front instead, so that the last step is the last
+word; the result is the same state without running over padding).
+
+Presets:
+  lecture  exactly Embedding(10,000, 100) -> SimpleRNN(10) -> Dense(1, sigmoid), 1,001,121
+           parameters (`rnnkit summary sentiment --preset lecture`);
+  bilstm   a bidirectional LSTM with masked max-pooling over time, dropout and a larger
+           vocabulary: the stronger model.
+
+Metrics: accuracy, and precision, recall and F1 of the positive class (`pos`), from the 2x2
+confusion matrix; the dev accuracy picks the best checkpoint and drives early stopping. The
+vocabulary, label set and max_len are saved in the checkpoint, so `evaluate` and `predict`
+rebuild everything from the checkpoint directory alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.data.batch import Batch
+from rnnkit.data.batching import BucketBatcher, make_batch
+from rnnkit.data.classification import (
+    LabelledText,
+    LabelSet,
+    download_imdb,
+    load_sentiment,
+    split_dev,
+)
+from rnnkit.data.paths import shared_data_dir
+from rnnkit.data.sequences import epoch_batches
+from rnnkit.data.text import tokenize
+from rnnkit.data.vocab import PAD, UNK, Vocabulary
+from rnnkit.errors import CheckpointError, DataError, RnnkitError
+from rnnkit.models.base import ModelOutput
+from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
+from rnnkit.models.encoder import EncoderConfig
+from rnnkit.models.io import describe_model, load_model
+from rnnkit.train.config import TrainConfig
+from rnnkit.train.distributed import current_dist
+from rnnkit.train.fit import FitResult, fit
+from rnnkit.train.metrics import RunningMeans
+
+TASK = "sentiment"
+EVAL_BATCH_SIZE = 256
+
+
+@dataclass(frozen=True)
+class SentimentDataConfig:
+    # Labelled reviews to train on: `label<TAB>text` lines (e.g. imdb/train.tsv.gz), a CSV or
+    # TSV table with a header, JSON lines, or an aclImdb folder (its train half). Default: the
+    # shared imdb/train.tsv.gz when it is found.
+    data: str | None = None
+    # Download the original IMDB reviews (aclImdb_v1, about 80 MB) into the cache and train on
+    # its 25,000 training reviews (instead of --data).
+    download: bool = False
+    # Fraction of the training reviews held out as the dev split (stratified by label).
+    dev_fraction: float = 0.1
+    # Seed of the dev split, separate from the training seed so that every run is evaluated on
+    # the same held-out reviews.
+    split_seed: int = 0
+    # Keep each review's LAST max_len tokens (Keras's pad_sequences also cuts at the front).
+    max_len: int = 500
+    # Vocabulary size V, <pad> and <unk> included: the max_words - 2 most frequent words of the
+    # training reviews; every other word becomes <unk>.
+    max_words: int = 10_000
+
+    def __post_init__(self) -> None:
+        if self.data is not None and self.download:
+            raise RnnkitError("give either --data FILE or --download, not both")
+        if not 0.0 < self.dev_fraction < 1.0:
+            raise RnnkitError(f"--dev-fraction must be between 0 and 1, got {self.dev_fraction}")
+        if self.max_len < 1:
+            raise RnnkitError(f"--max-len must be at least 1, got {self.max_len}")
+        if self.max_words < 3:
+            raise RnnkitError(
+                f"--max-words must be at least 3 (<pad>, <unk> and one word), got {self.max_words}"
+            )
+
+
+def _classifier(
+    max_words: int,
+    embedding_dim: int,
+    cell: str,
+    hidden_size: int,
+    bidirectional: bool = False,
+    pooling: str = "last",
+    input_dropout: float = 0.0,
+    output_dropout: float = 0.0,
+) -> ClassifierConfig:
+    return ClassifierConfig(
+        encoder=EncoderConfig(
+            vocab_size=max_words,
+            embedding_dim=embedding_dim,
+            cell=cell,
+            hidden_size=hidden_size,
+            bidirectional=bidirectional,
+            input_dropout=input_dropout,
+        ),
+        num_classes=2,
+        pooling=pooling,
+        output_dropout=output_dropout,
+    )
+
+
+@dataclass(frozen=True)
+class SentimentConfig:
+    # Which reviews, and how they become token ids.
+    data: SentimentDataConfig = field(default_factory=SentimentDataConfig)
+    # The classifier; by default the lecture's, with dropout on the embedded words (it adds
+    # no parameters; --input-dropout 0 gives the bare model). Its encoder.vocab_size is
+    # replaced by the size of the vocabulary built from the data (at most data.max_words).
+    model: ClassifierConfig = field(
+        default_factory=lambda: _classifier(10_000, 100, "rnn", 10, input_dropout=0.3)
+    )
+    # How to train; the dev accuracy picks the best checkpoint and stops training early.
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            epochs=5,
+            batch_size=64,
+            lr=1e-3,
+            clip_norm=5.0,
+            metric="accuracy",
+            mode="max",
+            patience=2,
+            out_dir="runs/sentiment",
+        )
+    )
+
+
+_LECTURE = SentimentConfig()
+
+PRESETS: dict[str, SentimentConfig] = {
+    # The lecture's Embedding(10,000, 100) -> SimpleRNN(10) -> Dense(1, sigmoid).
+    "default": _LECTURE,
+    "lecture": _LECTURE,
+    # Stronger: a bidirectional LSTM read in both directions, max-pooled over every step.
+    "bilstm": SentimentConfig(
+        data=SentimentDataConfig(max_words=30_000),
+        model=_classifier(
+            30_000,
+            128,
+            "lstm",
+            64,
+            bidirectional=True,
+            pooling="max",
+            input_dropout=0.3,
+            output_dropout=0.5,
+        ),
+        train=replace(_LECTURE.train, epochs=5),
+    ),
+}
+
+
+# ----------------------------------------------------------------------------------- data
+
+
+def training_source(config: SentimentDataConfig) -> tuple[Path, str]:
+    """(path, folder split) of the training reviews: --data, the download, or the shared file."""
+    if config.data is not None:
+        return Path(config.data), "train"
+    if config.download:
+        return download_imdb(), "train"
+    shared = shared_data_dir()
+    if shared is not None and (shared / "imdb" / "train.tsv.gz").is_file():
+        return shared / "imdb" / "train.tsv.gz", "train"
+    raise RnnkitError(
+        "no training data: pass --data FILE (label<TAB>text lines, CSV, JSON lines or an aclImdb "
+        "folder) or --download to fetch the IMDB reviews"
+    )
+
+
+@dataclass(frozen=True)
+class TextPipeline:
+    """Review -> token ids, exactly as the model was trained: tokenize, keep the last max_len
+    tokens, look each one up (unknown words -> <unk>). Saved in every checkpoint."""
+
+    vocab: Vocabulary
+    labels: LabelSet
+    max_len: int
+
+    @classmethod
+    def build(
+        cls, token_lists: Iterable[Sequence[str]], max_words: int, max_len: int
+    ) -> TextPipeline:
+        """The vocabulary of the max_words - 2 most frequent tokens (plus <pad>, <unk>)."""
+        vocab = Vocabulary.build(token_lists, max_size=max_words - 2, specials=(PAD, UNK))
+        return cls(vocab, LabelSet.sentiment(), max_len)
+
+    def ids(self, tokens: Sequence[str]) -> Tensor:
+        """The ids of the last max_len tokens: (T,) int64, T = min(len(tokens), max_len)."""
+        return torch.tensor(self.vocab.encode(tokens[-self.max_len :]), dtype=torch.int64)
+
+    def encode(self, text: str) -> Tensor:
+        tokens = tokenize(text)
+        if not tokens:
+            raise RnnkitError("empty text: nothing to classify")
+        return self.ids(tokens)
+
+    def to_extras(self) -> dict[str, Any]:
+        return {
+            "vocab": self.vocab.to_dict(),
+            "labels": self.labels.to_dict(),
+            "max_len": self.max_len,
+        }
+
+    @classmethod
+    def from_extras(cls, extras: Mapping[str, Any], where: str | Path) -> TextPipeline:
+        try:
+            return cls(
+                Vocabulary.from_dict(extras["vocab"]),
+                LabelSet.from_dict(extras["labels"]),
+                int(extras["max_len"]),
+            )
+        except (KeyError, TypeError, ValueError, RnnkitError) as e:
+            raise CheckpointError(
+                f"checkpoint {where}: no usable vocabulary, label set and max_len ({e})"
+            ) from None
+
+
+def encode_examples(
+    examples: Sequence[LabelledText], pipeline: TextPipeline, tokens: Sequence[Sequence[str]]
+) -> list[tuple[Tensor, Tensor]]:
+    """(ids (T,), label id ()) per review; a review with no tokens is a DataError at its line."""
+    out = []
+    for ex, toks in zip(examples, tokens, strict=True):
+        if not toks:
+            raise DataError("the text has no words after tokenizing", path=ex.path, line=ex.line)
+        out.append((pipeline.ids(toks), torch.tensor(pipeline.labels.id(ex.label))))
+    return out
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The training reviews, encoded: what `train` needs besides the configs."""
+
+    pipeline: TextPipeline  # vocabulary built from the training part only
+    train: list[tuple[Tensor, Tensor]]  # (ids (T,), label id ()) per review
+    dev: list[tuple[Tensor, Tensor]]
+    source: dict[str, Any]  # where they came from: path, folder split, dev split
+
+
+def prepared_data(config: SentimentDataConfig) -> PreparedData:
+    """Read the training reviews, hold out the dev part, build the vocabulary, encode both."""
+    path, split = training_source(config)
+    train_part, dev_part = split_dev(
+        load_sentiment(path, split=split), config.dev_fraction, config.split_seed
+    )
+    train_tokens = [tokenize(ex.text) for ex in train_part]
+    pipeline = TextPipeline.build(train_tokens, config.max_words, config.max_len)
+    dev_tokens = [tokenize(ex.text) for ex in dev_part]
+    return PreparedData(
+        pipeline,
+        encode_examples(train_part, pipeline, train_tokens),
+        encode_examples(dev_part, pipeline, dev_tokens),
+        {
+            "path": str(path.resolve()),
+            "split": split,
+            "dev_fraction": config.dev_fraction,
+            "split_seed": config.split_seed,
+        },
+    )
+
+
+def in_order_batches(
+    inputs: Sequence[Tensor], targets: Sequence[Tensor] | None, batch_size: int = EVAL_BATCH_SIZE
+) -> list[tuple[list[int], Batch]]:
+    """Length-bucketed batches in a fixed order, each with the indices of its examples."""
+    batcher = BucketBatcher([len(x) for x in inputs], batch_size, shuffle=False)
+    return [
+        (
+            indices,
+            make_batch(
+                [inputs[i] for i in indices],
+                None if targets is None else [targets[i] for i in indices],
+            ),
+        )
+        for indices in batcher.batches()
+    ]
+
+
+# -------------------------------------------------------------------------------- metrics
+
+
+def confusion_matrix(targets: Tensor, predictions: Tensor, num_classes: int = 2) -> Tensor:
+    """M (C, C) int64 with M[i, j] = examples of true class i predicted as class j.
+
+    For two classes (neg = 0, pos = 1): [[TN, FP], [FN, TP]], the layout of
+    sklearn.metrics.confusion_matrix.
+    """
+    index = targets.long() * num_classes + predictions.long()  # (N,)
+    return torch.bincount(index, minlength=num_classes * num_classes).view(
+        num_classes, num_classes
+    )  # (C, C)
+
+
+def binary_scores(confusion: Tensor) -> dict[str, float]:
+    """Accuracy, and precision, recall, F1 of the positive class (id 1), from [[TN, FP], [FN, TP]].
+
+    accuracy  = (TP + TN) / N
+    precision = TP / (TP + FP)        of the reviews called positive, how many are
+    recall    = TP / (TP + FN)        of the positive reviews, how many were found
+    F1        = 2 P R / (P + R) = 2 TP / (2 TP + FP + FN)
+    A ratio with a zero denominator is 0 (sklearn's zero_division=0).
+    """
+    (tn, fp), (fn, tp) = (int(v) for v in confusion[0]), (int(v) for v in confusion[1])
+
+    def ratio(num: int, den: int) -> float:
+        return num / den if den else 0.0
+
+    return {
+        "accuracy": ratio(tp + tn, tn + fp + fn + tp),
+        "precision": ratio(tp, tp + fp),
+        "recall": ratio(tp, tp + fn),
+        "f1": ratio(2 * tp, 2 * tp + fp + fn),
+    }
+
+
+def _loss_and_confusion(model: nn.Module, batches: Iterable[Batch]) -> tuple[float, Tensor]:
+    assert isinstance(model, SequenceClassifier)
+    means = RunningMeans()
+    confusion = torch.zeros(2, 2, dtype=torch.int64)
+    for batch in batches:
+        out: ModelOutput = model(batch)
+        assert out.loss is not None and batch.targets is not None
+        means.add("loss", out.loss, out.count)
+        predictions = model.predict(out.logits)  # (B,)
+        confusion += confusion_matrix(batch.targets, predictions).cpu()
+    if not means.names():
+        raise RnnkitError("the evaluation split yielded no batches")
+    return means.means()["loss"], confusion
+
+
+def evaluate_classifier(model: nn.Module, batches: Iterable[Batch]) -> dict[str, float]:
+    """Dev metrics for the training engine: loss (mean per review), accuracy, precision,
+    recall and F1 (positive class)."""
+    loss, confusion = _loss_and_confusion(model, batches)
+    return {"loss": loss, **binary_scores(confusion)}
+
+
+# ---------------------------------------------------------------------------------- train
+
+
+def build_model(config: SentimentConfig, vocab_size: int | None = None) -> SequenceClassifier:
+    """The untrained model a config describes, V = vocab_size or config.data.max_words."""
+    encoder = replace(config.model.encoder, vocab_size=vocab_size or config.data.max_words)
+    return SequenceClassifier(replace(config.model, encoder=encoder))
+
+
+def train(config: SentimentConfig, resume: bool = False) -> FitResult:
+    """Train the review classifier; checkpoints and logs go to config.train.out_dir."""
+    data = prepared_data(config.data)
+    dist = current_dist(config.train.device)
+    train_batches = epoch_batches(
+        data.train,
+        config.train.batch_size,
+        config.train.seed,
+        rank=dist.rank,
+        world_size=dist.world_size,
+    )
+    dev = epoch_batches(data.dev, EVAL_BATCH_SIZE, seed=0, shuffle=False)(0)
+    torch.manual_seed(config.train.seed)
+    model = build_model(config, vocab_size=len(data.pipeline.vocab))
+    return fit(
+        model,
+        train_batches,
+        lambda: dev,
+        config.train,
+        evaluate=evaluate_classifier,
+        task=TASK,
+        model_config=describe_model("classifier", model.config),
+        extras={**data.pipeline.to_extras(), "data": data.source},
+        resume=resume,
+        dist=dist,
+    )
+
+
+# -------------------------------------------------------------------- evaluate and predict
+
+
+def load(checkpoint: str | Path) -> tuple[SequenceClassifier, TextPipeline, dict[str, Any]]:
+    """The trained model, its text pipeline, and where its training data came from."""
+    model, meta = load_model(checkpoint, expected_task=TASK)
+    if not isinstance(model, SequenceClassifier):
+        raise CheckpointError(f"checkpoint {checkpoint}: not a sequence classifier")
+    return (
+        model,
+        TextPipeline.from_extras(meta.extras, checkpoint),
+        dict(meta.extras.get("data", {})),
+    )
+
+
+def evaluate(
+    checkpoint: str | Path, data: str | Path | None = None, split: str = "test"
+) -> dict[str, Any]:
+    """Metrics of a trained model on labelled reviews.
+
+    data:  a file in any format of `load_sentiment`, or an aclImdb folder (its `split` half,
+           "test" by default); None: the dev part held out of the model's own training data.
+    Returns {"examples", "loss", "accuracy", "precision", "recall", "f1", "labels",
+    "confusion_matrix"}: precision, recall and F1 of the positive class; the matrix has one
+    row per true label and one column per predicted label, in `labels` order ([[TN, FP],
+    [FN, TP]]).
+    """
+    model, pipeline, trained_on = load(checkpoint)
+    if data is None:
+        try:
+            path, folder_split = Path(trained_on["path"]), str(trained_on["split"])
+            fraction, seed = float(trained_on["dev_fraction"]), int(trained_on["split_seed"])
+        except (KeyError, TypeError, ValueError):
+            raise CheckpointError(
+                f"checkpoint {checkpoint} does not say which data it was trained on; pass --data"
+            ) from None
+        _, examples = split_dev(load_sentiment(path, split=folder_split), fraction, seed)
+    else:
+        examples = load_sentiment(data, split=split, labels=pipeline.labels)
+    encoded = encode_examples(examples, pipeline, [tokenize(ex.text) for ex in examples])
+    batches = in_order_batches([x for x, _ in encoded], [y for _, y in encoded])
+    with torch.no_grad():
+        loss, confusion = _loss_and_confusion(model, (b for _, b in batches))
+    return {
+        "examples": len(examples),
+        "loss": loss,
+        **binary_scores(confusion),
+        "labels": list(pipeline.labels.names),
+        "confusion_matrix": confusion.tolist(),
+    }
+
+
+def predict(checkpoint: str | Path, texts: Sequence[str]) -> list[tuple[str, float]]:
+    """(label, probability of that label) for each text, in order.
+
+    The probability is the model's σ(z) = P(pos) for a `pos` answer and 1 - σ(z) for `neg`.
+    Raises RnnkitError naming the text (1-based) when one is empty or has no words.
+    """
+    if isinstance(texts, str):
+        raise RnnkitError("predict expects a list of texts, got a single string; wrap it: [text]")
+    model, pipeline, _ = load(checkpoint)
+    inputs = []
+    for i, text in enumerate(texts, start=1):
+        try:
+            inputs.append(pipeline.encode(text))
+        except RnnkitError as e:
+            raise RnnkitError(f"text {i}: {e}") from None
+    if not inputs:
+        return []
+    p_pos = torch.empty(len(inputs))
+    label_ids = torch.empty(len(inputs), dtype=torch.int64)
+    with torch.no_grad():
+        for indices, batch in in_order_batches(inputs, None):
+            logits = model(batch).logits  # (B,)
+            p_pos[indices] = model.probabilities(logits)
+            label_ids[indices] = model.predict(logits)  # 1 where z > 0, i.e. σ(z) > 0.5
+    return [
+        (pipeline.labels.name(int(y)), float(p) if y == 1 else float(1.0 - p))
+        for y, p in zip(label_ids, p_pos, strict=True)
+    ]
