@@ -15,11 +15,13 @@ Batches are padded at the end and carry their lengths, so the recurrent layer st
 review's own last word (Keras pads at the front instead, so that the last step is the last
 word; the result is the same state without running over padding).
 
-Presets:
+Presets (dev accuracy on IMDB measured with seed 0; see benchmarks/sentiment_imdb.py):
   lecture  exactly Embedding(10,000, 100) -> SimpleRNN(10) -> Dense(1, sigmoid), 1,001,121
-           parameters (`rnnkit summary sentiment --preset lecture`);
-  bilstm   a bidirectional LSTM with masked max-pooling over time, dropout and a larger
-           vocabulary: the stronger model.
+           parameters (`rnnkit summary sentiment --preset lecture`), trained with dropout 0.3
+           on the embedded words (no parameters): 0.860 (0.855 without the dropout);
+  bilstm   Embedding(30,000, 128) -> bidirectional LSTM(64) -> masked max-pooling over time
+           -> Dense(1, sigmoid), dropout 0.5, learning rate decayed by a cosine over 3
+           epochs: 0.899.
 
 Metrics: accuracy, and precision, recall and F1 of the positive class (`pos`), from the 2x2
 confusion matrix; the dev accuracy picks the best checkpoint and drives early stopping. The
