@@ -236,7 +236,7 @@ def test_bracketed_keeps_the_original_spacing() -> None:
     ]
 
 
-def test_singleton_replacement_is_reproducible_and_only_touches_singletons() -> None:
+def test_unk_replacement_is_reproducible_and_touches_the_words_it_should() -> None:
     data = tagged(sentences(30, seed=5))
     data.append(tagged([[("Zorblax", "B-PER"), ("Quux", "I-PER"), ("left", "O")]])[0])
     pipeline = ner.NERPipeline.build(data, ner.NERDataConfig())
@@ -247,8 +247,10 @@ def test_singleton_replacement_is_reproducible_and_only_touches_singletons() -> 
     unk = pipeline.words.unk_id
     assert unk is not None and all(int((e.words == unk).sum()) == 0 for e in examples)
 
-    def unks(p: float, epoch: int = 0) -> int:
-        make = ner.training_batches(examples, once, 4, seed=0, unk_replace=p, unk_id=unk)
+    def unks(p: float, epoch: int = 0, word_dropout: float = 0.0) -> int:
+        make = ner.training_batches(
+            examples, once, 4, seed=0, unk_replace=p, unk_id=unk, word_dropout=word_dropout
+        )
         batches = make(epoch)
         assert sorted(int(n) for b in batches for n in b.lengths) == sorted(
             len(e.words) for e in examples
@@ -260,6 +262,8 @@ def test_singleton_replacement_is_reproducible_and_only_touches_singletons() -> 
     assert unks(0.0) == 0
     assert unks(0.999999) == n_once  # every singleton, and nothing else
     assert 0 < sum(unks(0.5, epoch) for epoch in range(4)) < 4 * n_once
+    tokens = sum(len(e.words) for e in examples)
+    assert unks(0.0, word_dropout=0.999999) == tokens - n_once  # every word but the singletons
 
 
 def test_every_format_reads_as_bio(tmp_path: Path) -> None:

