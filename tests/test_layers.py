@@ -161,3 +161,25 @@ def test_layer_gradients_match_numerical_gradients() -> None:
 def test_auto_execution_picks_fused() -> None:
     assert RNN("gru", 2, 3).resolve_execution() == "fused"
     assert RNN("gru", 2, 3, execution="reference").resolve_execution() == "reference"
+
+
+def test_auto_avoids_the_packed_cpu_kernels_only_when_training_on_varied_lengths(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rnnkit.layers.rnn as rnn_module
+
+    calls: list[int] = []
+    real = rnn_module.fused_layer
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rnn_module, "fused_layer", spy)
+    rnn = RNN("lstm", 3, 4)
+    x = torch.randn(2, 5, 3)
+    rnn(x, torch.tensor([5, 2]))
+    assert calls == [], "training over varied lengths on the CPU runs the readable loop"
+    rnn(x, torch.tensor([5, 5]))
+    with torch.no_grad():
+        rnn(x, torch.tensor([5, 2]))
+    rnn(x, torch.tensor([5, 2]), execution="fused")
+    assert len(calls) == 3, "equal lengths, inference and an explicit 'fused' stay fused"
