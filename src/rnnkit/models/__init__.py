@@ -1,5 +1,7 @@
 """Models by architecture: many-to-one, many-to-many (T_x = T_y), one-to-many."""
 
+# Imported for its registration with rnnkit.models.io, so that load_model knows "crf_tagger".
+from rnnkit.models import crf_tagger as _crf_tagger  # noqa: F401
 from rnnkit.models.base import ModelOutput
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
