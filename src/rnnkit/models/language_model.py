@@ -94,6 +94,11 @@ class LanguageModel(nn.Module):
 
     def forward(self, batch: Batch) -> ModelOutput:
         logits, _ = self.run(batch.inputs, batch.lengths)
+        return self.output(batch, logits)
+
+    def output(self, batch: Batch, logits: Tensor) -> ModelOutput:
+        """From the logits of `run` to the model's output: adds the within-frame term (frames,
+        when configured) and computes the per-step loss when the batch has targets."""
         if self.V is not None and batch.targets is not None:
             logits = logits + F.linear(batch.targets, self.within_frame_matrix())  # (B, T, D)
         if batch.targets is None:

@@ -36,7 +36,6 @@ exact).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from rnnkit.cells.base import LSTMState, State, map_state
@@ -44,7 +43,6 @@ from rnnkit.data.batch import Batch, mask_from_lengths
 from rnnkit.errors import RnnkitError
 from rnnkit.models.base import ModelOutput
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
-from rnnkit.train.losses import sequence_binary_cross_entropy, sequence_cross_entropy
 
 CONTINUES = "continues"  # the Batch.extras key: (B,) bool, True where a row continues the last
 
@@ -166,19 +164,6 @@ class StatefulLanguageModel(LanguageModel):
         # at the window boundary while the forward values carry on.
         self.carry = map_state(lambda s: s.detach(), final) if CONTINUES in batch.extras else None
         return self.output(batch, logits)
-
-    def output(self, batch: Batch, logits: Tensor) -> ModelOutput:
-        """What LanguageModel.forward makes of the logits of `run`: the within-frame term (for
-        frames, when configured) and the per-step loss. A test holds the two equal."""
-        if self.V is not None and batch.targets is not None:
-            logits = logits + F.linear(batch.targets, self.within_frame_matrix())  # (B, T, D)
-        if batch.targets is None:
-            return ModelOutput(logits, None, batch.mask.sum())
-        if self.tokens:
-            loss, count = sequence_cross_entropy(logits, batch.targets, batch.mask)
-        else:
-            loss, count = sequence_binary_cross_entropy(logits, batch.targets, batch.mask)
-        return ModelOutput(logits, loss, count)
 
     @classmethod
     def from_language_model(cls, model: LanguageModel) -> StatefulLanguageModel:
