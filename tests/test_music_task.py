@@ -133,7 +133,7 @@ def test_resume_continues_to_more_epochs(trained: tuple[Path, Path], tmp_path: P
 def test_bad_inputs_give_one_line_errors(
     trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data, out = trained
+    _data, out = trained
 
     def error_of(args: list[str]) -> str:
         assert main(args) == 1

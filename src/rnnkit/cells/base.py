@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, Protocol, TypeVar, Union
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -29,7 +29,7 @@ class LSTMState(NamedTuple):
     c: Tensor  # (B, H)
 
 
-State = Union[Tensor, LSTMState]
+State = Tensor | LSTMState
 """A cell's state: a<t> alone (simple RNN, GRU) or LSTMState(a, c). Stacked along a leading
 dimension of layers x directions, (L*dirs, B, H), when it is the state of a whole `RNN`."""
 

@@ -7,6 +7,7 @@
 model; `train_batches(epoch)` and `dev_batches()` produce `Batch`es.
 """
 
+from rnnkit.train.averaging import WeightAverage
 from rnnkit.train.checkpoint import (
     CheckpointMeta,
     LoadedCheckpoint,
@@ -54,6 +55,7 @@ __all__ = [
     "RngState",
     "RunningMeans",
     "TrainConfig",
+    "WeightAverage",
     "accuracy",
     "check_model_state",
     "checkpoint_exists",

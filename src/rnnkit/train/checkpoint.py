@@ -4,7 +4,8 @@ Layout of a checkpoint directory (e.g. `out_dir/last`, `out_dir/best`):
 
     model.safetensors      the model's state_dict (tied tensors stored once, see "aliases")
     optimizer.safetensors  training-state tensors, keys are paths: "optimizer.state.0.exp_avg",
-                           "scheduler....", "rng.<rank>.torch_cpu" (torch's CPU generator state
+                           "scheduler....", "average.average.<param>" (the weight
+                           average, when kept), "rng.<rank>.torch_cpu" (torch's CPU generator state
                            as uint8), "rng.<rank>.cuda"; absent in weights-only checkpoints
     checkpoint.json        everything else: format version, task name, model and train configs,
                            caller extras (vocabularies...), epoch, global step, metrics history,
@@ -118,20 +119,24 @@ class LoadedCheckpoint:
     model_state: dict[str, Tensor]
     optimizer_state: dict[str, Any] | None
     scheduler_state: dict[str, Any] | None
+    average_state: dict[str, Any] | None = None  # the weight average, when the run kept one
 
     def restore(
         self,
         model: nn.Module,
         optimizer: Stateful | None = None,
         scheduler: Stateful | None = None,
+        average: Stateful | None = None,
     ) -> None:
-        """Load the weights (checked against the model) and optionally optimizer/scheduler."""
+        """Load the weights (checked against the model) and optionally the optimizer, scheduler
+        and weight-average states."""
         model = unwrap_model(model)
         check_model_state(model, self.model_state, self.path)
         model.load_state_dict(self.model_state)
         for name, target, state in (
             ("optimizer", optimizer, self.optimizer_state),
             ("scheduler", scheduler, self.scheduler_state),
+            ("weight average", average, self.average_state),
         ):
             if target is None:
                 continue
@@ -158,6 +163,7 @@ def save_checkpoint(
     optimizer: Stateful | None = None,
     scheduler: Stateful | None = None,
     meta: CheckpointMeta | None = None,
+    average: Stateful | None = None,
 ) -> Path:
     """Write a checkpoint directory at `path` atomically (see the module docstring).
 
@@ -187,6 +193,8 @@ def save_checkpoint(
         else _split(optimizer.state_dict(), "optimizer", state_tensors),
         "scheduler": None if scheduler is None
         else _split(scheduler.state_dict(), "scheduler", state_tensors),
+        "average": None if average is None
+        else _split(average.state_dict(), "average", state_tensors),
         "rng": [_rng_to_json(r, rank, state_tensors) for rank, r in enumerate(meta.rng)],
     }
     blobs = {MODEL_FILE: safetensors.torch.save(model_tensors)}
@@ -452,6 +460,7 @@ def load_checkpoint(path: str | Path, expected_task: str | None = None) -> Loade
         )
         optimizer_state = body["optimizer"]
         scheduler_state = body["scheduler"]
+        average_state = body.get("average")  # absent from checkpoints of rnnkit <= 0.1
         return LoadedCheckpoint(
             path=directory,
             meta=meta,
@@ -460,6 +469,8 @@ def load_checkpoint(path: str | Path, expected_task: str | None = None) -> Loade
             else _join(optimizer_state, state_tensors, state_path),
             scheduler_state=None if scheduler_state is None
             else _join(scheduler_state, state_tensors, state_path),
+            average_state=None if average_state is None
+            else _join(average_state, state_tensors, state_path),
         )
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{meta_path}: malformed ({type(e).__name__}: {e})") from e

@@ -57,6 +57,12 @@ class TrainConfig:
     plateau_factor: float = 0.5
     # Evaluations without improvement the plateau schedule tolerates before it lowers the rate.
     plateau_patience: int = 2
+    # Keep an exponential moving average of the weights (Polyak averaging), updated after every
+    # step as avg += (1 - d) * (w - avg) with d = min(ema_decay, (1 + n) / (10 + n)) at update
+    # n; evaluation, `best/` and the returned model use the average, `last/` keeps the raw
+    # weights and the average, so a run resumes exactly. 0 disables it; 0.999 averages over
+    # roughly the last thousand steps.
+    ema_decay: float = 0.0
     # Evaluate on the dev split every this many epochs (and always after the last one).
     eval_every: int = 1
     # Dev metric that picks the best checkpoint, drives early stopping and the plateau schedule.
@@ -104,6 +110,7 @@ class TrainConfig:
                f"plateau_factor must be in (0, 1), got {self.plateau_factor}")
         _check(self.plateau_patience >= 0,
                f"plateau_patience must be >= 0, got {self.plateau_patience}")
+        _check(0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay}")
         _check(self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}")
         _check(self.mode in MODES, f"mode must be 'min' or 'max', got {self.mode!r}")
         _check(self.patience is None or self.patience >= 1,

@@ -7,9 +7,11 @@ One optimiser step per batch:
     g = ||grad||_2 over all parameters                   recorded before clipping
     grad <- grad * min(1, clip_norm / g)                 global-norm clipping
     theta <- Adam(theta, grad, lr(step))                 warmup, then the LR schedule
+    avg <- avg + (1 - d) * (theta - avg)                 only with config.ema_decay > 0
 
 then, at the end of each epoch: evaluate on the dev split, keep the best checkpoint, stop
-early when the dev metric stalls, save `last`. The engine knows nothing about tasks: a model is
+early when the dev metric stalls, save `last`. With a weight average (`ema_decay`, see
+`rnnkit.train.averaging`) the evaluation, `best` and the model returned are the average's. The engine knows nothing about tasks: a model is
 any nn.Module with `model(batch) -> ModelOutput`, and metrics come from `evaluate`.
 
 Determinism and resuming. `train_batches(epoch)` must return the same batches every time it is
@@ -28,6 +30,7 @@ progress since the last epoch end is lost).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
@@ -50,6 +53,7 @@ from tqdm import tqdm
 from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
 from rnnkit.models.base import ModelOutput
+from rnnkit.train.averaging import WeightAverage
 from rnnkit.train.checkpoint import (
     CheckpointMeta,
     RngState,
@@ -339,6 +343,8 @@ class _Run:
         self.extras = dict(extras or {})
         self.optimizer = make_optimizer(self.model, config)
         self.schedule = LRSchedule(config)
+        self.average = (WeightAverage(self.model, config.ema_decay)
+                        if config.ema_decay > 0 else None)
         self.state = _State()
         self.best_weights: dict[str, Tensor] | None = None
         self.stop = _StopRequest()
@@ -382,7 +388,11 @@ class _Run:
         if self.out is None:
             raise RnnkitError("resume needs an out_dir that holds a 'last' checkpoint")
         loaded = load_checkpoint(self.out / "last", expected_task=self.task)
-        loaded.restore(self.model, self.optimizer, self.schedule)
+        keeps_average = self.average is not None and loaded.average_state is not None
+        loaded.restore(self.model, self.optimizer, self.schedule,
+                       self.average if keeps_average else None)
+        if self.average is not None and not keeps_average:
+            self.average = WeightAverage(self.model, self.config.ema_decay)  # from here on
         self.state = _State.from_meta(loaded.meta)
         saved = loaded.meta.train_config
         changed = sorted(k for k, v in to_dict(self.config).items()
@@ -422,12 +432,13 @@ class _Run:
                 f"{k}={v:.4g}" for k, v in record.items()
                 if k not in ("kind", "epoch", "step") and isinstance(v, float)))
         if improved:
-            if self.config.restore_best:
-                self.best_weights = {k: v.detach().to("cpu", copy=True)
-                                     for k, v in self.model.state_dict().items()}
-            if self.writes:
-                assert self.out is not None
-                save_checkpoint(self.out / "best", self.model, meta=self._meta([]))
+            with self._averaged():
+                if self.config.restore_best:
+                    self.best_weights = {k: v.detach().to("cpu", copy=True)
+                                         for k, v in self.model.state_dict().items()}
+                if self.writes:
+                    assert self.out is not None
+                    save_checkpoint(self.out / "best", self.model, meta=self._meta([]))
         self._save_last()
         if all_reduce_max([float(self.stop.requested)], self.dist)[0] > 0:
             raise KeyboardInterrupt
@@ -546,6 +557,8 @@ class _Run:
         max_norm = self.config.clip_norm if self.config.clip_norm is not None else math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
         self.optimizer.step()
+        if self.average is not None:
+            self.average.update()
         return out.loss.detach(), out.count, grad_norm
 
     def _check_finite(self, loss: float, epoch: int) -> None:
@@ -560,7 +573,7 @@ class _Run:
         assert self.dev_batches is not None
         self.model.eval()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), self._averaged():
                 raw = self.evaluate(self.model, _on_device(self.dev_batches(), self.device))
         finally:
             self.model.train()
@@ -591,6 +604,10 @@ class _Run:
                          state.best_epoch)
         return False
 
+    def _averaged(self) -> contextlib.AbstractContextManager[None]:
+        """The weight average swapped into the model for the block (nothing without one)."""
+        return self.average.applied() if self.average is not None else contextlib.nullcontext()
+
     # --- checkpoints -------------------------------------------------------------------------
 
     def _meta(self, rng: list[RngState]) -> CheckpointMeta:
@@ -607,7 +624,7 @@ class _Run:
         if self.writes:
             assert self.out is not None
             save_checkpoint(self.out / "last", self.model, self.optimizer, self.schedule,
-                            self._meta(rng))
+                            self._meta(rng), average=self.average)
 
     def _save_progress(self, epoch: int, steps: int, acc: Tensor, tokens: int,
                        seconds: float) -> None:
@@ -624,13 +641,18 @@ class _Run:
                         self.state.global_step)
 
     def _finish(self) -> None:
-        """Restore the best weights, draw the loss curve, wait for every rank."""
+        """Restore the best weights (else leave the average in the model), draw the loss
+        curve, wait for every rank."""
         if self.config.restore_best and self.state.best_epoch is not None:
             if self.best_weights is not None:
                 self.model.load_state_dict(self.best_weights)
             elif self.out is not None and self.state.best_epoch != self.state.epoch:
                 # best came before a resume: only on disk (shared by all ranks)
                 load_checkpoint(self.out / "best", expected_task=self.task).restore(self.model)
+            elif self.average is not None:  # best is the last epoch's average
+                self.average.copy_to_model()
+        elif self.average is not None:
+            self.average.copy_to_model()
         if self.writes and self.state.history:
             assert self.out is not None
             plot_loss_curves(self.state.history, self.out / "loss.png",
