@@ -5,19 +5,16 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import http.server
 import io
 import json
 import os
 import random
 import tarfile
-import threading
 from collections import Counter
-from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 import pytest
+from conftest import LocalServer
 
 from rnnkit.data.classification import (
     IMDB_SHA256,
@@ -403,45 +400,9 @@ def test_split_dev_unstratified_and_bad_fractions() -> None:
 # -------------------------------------------------------------------------- IMDB download
 
 
-class Server:
-    """A local HTTP server in a thread, counting the requests it answers."""
-
-    def __init__(self, root: Path) -> None:
-        self.requests: list[str] = []
-        outer = self
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.requests.append(self.path)
-                super().do_GET()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), partial(Handler, directory=str(root))
-        )
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
-
 @pytest.fixture
-def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Server, Path]]:
-    for var in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    root = tmp_path / "served"
-    root.mkdir()
-    server = Server(root)
-    yield server, root
-    server.close()
+def served(local_server: LocalServer) -> tuple[LocalServer, Path]:
+    return local_server, local_server.root
 
 
 def make_tar_gz(path: Path, tree: Path, arcname: str) -> str:
@@ -451,7 +412,7 @@ def make_tar_gz(path: Path, tree: Path, arcname: str) -> str:
 
 
 def test_download_imdb_fetches_once_verifies_and_unpacks(
-    tmp_path: Path, served: tuple[Server, Path]
+    tmp_path: Path, served: tuple[LocalServer, Path]
 ) -> None:
     server, root = served
     tree = make_aclimdb(tmp_path / "src", SMALL_IMDB)
@@ -476,7 +437,7 @@ def test_download_imdb_fetches_once_verifies_and_unpacks(
 
 
 def test_download_imdb_rejects_a_wrong_digest_and_keeps_nothing(
-    tmp_path: Path, served: tuple[Server, Path]
+    tmp_path: Path, served: tuple[LocalServer, Path]
 ) -> None:
     server, root = served
     make_tar_gz(root / "aclImdb_v1.tar.gz", make_aclimdb(tmp_path / "src", SMALL_IMDB), "aclImdb")
@@ -488,7 +449,7 @@ def test_download_imdb_rejects_a_wrong_digest_and_keeps_nothing(
     assert list((cache / "imdb").glob("*.tar.gz")) == []
 
 
-def test_download_imdb_needs_an_aclimdb_folder(tmp_path: Path, served: tuple[Server, Path]) -> None:
+def test_download_imdb_needs_an_aclimdb_folder(tmp_path: Path, served: tuple[LocalServer, Path]) -> None:
     server, root = served
     tree = make_aclimdb(tmp_path / "src", SMALL_IMDB)
     digest = make_tar_gz(root / "other.tar.gz", tree, "something_else")

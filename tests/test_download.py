@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import tarfile
-import threading
 import zipfile
-from collections.abc import Callable, Iterator
-from functools import partial
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import LocalServer
 
 from rnnkit.data.download import download, extract_archive, sha256_file
 from rnnkit.data.paths import cache_dir, shared_data_dir
@@ -21,44 +19,10 @@ from rnnkit.errors import DataError, RnnkitError
 PAYLOAD = b"the cat sat on the mat\n" * 5000  # 115 kB: several reads, one progress bar
 
 
-class Server:
-    def __init__(self, root: Path) -> None:
-        self.requests: list[str] = []
-        outer = self
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.requests.append(self.path)
-                super().do_GET()
-
-            def log_message(self, format: str, *args: object) -> None:  # quiet
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), partial(Handler, directory=str(root))
-        )
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
-
 @pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    root = tmp_path / "served"
-    root.mkdir()
-    (root / "corpus.txt").write_bytes(PAYLOAD)
-    s = Server(root)
-    yield s
-    s.close()
+def server(local_server: LocalServer) -> LocalServer:
+    (local_server.root / "corpus.txt").write_bytes(PAYLOAD)
+    return local_server
 
 
 def test_sha256_file(tmp_path: Path) -> None:
@@ -67,7 +31,7 @@ def test_sha256_file(tmp_path: Path) -> None:
     assert sha256_file(path) == hashlib.sha256(PAYLOAD).hexdigest()
 
 
-def test_download_then_cache_hit_without_network(server: Server, tmp_path: Path) -> None:
+def test_download_then_cache_hit_without_network(server: LocalServer, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     digest = hashlib.sha256(PAYLOAD).hexdigest()
     path = download(f"{server.url}/corpus.txt", digest, cache_dir=cache, progress=False)
@@ -86,7 +50,7 @@ def test_download_then_cache_hit_without_network(server: Server, tmp_path: Path)
 
 
 def test_default_cache_dir_and_filename(
-    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "env-cache"))
     assert cache_dir() == tmp_path / "env-cache"
@@ -97,7 +61,7 @@ def test_default_cache_dir_and_filename(
     assert cache_dir() == Path.home() / ".cache" / "rnnkit"
 
 
-def test_wrong_checksum_raises_and_keeps_nothing(server: Server, tmp_path: Path) -> None:
+def test_wrong_checksum_raises_and_keeps_nothing(server: LocalServer, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     wrong = "0" * 64
     actual = hashlib.sha256(PAYLOAD).hexdigest()
@@ -109,7 +73,7 @@ def test_wrong_checksum_raises_and_keeps_nothing(server: Server, tmp_path: Path)
     assert list(cache.iterdir()) == []
 
 
-def test_http_404_is_a_clear_error(server: Server, tmp_path: Path) -> None:
+def test_http_404_is_a_clear_error(server: LocalServer, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     url = f"{server.url}/missing.txt"
     with pytest.raises(RnnkitError, match=r"could not download .*missing\.txt: HTTP 404") as info:
@@ -119,7 +83,7 @@ def test_http_404_is_a_clear_error(server: Server, tmp_path: Path) -> None:
 
 
 def test_connection_refused_is_a_clear_error(tmp_path: Path) -> None:
-    server = Server(tmp_path)
+    server = LocalServer(tmp_path)
     url = f"{server.url}/x.txt"
     server.close()  # nothing listens on that port any more
     with pytest.raises(RnnkitError, match="could not download http://127.0.0.1:"):
