@@ -5,6 +5,7 @@
     python benchmarks/text_shakespeare.py --minutes 0      # the preset's own epochs
     python benchmarks/text_shakespeare.py --max-steps 60   # a short check of the loss curve
     python benchmarks/text_shakespeare.py --hidden-size 256 --epochs 2   # any training option
+    python benchmarks/text_shakespeare.py --plot docs/text_shakespeare.png   # and draw the curve
 
 Data: the shared tinyshakespeare/input.txt (or --data FILE); the first 90% of the characters
 train, the last 10% validate (`text[:1003854]` / `text[1003854:]`), as is usual. The metric is
@@ -40,6 +41,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -103,6 +105,46 @@ def time_evaluation(prepared: text.Prepared, windows: int = 3) -> float:
     return per_batch * len(batches)
 
 
+def minutes_elapsed(log: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
+    """(training minutes since the start, record) for the step and epoch records of a run's
+    metrics log; validation time counts too (the engine's seconds restart every epoch)."""
+    done, out = 0.0, []
+    for r in log:
+        if r.get("kind") == "step":
+            out.append(((done + r["seconds"]) / 60, r))
+        elif r.get("kind") == "epoch":
+            done += r["seconds"] + r.get("eval_seconds", 0.0)
+            out.append((done / 60, r))
+    return out
+
+
+def plot_curve(log: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Train loss (each log window) and validation loss (each epoch) against minutes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    timed = minutes_elapsed(log)
+    fig = Figure(figsize=(6.4, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    train = [(m, r["train_loss"]) for m, r in timed if r["kind"] == "step"]
+    valid = [(m, r["dev_loss"]) for m, r in timed if r["kind"] == "epoch" and "dev_loss" in r]
+    for points, label, style in ((train, "train (dropout on)", "-"), (valid, "validation", "-s")):
+        if points:
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, style, label=label, markersize=4)
+    ax.axhline(TARGET_NATS, color="gray", linestyle=":", label=f"target {TARGET_NATS}")
+    ax.set_ylim(1.2, 2.6)
+    ax.set_xlabel("minutes of training (validation included)")
+    ax.set_ylabel("nats per character")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+
+
 class Budget(Exception):
     """Raised when --max-steps is reached, to leave `fit` after the evaluation that follows."""
 
@@ -164,6 +206,7 @@ def main() -> int:
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--out", default=None, help="keep the run here (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON too")
+    parser.add_argument("--plot", default=None, help="draw the loss curve into this PNG file")
     add_config_arguments(
         parser,
         text.PRESETS["default"],
@@ -271,6 +314,9 @@ def main() -> int:
         f"target: <= {TARGET_NATS} nats/char within {TARGET_SECONDS // 60} minutes: "
         f"{'PASS' if met else 'FAIL'}"
     )
+    if args.plot:
+        plot_curve(log, Path(args.plot), f"Tiny Shakespeare, {row['model']}")
+        print(f"\nloss curve: {args.plot}")
     print(f"\nsample (temperature {args.temperature}, seed 0):\n{args.prime}{sample}")
     if args.json:
         print(json.dumps({**row, "sample": args.prime + sample}))

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rnnkit.cli.options import add_checkpoint_option, add_sampling_options
 from rnnkit.tasks import music as RECIPE
 
 HELP = "polyphonic music generation on Bach chorales (one-to-many)"
@@ -17,12 +18,7 @@ def add_commands(verbs: dict[str, Any]) -> None:
     p = verbs["evaluate"].add_parser(
         "music", help=HELP, description="Negative log-likelihood per time step of a chorale model."
     )
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        metavar="DIR",
-        help="checkpoint directory, e.g. runs/music/best",
-    )
+    add_checkpoint_option(p, "music")
     p.add_argument("--split", default="valid", help="train, valid or test (default: valid)")
     p.add_argument(
         "--source",
@@ -35,32 +31,17 @@ def add_commands(verbs: dict[str, Any]) -> None:
     p = verbs["generate"].add_parser(
         "music", help=HELP, description="Sample a chorale; write MIDI and a piano-roll PNG."
     )
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        metavar="DIR",
-        help="checkpoint directory, e.g. runs/music/best",
-    )
+    add_checkpoint_option(p, "music")
     p.add_argument("--steps", type=int, default=64, help="quarter notes to generate (default: 64)")
     p.add_argument(
         "--out",
         default="sample.mid",
         help="MIDI file to write (default: sample.mid); the PNG goes beside it",
     )
-    p.add_argument(
-        "--temperature",
-        type=float,
-        default=1.0,
-        help="below 1: safer, above 1: wilder (default: 1.0)",
-    )
-    p.add_argument(
-        "--top-k", type=int, default=None, help="at most this many notes at once, the likeliest"
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="random seed: the same seed gives the same piece (default: 0)",
+    add_sampling_options(
+        p,
+        top_k_help="at most this many notes at once, the likeliest",
+        seed_help="random seed: the same seed gives the same piece",
     )
     p.add_argument("--bpm", type=float, default=80.0, help="tempo of the MIDI file (default: 80)")
     p.set_defaults(run=generate)

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from rnnkit.cli.options import add_checkpoint_option
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import ner as RECIPE
 
@@ -22,12 +23,7 @@ def add_commands(verbs: dict[str, Any]) -> None:
         "type (an entity counts when its type and both boundaries are right, as conlleval "
         "counts), and the token accuracy.",
     )
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        metavar="DIR",
-        help="checkpoint directory, e.g. runs/ner/best",
-    )
+    add_checkpoint_option(p, "ner")
     p.add_argument("--data", required=True, metavar="FILE", help="labelled sentences to score")
     p.add_argument(
         "--format",
@@ -46,12 +42,7 @@ def add_commands(verbs: dict[str, Any]) -> None:
         description="Tag raw sentences given as arguments (printed with their entities in "
         "brackets: 'met [Harry Potter]PER.'), or a whole file with --input.",
     )
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        metavar="DIR",
-        help="checkpoint directory, e.g. runs/ner/best",
-    )
+    add_checkpoint_option(p, "ner")
     p.add_argument("texts", nargs="*", metavar="TEXT", help="sentences to tag")
     p.add_argument(
         "--input",

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from rnnkit.cli.options import add_checkpoint_option
 from rnnkit.data.text import read_text
 from rnnkit.errors import DataError, RnnkitError
 from rnnkit.tasks import sentiment as RECIPE
@@ -26,12 +27,7 @@ def add_commands(verbs: dict[str, Any]) -> None:
         description="Accuracy, precision, recall, F1 (of the positive class) and the confusion "
         "matrix of a review classifier.",
     )
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        metavar="DIR",
-        help="checkpoint directory, e.g. runs/sentiment/best",
-    )
+    add_checkpoint_option(p, "sentiment")
     p.add_argument(
         "--data",
         metavar="FILE",
@@ -52,12 +48,7 @@ def add_commands(verbs: dict[str, Any]) -> None:
         description="Label reviews as pos or neg, with the model's probability of that label. "
         "One result per text, one per line, in input order.",
     )
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        metavar="DIR",
-        help="checkpoint directory, e.g. runs/sentiment/best",
-    )
+    add_checkpoint_option(p, "sentiment")
     p.add_argument(
         "texts",
         nargs="*",

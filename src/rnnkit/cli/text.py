@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from rnnkit.cli.options import add_checkpoint_option, add_sampling_options
 from rnnkit.tasks import text as RECIPE
 
 HELP = "character-level text generation, e.g. Tiny Shakespeare (one-to-many)"
@@ -18,12 +19,7 @@ def add_commands(verbs: dict[str, Any]) -> None:
         help=HELP,
         description="Validation loss of a character model, in nats and bits per character.",
     )
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        metavar="DIR",
-        help="checkpoint directory, e.g. runs/text/best",
-    )
+    add_checkpoint_option(p, "text")
     p.add_argument(
         "--data", metavar="FILE", help="text file (default: the one the model was trained on)"
     )
@@ -46,27 +42,15 @@ def add_commands(verbs: dict[str, Any]) -> None:
     p = verbs["generate"].add_parser(
         "text", help=HELP, description="Sample text from a character model, after a prime."
     )
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        metavar="DIR",
-        help="checkpoint directory, e.g. runs/text/best",
-    )
+    add_checkpoint_option(p, "text")
     p.add_argument(
         "--prime", default="", help='text the sample continues, e.g. "ROMEO:" (default: none)'
     )
     p.add_argument("--length", type=int, default=500, help="characters to generate (default: 500)")
-    p.add_argument(
-        "--temperature",
-        type=float,
-        default=1.0,
-        help="below 1: safer, above 1: wilder (default: 1.0)",
-    )
-    p.add_argument(
-        "--top-k", type=int, default=None, help="sample among the k likeliest characters only"
-    )
-    p.add_argument(
-        "--seed", type=int, default=0, help="random seed: the same seed gives the same text"
+    add_sampling_options(
+        p,
+        top_k_help="sample among the k likeliest characters only",
+        seed_help="random seed: the same seed gives the same text",
     )
     p.set_defaults(run=generate)
 
