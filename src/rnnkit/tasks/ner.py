@@ -111,8 +111,8 @@ class NERDataConfig:
 
 @dataclass(frozen=True)
 class NERConfig:
-    # Which sentences, and how words become ids.
-    data: NERDataConfig = field(default_factory=NERDataConfig)
+    # Which sentences, and how words become ids (with word dropout 0.1 in training).
+    data: NERDataConfig = field(default_factory=lambda: NERDataConfig(word_dropout=0.1))
     # "bilstm-crf": words and characters -> BiLSTM -> CRF; "softmax": the plain SequenceTagger
     # (words -> BiLSTM -> softmax per step; the character options are not used).
     architecture: str = "bilstm-crf"
@@ -164,10 +164,13 @@ PRESETS: dict[str, NERConfig] = {
     # 200 units per direction instead of 100 (random embeddings leave more to the BiLSTM: +0.6
     # dev F1 in 6-epoch runs), and Adam with batches of 32 and a cosine decay of the learning
     # rate from 2e-3 to 1e-4 over 15 epochs (Lample et al. used SGD on single sentences, which
-    # needs many more, slower epochs on a CPU). The weights evaluated and saved are an
-    # exponential moving average over about the last 1,000 steps (ema_decay 0.999, some 2
-    # epochs): the dev F1 of the raw weights jumps by a point from epoch to epoch, the
-    # average's climbs smoothly and higher (90.11 against 89.87 at best, same settings).
+    # needs many more, slower epochs on a CPU). Two regularisers on top: word dropout 0.1
+    # (any training word becomes <unk> with probability 0.1, so the tagger leans on the
+    # characters and the context: dev F1 90.00 -> 90.95 with seed 1, 90.11 -> 90.66 with
+    # seed 0), and weights evaluated and saved as an exponential moving average over about the
+    # last 1,000 steps (ema_decay 0.999, some 2 epochs): the dev F1 of the raw weights jumps
+    # by a point from epoch to epoch, the average's climbs smoothly and higher (90.11 against
+    # 89.87 at best, same settings otherwise).
     "default": _CRF,
     "bilstm-crf": _CRF,
     # The per-step softmax tagger over word embeddings alone, for comparison.
