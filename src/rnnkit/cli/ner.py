@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from rnnkit.cli.options import add_checkpoint_option
+from rnnkit.cli.options import add_checkpoint_option, check_argument_texts
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import ner as RECIPE
 
@@ -106,11 +106,7 @@ def tag(args: argparse.Namespace) -> int:
         raise RnnkitError("--output goes with --input FILE; tagged arguments are printed")
     if not args.texts:
         raise RnnkitError("nothing to tag: give sentences as arguments, or --input FILE")
-    for i, text in enumerate(args.texts, start=1):
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # undecodable bytes reach argv as lone surrogates
-            raise RnnkitError(f"text {i} is not valid UTF-8") from None
+    check_argument_texts(args.texts)
     for tagged in RECIPE.tag_texts(args.checkpoint, args.texts):
         if args.jsonl:
             print(json.dumps(tagged.to_json(), ensure_ascii=False))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+
+from rnnkit.errors import RnnkitError
 
 
 def add_checkpoint_option(p: argparse.ArgumentParser, task: str) -> None:
@@ -25,3 +28,13 @@ def add_sampling_options(p: argparse.ArgumentParser, top_k_help: str, seed_help:
     )
     p.add_argument("--top-k", type=int, default=None, help=top_k_help)
     p.add_argument("--seed", type=int, default=0, help=f"{seed_help} (default: 0)")
+
+
+def check_argument_texts(texts: Sequence[str]) -> None:
+    """Texts given as arguments must be UTF-8: undecodable bytes reach argv as lone
+    surrogates, which are reported here rather than deep inside a tokenizer."""
+    for i, text in enumerate(texts, start=1):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RnnkitError(f"text {i} is not valid UTF-8") from None

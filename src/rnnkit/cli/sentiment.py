@@ -7,8 +7,8 @@ import json
 import sys
 from typing import Any
 
-from rnnkit.cli.options import add_checkpoint_option
-from rnnkit.data.text import read_text
+from rnnkit.cli.options import add_checkpoint_option, check_argument_texts
+from rnnkit.data.text import decode_text, read_text
 from rnnkit.errors import DataError, RnnkitError
 from rnnkit.tasks import sentiment as RECIPE
 
@@ -111,16 +111,7 @@ def read_lines(text: str, source: str) -> list[str]:
 
 
 def read_stdin() -> list[str]:
-    raw = sys.stdin.buffer.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise DataError(
-            f"not valid UTF-8: byte 0x{raw[e.start]:02x} at byte offset {e.start}",
-            path="<stdin>",
-            line=raw.count(b"\n", 0, e.start) + 1,
-        ) from None
-    return read_lines(text.removeprefix("\ufeff").replace("\r\n", "\n"), "<stdin>")
+    return read_lines(decode_text(sys.stdin.buffer.read(), "<stdin>"), "<stdin>")
 
 
 def gather_texts(args: argparse.Namespace) -> list[str]:
@@ -139,11 +130,7 @@ def gather_texts(args: argparse.Namespace) -> list[str]:
         raise RnnkitError(
             "no texts to classify: give them as arguments, with --file, or '-' for standard input"
         )
-    for i, text in enumerate(args.texts, start=1):
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # undecodable bytes reach argv as lone surrogates
-            raise RnnkitError(f"text {i} is not valid UTF-8") from None
+    check_argument_texts(args.texts)
     return list(args.texts)
 
 

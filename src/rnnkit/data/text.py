@@ -119,7 +119,16 @@ def read_text(path: str | Path) -> str:
     """
     p = Path(path)
     raw, compressed = _read_bytes(p)
-    text = _decode(raw, p, compressed)
+    return _normalise_newlines(_decode(raw, p, compressed))
+
+
+def decode_text(raw: bytes, source: str | Path) -> str:
+    """Bytes read from elsewhere (standard input) as `read_text` reads a file: UTF-8, no
+    byte-order mark, `\n` line endings; errors name `source` (e.g. "<stdin>") and the line."""
+    return _normalise_newlines(_decode(raw, Path(source), compressed=False))
+
+
+def _normalise_newlines(text: str) -> str:
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text

@@ -45,7 +45,7 @@ from rnnkit.layers.rnn import RNN
 from rnnkit.models.base import ModelOutput
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.io import register_architecture
-from rnnkit.models.summary import LayerRow, count_parameters, rnn_layer_name
+from rnnkit.models.summary import LayerRow, count_parameters, rnn_stack_title
 
 CONLL_TAGS: tuple[str, ...] = (
     "O",
@@ -197,11 +197,7 @@ class CRFTagger(nn.Module):
                     count_parameters(self.chars),
                 )
             )
-        name = f"{rnn_layer_name(enc.cell)}({enc.hidden_size})"
-        if enc.bidirectional:
-            name = f"Bidirectional {name}"
-        if enc.num_layers > 1:
-            name = f"{enc.num_layers} x {name}"
+        name = rnn_stack_title(enc.cell, enc.hidden_size, enc.bidirectional, enc.num_layers)
         rows.append(
             LayerRow(f"rnn ({name})", f"(B, T, {self.rnn.output_size})", count_parameters(self.rnn))
         )

@@ -12,7 +12,7 @@ from rnnkit.cells.base import LSTMState, State
 from rnnkit.errors import RnnkitError
 from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.rnn import RNN
-from rnnkit.models.summary import LayerRow, count_parameters, rnn_layer_name
+from rnnkit.models.summary import LayerRow, count_parameters, rnn_stack_title
 
 
 @dataclass(frozen=True)
@@ -110,11 +110,7 @@ class SequenceEncoder(nn.Module):
             shape = f"(B, T, {self.embedding.embedding_dim})"
             rows.append(LayerRow("embedding (Embedding)", shape, count_parameters(self.embedding)))
         c = self.config
-        title = f"{rnn_layer_name(c.cell)}({c.hidden_size})"
-        if c.bidirectional:
-            title = f"Bidirectional {title}"
-        if c.num_layers > 1:
-            title = f"{c.num_layers} x {title}"
+        title = rnn_stack_title(c.cell, c.hidden_size, c.bidirectional, c.num_layers)
         shape = f"(B, T, {self.output_size})" if per_step else f"(B, {self.output_size})"
         rows.append(LayerRow(f"rnn ({title})", shape, count_parameters(self.rnn)))
         return rows

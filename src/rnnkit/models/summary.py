@@ -65,3 +65,13 @@ def summary(model: nn.Module, title: str | None = None) -> str:
 def rnn_layer_name(cell: str) -> str:
     """Keras's names for the recurrent layers."""
     return {"rnn": "SimpleRNN", "rnn_relu": "SimpleRNN", "gru": "GRU", "lstm": "LSTM"}[cell]
+
+
+def rnn_stack_title(cell: str, hidden_size: int, bidirectional: bool, num_layers: int) -> str:
+    """The summary's name of a recurrent stack, e.g. "2 x Bidirectional LSTM(200)"."""
+    title = f"{rnn_layer_name(cell)}({hidden_size})"
+    if bidirectional:
+        title = f"Bidirectional {title}"
+    if num_layers > 1:
+        title = f"{num_layers} x {title}"
+    return title

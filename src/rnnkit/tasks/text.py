@@ -17,9 +17,9 @@ offset (fixed by the seed), so the window boundaries move. Validation carries th
 over `eval_streams` streams that cover every validation character exactly once.
 
 Model: an embedding (initialised at unit scale, see `new_model`), a stack of LSTM (or GRU)
-layers and a softmax over the characters, ŷ<t> = softmax(W_ya a<t> + b_y) = P(c<t+1> | c<1..t>). The metric is the validation loss in
-nats per character (the mean of -ln P over every validation character) and in bits per
-character (nats / ln 2).
+layers and a softmax over the characters, ŷ<t> = softmax(W_ya a<t> + b_y) = P(c<t+1> | c<1..t>).
+The metric is the validation loss in nats per character (the mean of -ln P over every
+validation character) and in bits per character (nats / ln 2).
 """
 
 from __future__ import annotations
