@@ -21,7 +21,7 @@ from dataclasses import replace
 
 import torch
 
-from rnnkit.configargs import add_config_arguments, apply_overrides
+from rnnkit.cli.configargs import add_config_arguments, apply_overrides
 from rnnkit.tasks import music
 
 

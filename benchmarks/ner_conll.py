@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from rnnkit.configargs import add_config_arguments, apply_overrides
+from rnnkit.cli.configargs import add_config_arguments, apply_overrides
 from rnnkit.tasks import ner
 
 HIDDEN = frozenset({"vocab_size", "num_features", "num_chars", "tags", "out_dir", "progress"})

@@ -45,9 +45,9 @@ from typing import Any
 
 import torch
 
-from rnnkit.configargs import add_config_arguments, apply_overrides
+from rnnkit.cli.configargs import add_config_arguments, apply_overrides
 from rnnkit.data.batch import Batch
-from rnnkit.models.io import describe_model
+from rnnkit.models.registry import describe_model
 from rnnkit.tasks import text
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import current_dist
@@ -256,7 +256,7 @@ def main() -> int:
                 config.train,
                 evaluate=text.evaluate_chars,
                 task=text.TASK,
-                model_config=describe_model("language_model", model.config),
+                model_config=describe_model(model),
                 extras=prepared.extras,
                 dist=dist,
             )

@@ -10,7 +10,7 @@ import torch
 
 from rnnkit.cli import main
 from rnnkit.models import EncoderConfig, LanguageModel, LanguageModelConfig
-from rnnkit.models.io import describe_model
+from rnnkit.models.registry import describe_model
 from rnnkit.train import CheckpointMeta, save_checkpoint
 
 
@@ -21,7 +21,7 @@ def test_diagnose_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str
     save_checkpoint(
         tmp_path / "ckpt",
         model,
-        meta=CheckpointMeta(task="music", model_config=describe_model("language_model", config)),
+        meta=CheckpointMeta(task="music", model_config=describe_model(model)),
     )
     out = tmp_path / "diag"
     args = [

@@ -31,7 +31,7 @@ from rnnkit.data.batch import Batch, mask_from_lengths
 from rnnkit.errors import RnnkitError
 from rnnkit.models.base import ModelOutput
 from rnnkit.train import TrainConfig, cleanup_distributed, fit, init_distributed
-from rnnkit.train.losses import sequence_cross_entropy
+from rnnkit.models.losses import sequence_cross_entropy
 
 V, C, SHARD, T, STEPS = 7, 3, 3, 5, 4  # SHARD sequences per rank and step, all of length T
 CONFIG = TrainConfig(epochs=2, lr=0.05, clip_norm=0.5, progress=False, log_every=2,

@@ -18,9 +18,11 @@ import pytest
 import torch
 from torch import nn
 
+from rnnkit.config import from_dict, to_dict
 from rnnkit.data.batch import Batch, mask_from_lengths
 from rnnkit.errors import RnnkitError
 from rnnkit.models.base import ModelOutput
+from rnnkit.models.losses import sequence_cross_entropy
 from rnnkit.train import (
     FitResult,
     LRSchedule,
@@ -28,13 +30,10 @@ from rnnkit.train import (
     WeightAverage,
     evaluate_loss,
     fit,
-    from_dict,
     load_checkpoint,
     load_model_weights,
     read_metrics,
     resolve_device,
-    sequence_cross_entropy,
-    to_dict,
 )
 
 V, C = 7, 3  # vocabulary, tag classes

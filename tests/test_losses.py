@@ -9,12 +9,12 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.data.batch import mask_from_lengths
-from rnnkit.train.losses import (
+from rnnkit.metrics.running import RunningMeans, accuracy
+from rnnkit.models.losses import (
     classification_loss,
     sequence_binary_cross_entropy,
     sequence_cross_entropy,
 )
-from rnnkit.train.metrics import RunningMeans, accuracy
 
 LENGTHS = torch.tensor([4, 1, 3])
 

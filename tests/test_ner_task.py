@@ -18,7 +18,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.metrics.entities import entity_scores
 from rnnkit.models.crf_tagger import CRFTagger, CRFTaggerConfig
 from rnnkit.models.encoder import EncoderConfig
-from rnnkit.models.io import describe_model
+from rnnkit.models.registry import describe_model
 from rnnkit.tasks import ner
 from rnnkit.train.checkpoint import CheckpointMeta, save_checkpoint
 
@@ -182,7 +182,7 @@ def test_checkpoint_round_trip_tags_the_same(
     model, pipeline, _ = fitted
     meta = CheckpointMeta(
         task=ner.TASK,
-        model_config=describe_model("crf_tagger", model.config),
+        model_config=describe_model(model),
         extras=pipeline.to_extras(),
     )
     save_checkpoint(tmp_path / "ckpt", model, meta=meta)

@@ -19,12 +19,13 @@ import torch
 from sklearn import metrics as skm
 
 from rnnkit.cli import main
-from rnnkit.configargs import apply_overrides
+from rnnkit.cli.configargs import apply_overrides
 from rnnkit.data.batch import Batch
 from rnnkit.data.batching import make_batch
-from rnnkit.models.io import load_model
+from rnnkit.metrics.classification import binary_scores, confusion_matrix
 from rnnkit.tasks import sentiment as S
 from rnnkit.train.checkpoint import save_checkpoint
+from rnnkit.train.loading import load_model
 
 FILLER = ["the", "movie", "film", "was", "plot", "acting", "really", "quite", "story", "and"]
 
@@ -156,10 +157,10 @@ def test_metrics_match_sklearn(case: str) -> None:
         "all_positive": torch.ones(200, dtype=torch.int64),
         "perfect": targets.clone(),
     }[case]
-    confusion = S.confusion_matrix(targets, predictions)
+    confusion = confusion_matrix(targets, predictions)
     y, p = targets.numpy(), predictions.numpy()
     assert confusion.tolist() == skm.confusion_matrix(y, p, labels=[0, 1]).tolist()
-    scores = S.binary_scores(confusion)
+    scores = binary_scores(confusion)
     assert scores["accuracy"] == pytest.approx(skm.accuracy_score(y, p))
     assert scores["precision"] == pytest.approx(skm.precision_score(y, p, zero_division=0))
     assert scores["recall"] == pytest.approx(skm.recall_score(y, p, zero_division=0))

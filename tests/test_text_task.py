@@ -15,11 +15,11 @@ import torch.nn.functional as F
 from rnnkit.cli import main
 from rnnkit.data.batch import Batch
 from rnnkit.models.encoder import EncoderConfig
-from rnnkit.models.io import load_model
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.models.stateful import StatefulLanguageModel, stream_batches
 from rnnkit.tasks import text as recipe
 from rnnkit.train.fit import evaluate_loss
+from rnnkit.train.loading import load_model
 
 TINY_TEXT = "the cat sat on the mat.\n" * 40  # 960 characters, 12 distinct
 

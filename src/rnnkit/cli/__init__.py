@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from rnnkit import __version__
-from rnnkit.configargs import add_config_arguments, apply_overrides
+from rnnkit.cli.configargs import add_config_arguments, apply_overrides
 from rnnkit.errors import RnnkitError
 
 # Task name -> its CLI module. Each CLI module defines:
@@ -137,7 +137,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from rnnkit.models import summary
 
     if args.checkpoint:
-        from rnnkit.models.io import load_model
+        from rnnkit.train.loading import load_model
 
         model, meta = load_model(args.checkpoint)
         print(summary(model, title=f"{meta.task} ({args.checkpoint})"))

@@ -93,7 +93,7 @@ def diagnose_checkpoint(
         gradient_norms,
         plot_gradient_norms,
     )
-    from rnnkit.models.io import load_model
+    from rnnkit.train.loading import load_model
 
     if steps < 1 or batch < 1:
         raise RnnkitError("--steps and --batch must be at least 1")

@@ -1,12 +1,14 @@
-"""Models by architecture: many-to-one, many-to-many (T_x = T_y), one-to-many."""
+"""Models by architecture: many-to-one, many-to-many (T_x = T_y), one-to-many.
+
+Importing this package registers every architecture (`rnnkit.models.registry`).
+"""
 
 from rnnkit.models.base import ModelOutput
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
-
-# Also registers "crf_tagger" with rnnkit.models.io, so that load_model knows it.
 from rnnkit.models.crf_tagger import CRFTagger, CRFTaggerConfig
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.models.registry import build_model, describe_model, register_architecture
 from rnnkit.models.stateful import StatefulLanguageModel
 from rnnkit.models.summary import LayerRow, count_parameters, summary
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig
@@ -25,6 +27,9 @@ __all__ = [
     "SequenceTagger",
     "StatefulLanguageModel",
     "TaggerConfig",
+    "build_model",
     "count_parameters",
+    "describe_model",
+    "register_architecture",
     "summary",
 ]

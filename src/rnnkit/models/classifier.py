@@ -13,8 +13,9 @@ from rnnkit.errors import RnnkitError
 from rnnkit.layers.dense import Dense
 from rnnkit.models.base import ModelOutput
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
+from rnnkit.models.losses import classification_loss
+from rnnkit.models.registry import register_architecture
 from rnnkit.models.summary import LayerRow, count_parameters
-from rnnkit.train.losses import classification_loss
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class ClassifierConfig:
             raise RnnkitError("ClassifierConfig.num_classes must be at least 2")
 
 
+@register_architecture("classifier", ClassifierConfig)
 class SequenceClassifier(nn.Module):
     """x<1..T_x> -> a<t> -> pool -> ŷ = g(W_ya a + b_y).
 

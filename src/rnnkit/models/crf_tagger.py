@@ -13,7 +13,7 @@ capitals, suffixes and hyphens survive in the spelling. The CRF scores whole tag
 the decoded tags are a valid BIO sequence (the Viterbi search is constrained by
 `transition_constraints(tags, "BIO")`: no `O I-PER`, no `B-LOC I-PER`).
 
-Loss, normalised per real token like every rnnkit loss (see `rnnkit.train.losses`):
+Loss, normalised per real token like every rnnkit loss (see `rnnkit.models.losses`):
 
     loss = (1 / N) * sum_b -log p(y_b | x_b),      N = number of real (unpadded) tokens
 
@@ -44,7 +44,7 @@ from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.rnn import RNN
 from rnnkit.models.base import ModelOutput
 from rnnkit.models.encoder import EncoderConfig
-from rnnkit.models.io import register_architecture
+from rnnkit.models.registry import register_architecture
 from rnnkit.models.summary import LayerRow, count_parameters, rnn_stack_title
 
 CONLL_TAGS: tuple[str, ...] = (
@@ -113,6 +113,7 @@ class CRFTaggerConfig:
             raise RnnkitError("CRFTaggerConfig.tags: expected distinct tag names, at least one")
 
 
+@register_architecture("crf_tagger", CRFTaggerConfig)
 class CRFTagger(nn.Module):
     """Words + characters -> BiLSTM -> emissions e<t> -> CRF (see the module docstring).
 
@@ -205,6 +206,3 @@ class CRFTagger(nn.Module):
         rows.append(LayerRow("emission (Dense)", f"(B, T, {C})", count_parameters(self.emission)))
         rows.append(LayerRow("crf (CRF)", f"(B, T) tags of {C}", count_parameters(self.crf)))
         return rows
-
-
-register_architecture("crf_tagger", CRFTaggerConfig, CRFTagger)

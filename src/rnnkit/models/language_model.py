@@ -22,8 +22,9 @@ from rnnkit.errors import RnnkitError
 from rnnkit.layers.dense import Dense
 from rnnkit.models.base import ModelOutput
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
+from rnnkit.models.losses import sequence_binary_cross_entropy, sequence_cross_entropy
+from rnnkit.models.registry import register_architecture
 from rnnkit.models.summary import LayerRow, count_parameters
-from rnnkit.train.losses import sequence_binary_cross_entropy, sequence_cross_entropy
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class LanguageModelConfig:
             raise RnnkitError("within_frame applies to frame inputs (num_features), not to tokens")
 
 
+@register_architecture("language_model", LanguageModelConfig)
 class LanguageModel(nn.Module):
     """ŷ<t> = g(W_ya a<t> + b_y): P(x<t+1> | x<1..t>), softmax over tokens or sigmoid per feature.
 

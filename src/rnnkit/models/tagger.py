@@ -11,8 +11,9 @@ from rnnkit.data.batch import Batch
 from rnnkit.layers.dense import Dense
 from rnnkit.models.base import ModelOutput
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
+from rnnkit.models.losses import sequence_cross_entropy
+from rnnkit.models.registry import register_architecture
 from rnnkit.models.summary import LayerRow, count_parameters
-from rnnkit.train.losses import sequence_cross_entropy
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class TaggerConfig:
     output_dropout: float = 0.0
 
 
+@register_architecture("tagger", TaggerConfig)
 class SequenceTagger(nn.Module):
     """ŷ<t> = softmax(W_ya a<t> + b_y) at every step t = 1 .. T_x.
 

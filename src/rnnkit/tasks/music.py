@@ -21,17 +21,19 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit.config import from_dict
 from rnnkit.data import music
 from rnnkit.data.batch import Batch
 from rnnkit.data.paths import shared_data_dir
 from rnnkit.data.sequences import epoch_batches, next_step_pair
 from rnnkit.errors import RnnkitError
 from rnnkit.models.encoder import EncoderConfig
-from rnnkit.models.io import describe_model, load_model
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
-from rnnkit.train.config import TrainConfig, from_dict
+from rnnkit.models.registry import describe_model
+from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import current_dist
 from rnnkit.train.fit import FitResult, evaluate_loss, fit
+from rnnkit.train.loading import load_model
 
 TASK = "music"
 KEYS = music.PIANO_HIGH - music.PIANO_LOW + 1  # 88
@@ -170,7 +172,7 @@ def train(config: MusicConfig, resume: bool = False) -> FitResult:
         config.train,
         evaluate=evaluate_nll,
         task=TASK,
-        model_config=describe_model("language_model", config.model),
+        model_config=describe_model(model),
         extras={
             "data": {
                 "source": config.data.source,

@@ -57,14 +57,15 @@ from rnnkit.data.text import read_text
 from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.errors import CheckpointError, DataError, RnnkitError
 from rnnkit.metrics.entities import EntityScores, entity_scores
+from rnnkit.metrics.running import RunningMeans
 from rnnkit.models.crf_tagger import CHARS, WORD_LENGTHS, CRFTagger, CRFTaggerConfig
 from rnnkit.models.encoder import EncoderConfig
-from rnnkit.models.io import describe_model, load_model
+from rnnkit.models.registry import describe_model
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import current_dist
 from rnnkit.train.fit import FitResult, fit
-from rnnkit.train.metrics import RunningMeans
+from rnnkit.train.loading import load_model
 
 TASK = "ner"
 FORMATS = ("conll", "tsv", "binary")
@@ -472,13 +473,6 @@ def model_config(
     return m
 
 
-def describe(model: nn.Module) -> dict[str, Any]:
-    if isinstance(model, CRFTagger):
-        return describe_model("crf_tagger", model.config)
-    assert isinstance(model, SequenceTagger)
-    return describe_model("tagger", model.config)
-
-
 def predict_ids(model: nn.Module, batch: Batch, scores: Tensor | None = None) -> list[list[int]]:
     """The predicted tag ids of each sentence of a batch: Viterbi for the CRF tagger, the
     per-step argmax for the softmax tagger. `scores`: the model's logits if already computed."""
@@ -594,7 +588,7 @@ def train(config: NERConfig, resume: bool = False, data: PreparedData | None = N
         config.train,
         evaluate=evaluator(pipeline.tags),
         task=TASK,
-        model_config=describe(model),
+        model_config=describe_model(model),
         extras={**pipeline.to_extras(), "data": data.source},
         resume=resume,
         dist=dist,

@@ -53,14 +53,16 @@ from rnnkit.data.sequences import epoch_batches
 from rnnkit.data.text import tokenize
 from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.errors import CheckpointError, DataError, RnnkitError
+from rnnkit.metrics.classification import binary_scores, confusion_matrix
+from rnnkit.metrics.running import RunningMeans
 from rnnkit.models.base import ModelOutput
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.encoder import EncoderConfig
-from rnnkit.models.io import describe_model, load_model
+from rnnkit.models.registry import describe_model
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import current_dist
 from rnnkit.train.fit import FitResult, fit
-from rnnkit.train.metrics import RunningMeans
+from rnnkit.train.loading import load_model
 
 TASK = "sentiment"
 EVAL_BATCH_SIZE = 256
@@ -301,43 +303,6 @@ def in_order_batches(
     ]
 
 
-# -------------------------------------------------------------------------------- metrics
-
-
-def confusion_matrix(targets: Tensor, predictions: Tensor, num_classes: int = 2) -> Tensor:
-    """M (C, C) int64 with M[i, j] = examples of true class i predicted as class j.
-
-    For two classes (neg = 0, pos = 1): [[TN, FP], [FN, TP]], the layout of
-    sklearn.metrics.confusion_matrix.
-    """
-    index = targets.long() * num_classes + predictions.long()  # (N,)
-    return torch.bincount(index, minlength=num_classes * num_classes).view(
-        num_classes, num_classes
-    )  # (C, C)
-
-
-def binary_scores(confusion: Tensor) -> dict[str, float]:
-    """Accuracy, and precision, recall, F1 of the positive class (id 1), from [[TN, FP], [FN, TP]].
-
-    accuracy  = (TP + TN) / N
-    precision = TP / (TP + FP)        of the reviews called positive, how many are
-    recall    = TP / (TP + FN)        of the positive reviews, how many were found
-    F1        = 2 P R / (P + R) = 2 TP / (2 TP + FP + FN)
-    A ratio with a zero denominator is 0 (sklearn's zero_division=0).
-    """
-    (tn, fp), (fn, tp) = (int(v) for v in confusion[0]), (int(v) for v in confusion[1])
-
-    def ratio(num: int, den: int) -> float:
-        return num / den if den else 0.0
-
-    return {
-        "accuracy": ratio(tp + tn, tn + fp + fn + tp),
-        "precision": ratio(tp, tp + fp),
-        "recall": ratio(tp, tp + fn),
-        "f1": ratio(2 * tp, 2 * tp + fp + fn),
-    }
-
-
 def _loss_and_confusion(model: nn.Module, batches: Iterable[Batch]) -> tuple[float, Tensor]:
     assert isinstance(model, SequenceClassifier)
     means = RunningMeans()
@@ -390,7 +355,7 @@ def train(config: SentimentConfig, resume: bool = False) -> FitResult:
         config.train,
         evaluate=evaluate_classifier,
         task=TASK,
-        model_config=describe_model("classifier", model.config),
+        model_config=describe_model(model),
         extras={**data.pipeline.to_extras(), "data": data.source},
         resume=resume,
         dist=dist,

@@ -33,18 +33,20 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit.config import from_dict
 from rnnkit.data.batch import Batch
 from rnnkit.data.paths import shared_data_dir
 from rnnkit.data.text import read_text
 from rnnkit.data.vocab import BOS, PAD, Vocabulary
 from rnnkit.errors import DataError, RnnkitError
 from rnnkit.models.encoder import EncoderConfig
-from rnnkit.models.io import describe_model, load_model
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.models.registry import describe_model
 from rnnkit.models.stateful import StatefulLanguageModel, stream_batches
-from rnnkit.train.config import TrainConfig, from_dict
+from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import DistInfo, current_dist
 from rnnkit.train.fit import DevBatches, FitResult, TrainBatches, evaluate_loss, fit
+from rnnkit.train.loading import load_model
 
 TASK = "text"
 SPECIALS = (PAD, BOS)
@@ -315,7 +317,7 @@ def train(config: TextConfig, resume: bool = False) -> FitResult:
         task=TASK,
         # Saved as a plain language model: the stateful model only adds the carry, which is
         # not a parameter, so `rnnkit summary --checkpoint` and load_model read it as is.
-        model_config=describe_model("language_model", run.model.config),
+        model_config=describe_model(run.model),
         extras=run.extras,
         resume=resume,
         dist=dist,

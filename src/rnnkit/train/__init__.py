@@ -1,10 +1,11 @@
-"""The training engine: losses, the fit loop, checkpoints, metrics, logging, torchrun.
+"""The training engine: the fit loop, checkpoints, logging, torchrun.
 
     from rnnkit.train import TrainConfig, fit
     result = fit(model, train_batches, dev_batches, TrainConfig(epochs=5), out_dir="runs/x")
 
 `model(batch) -> ModelOutput(logits, loss, count)` is the only thing the engine asks of a
-model; `train_batches(epoch)` and `dev_batches()` produce `Batch`es.
+model; `train_batches(epoch)` and `dev_batches()` produce `Batch`es. The losses a model computes
+live beside the models (`rnnkit.models.losses`), the running means in `rnnkit.metrics`.
 """
 
 from rnnkit.train.averaging import WeightAverage
@@ -19,7 +20,7 @@ from rnnkit.train.checkpoint import (
     save_checkpoint,
     unwrap_model,
 )
-from rnnkit.train.config import TrainConfig, from_dict, to_dict
+from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import (
     DistInfo,
     cleanup_distributed,
@@ -36,13 +37,8 @@ from rnnkit.train.fit import (
     make_optimizer,
     seed_everything,
 )
+from rnnkit.train.loading import load_model
 from rnnkit.train.logging import MetricsLogger, read_metrics
-from rnnkit.train.losses import (
-    classification_loss,
-    sequence_binary_cross_entropy,
-    sequence_cross_entropy,
-)
-from rnnkit.train.metrics import RunningMeans, accuracy
 from rnnkit.train.plots import plot_loss_curves
 
 __all__ = [
@@ -53,20 +49,17 @@ __all__ = [
     "LoadedCheckpoint",
     "MetricsLogger",
     "RngState",
-    "RunningMeans",
     "TrainConfig",
     "WeightAverage",
-    "accuracy",
     "check_model_state",
     "checkpoint_exists",
-    "classification_loss",
     "cleanup_distributed",
     "current_dist",
     "evaluate_loss",
     "fit",
-    "from_dict",
     "init_distributed",
     "load_checkpoint",
+    "load_model",
     "load_model_weights",
     "make_optimizer",
     "plot_loss_curves",
@@ -74,9 +67,6 @@ __all__ = [
     "resolve_device",
     "save_checkpoint",
     "seed_everything",
-    "sequence_binary_cross_entropy",
-    "sequence_cross_entropy",
     "single_process",
-    "to_dict",
     "unwrap_model",
 ]

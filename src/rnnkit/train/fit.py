@@ -50,8 +50,10 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from rnnkit.config import to_dict
 from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
+from rnnkit.metrics.running import RunningMeans, accumulator_dtype
 from rnnkit.models.base import ModelOutput
 from rnnkit.train.averaging import WeightAverage
 from rnnkit.train.checkpoint import (
@@ -60,7 +62,7 @@ from rnnkit.train.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from rnnkit.train.config import TrainConfig, to_dict
+from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import (
     DistInfo,
     all_reduce_max,
@@ -71,7 +73,6 @@ from rnnkit.train.distributed import (
     gather_objects,
 )
 from rnnkit.train.logging import MetricsLogger
-from rnnkit.train.metrics import RunningMeans, accumulator_dtype
 from rnnkit.train.plots import plot_loss_curves
 
 log = logging.getLogger("rnnkit.train")
