@@ -66,7 +66,7 @@ def test_evaluate_prints_the_nll(
     trained: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, out = trained
-    assert main(["evaluate", "music", "--checkpoint", str(out / "best")]) == 0
+    assert main(["evaluate", "music", "--checkpoint", str(out / "best"), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["chorales"] == 2 and metrics["steps"] == 12
     assert 0 < metrics["nll_per_step"] < 88 * 0.7  # better than a coin per key

@@ -13,6 +13,7 @@ import torch
 
 from rnnkit.cli import main
 from rnnkit.data.conll import TaggedSentence
+from rnnkit.data.sequences import epoch_batches
 from rnnkit.data.tags import find_violation
 from rnnkit.errors import RnnkitError
 from rnnkit.metrics.entities import entity_scores
@@ -103,7 +104,7 @@ def tiny_model(pipeline: ner.NERPipeline, seed: int = 0) -> CRFTagger:
 def fitted() -> tuple[CRFTagger, ner.NERPipeline, list[TaggedSentence]]:
     """A CRF tagger trained to convergence on ten sentences, full batch."""
     data = tagged(sentences(10, seed=1))
-    pipeline = ner.NERPipeline.build(data, ner.NERDataConfig())
+    pipeline = ner.NERPipeline.build(data)
     model = tiny_model(pipeline)
     batch = ner.collate(ner.encode_sentences(data, pipeline))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
@@ -133,7 +134,7 @@ def test_crf_tagger_overfits_ten_sentences(
 
 def test_loss_is_the_crf_nll_summed_over_sentences_per_real_token() -> None:
     data = tagged(sentences(5, seed=2))
-    pipeline = ner.NERPipeline.build(data, ner.NERDataConfig())
+    pipeline = ner.NERPipeline.build(data)
     model = tiny_model(pipeline).double().eval()
     with torch.no_grad():
         for p in model.crf.parameters():
@@ -154,7 +155,7 @@ def test_loss_is_the_crf_nll_summed_over_sentences_per_real_token() -> None:
 
 def test_unseen_words_are_told_apart_by_their_characters() -> None:
     data = tagged(sentences(5, seed=3))
-    pipeline = ner.NERPipeline.build(data, ner.NERDataConfig())
+    pipeline = ner.NERPipeline.build(data)
     model = tiny_model(pipeline).eval()
     example = pipeline.encode(["Yesterday", ",", "Zorblax", "met", "zorblax", "."])
     assert int(example.words[2]) == int(example.words[4]) == pipeline.words.unk_id
@@ -165,7 +166,7 @@ def test_unseen_words_are_told_apart_by_their_characters() -> None:
 
 def test_decoding_only_returns_valid_bio() -> None:
     data = tagged(sentences(5, seed=4))
-    pipeline = ner.NERPipeline.build(data, ner.NERDataConfig())
+    pipeline = ner.NERPipeline.build(data)
     model = tiny_model(pipeline).eval()
     inside = pipeline.tags.index("I-PER")
     with torch.no_grad():
@@ -181,7 +182,7 @@ def test_checkpoint_round_trip_tags_the_same(
 ) -> None:
     model, pipeline, _ = fitted
     meta = CheckpointMeta(
-        task=ner.TASK,
+        task=ner.NAME,
         model_config=describe_model(model),
         extras=pipeline.to_extras(),
     )
@@ -239,7 +240,7 @@ def test_bracketed_keeps_the_original_spacing() -> None:
 def test_unk_replacement_is_reproducible_and_touches_the_words_it_should() -> None:
     data = tagged(sentences(30, seed=5))
     data.append(tagged([[("Zorblax", "B-PER"), ("Quux", "I-PER"), ("left", "O")]])[0])
-    pipeline = ner.NERPipeline.build(data, ner.NERDataConfig())
+    pipeline = ner.NERPipeline.build(data)
     examples = ner.encode_sentences(data, pipeline)
     once = ner.singletons(data, pipeline)
     n_once = sum(int(o.sum()) for o in once)
@@ -248,8 +249,13 @@ def test_unk_replacement_is_reproducible_and_touches_the_words_it_should() -> No
     assert unk is not None and all(int((e.words == unk).sum()) == 0 for e in examples)
 
     def unks(p: float, epoch: int = 0, word_dropout: float = 0.0) -> int:
-        make = ner.training_batches(
-            examples, once, 4, seed=0, unk_replace=p, unk_id=unk, word_dropout=word_dropout
+        make = epoch_batches(
+            examples,
+            4,
+            seed=0,
+            transform=ner.unk_replacement(once, 0, p, word_dropout, unk),
+            collate=ner.collate,
+            length=ner.sentence_length,
         )
         batches = make(epoch)
         assert sorted(int(n) for b in batches for n in b.lengths) == sorted(
@@ -432,6 +438,19 @@ def test_cli_tag_file_writes_conll_and_jsonl(trained: tuple[Path, Path], tmp_pat
     assert [e["text"] for e in first["entities"]] == ["Harry Potter", "Ron Weasley"]
 
 
+# The softmax preset has no character encoder, so it has no --char-* options.
+WORDS_ONLY = [a for i, a in enumerate(TINY) if not (a.startswith("--char") or TINY[i - 1].startswith("--char"))]
+
+
+def test_softmax_preset_has_no_character_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "ner", "--preset", "softmax", "--char-dim", "8"])
+    assert "unrecognized arguments: --char-dim" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "ner", "--preset", "softmax", "--help"])
+    assert "--char-dim" not in capsys.readouterr().out
+
+
 def test_softmax_preset_trains_and_evaluates(
     trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -449,7 +468,7 @@ def test_softmax_preset_trains_and_evaluates(
         str(dev),
         "--out",
         str(out),
-        *TINY,
+        *WORDS_ONLY,
     ]
     assert main(args) == 0
     capsys.readouterr()

@@ -3,34 +3,35 @@
 Each subcommand parses its options into the task's config dataclasses and calls one library
 function; errors a user can fix are printed as one line, with a non-zero exit status.
 
-Layout: this module builds the verbs (train, evaluate, generate, ..., summary); each task has a
-module here (`rnnkit.cli.music`, ...) that adds its own sub-parsers to the verbs it supports.
-`rnnkit train TASK` is generic: every field of the task's config dataclasses is an option.
+Layout: `train TASK` and `evaluate TASK` are written once, against the recipe contract
+(`rnnkit.tasks.recipe.Recipe`): every field of the chosen preset's config is a `train` option,
+and `evaluate` takes --checkpoint, --data, --split and --json for every task. The verbs only
+some tasks have (generate, predict, tag) and the options a task adds to `evaluate` live in
+one module per task (`rnnkit.cli.music`, ...; see `rnnkit.cli.commands.TaskCommands`).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import json
 import logging
 import sys
-from collections.abc import Sequence
-from types import ModuleType
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rnnkit import __version__
+from rnnkit.cli import diagnose, music, ner, sentiment, text
+from rnnkit.cli.commands import TaskCommands, format_metrics
 from rnnkit.cli.configargs import add_config_arguments, apply_overrides
+from rnnkit.cli.options import add_checkpoint_option
 from rnnkit.errors import RnnkitError
+from rnnkit.tasks import RECIPES, Recipe
 
-# Task name -> its CLI module. Each CLI module defines:
-#   RECIPE: the library module (PRESETS, train(config, resume), build_model(config))
-#   HELP: one line;  HIDDEN: config fields the task fixes itself (not options)
-#   add_commands(verbs): adds its sub-parsers (with set_defaults(run=...)) to the verbs it supports
-TASK_CLIS: dict[str, str] = {
-    "music": "rnnkit.cli.music",
-    "sentiment": "rnnkit.cli.sentiment",
-    "ner": "rnnkit.cli.ner",
-    "text": "rnnkit.cli.text",
+TASK_COMMANDS: dict[str, TaskCommands] = {
+    "music": music.COMMANDS,
+    "sentiment": sentiment.COMMANDS,
+    "ner": ner.COMMANDS,
+    "text": text.COMMANDS,
 }
 
 VERBS = {
@@ -41,11 +42,10 @@ VERBS = {
 }
 
 
-def task_cli(name: str) -> ModuleType:
-    return importlib.import_module(TASK_CLIS[name])
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(presets: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line. `presets`: task -> the preset whose config fields become the
+    options of `train TASK` (default: "default"), so that each preset lists its own options
+    with its own values."""
     parser = argparse.ArgumentParser(
         prog="rnnkit", description="Recurrent neural networks: train, evaluate, generate, inspect."
     )
@@ -57,40 +57,53 @@ def build_parser() -> argparse.ArgumentParser:
             verb, help=help_text, description=help_text[0].upper() + help_text[1:] + "."
         )
         verbs[verb] = p.add_subparsers(dest="task", metavar="TASK", required=True)
-    verbs["_root"] = commands  # for task commands without a TASK word (`rnnkit tag`)
-
-    for name in TASK_CLIS:
-        module = task_cli(name)
-        recipe = module.RECIPE
-        p = verbs["train"].add_parser(name, help=module.HELP, description=f"Train: {module.HELP}.")
-        p.add_argument(
-            "--preset",
-            choices=sorted(recipe.PRESETS),
-            default="default",
-            help="starting configuration (default: default)",
-        )
-        p.add_argument(
-            "--out",
-            dest="out_dir_arg",
-            metavar="DIR",
-            help=f"run directory: checkpoints, metrics.jsonl, loss.png (default: {recipe.PRESETS['default'].train.out_dir})",
-        )
-        p.add_argument(
-            "--resume",
-            action="store_true",
-            help="continue the interrupted or finished run in --out (raise --epochs to train longer)",
-        )
-        p.add_argument("--quiet", action="store_true", help="no progress bar")
-        add_config_arguments(
-            p, recipe.PRESETS["default"], hidden=module.HIDDEN | {"out_dir", "progress"}
-        )
-        p.set_defaults(run=cmd_train, task_module=module)
-        module.add_commands(verbs)
-
-    from rnnkit.cli import diagnose
-
+    for name, recipe in RECIPES.items():
+        add_train_command(verbs["train"], recipe, (presets or {}).get(name, "default"))
+        add_evaluate_command(verbs["evaluate"], recipe, TASK_COMMANDS[name])
+        TASK_COMMANDS[name].add_commands(verbs, commands)
     diagnose.add_command(commands)
+    add_summary_command(commands)
+    return parser
 
+
+def add_train_command(verbs: Any, recipe: Recipe[Any], preset: str) -> None:
+    p = verbs.add_parser(recipe.NAME, help=recipe.HELP, description=f"Train: {recipe.HELP}.")
+    p.add_argument(
+        "--preset",
+        choices=sorted(recipe.PRESETS),
+        default="default",
+        help="starting configuration; `--preset NAME --help` lists its options and values "
+        "(default: default)",
+    )
+    p.add_argument(
+        "--out",
+        dest="out_dir_arg",
+        metavar="DIR",
+        help="run directory: checkpoints, metrics.jsonl, loss.png "
+        f"(default: {recipe.PRESETS[preset].train.out_dir})",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted or finished run in --out (raise --epochs to train longer)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    config = recipe.PRESETS[preset]
+    add_config_arguments(p, config, hidden=recipe.HIDDEN | {"out_dir", "progress"})
+    p.set_defaults(run=cmd_train, recipe=recipe)
+
+
+def add_evaluate_command(verbs: Any, recipe: Recipe[Any], task: TaskCommands) -> None:
+    p = verbs.add_parser(recipe.NAME, help=recipe.HELP, description=task.evaluate_help)
+    add_checkpoint_option(p, recipe.NAME)
+    p.add_argument("--data", metavar="PATH", help=task.data_help)
+    p.add_argument("--split", default=None, help=task.split_help)
+    task.add_evaluate_options(p)
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    p.set_defaults(run=cmd_evaluate, recipe=recipe, task_commands=task)
+
+
+def add_summary_command(commands: Any) -> None:
     summary = commands.add_parser(
         "summary",
         help="show a model's layers and parameter counts",
@@ -98,18 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
         "the lecture's sentiment model, Embedding(10,000, 100) -> SimpleRNN(10) -> Dense(1, sigmoid).",
     )
     summary.add_argument(
-        "task", nargs="?", choices=sorted(TASK_CLIS), help="show this task's model (its --preset)"
+        "task", nargs="?", choices=sorted(RECIPES), help="show this task's model (its --preset)"
     )
     summary.add_argument("--preset", default="default", help="the task's preset (default: default)")
     summary.add_argument(
         "--checkpoint", metavar="DIR", help="show the model saved in this checkpoint"
     )
     summary.set_defaults(run=cmd_summary)
-    return parser
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    recipe = args.task_module.RECIPE
+    recipe: Recipe[Any] = args.recipe
     config = apply_overrides(recipe.PRESETS[args.preset], vars(args))
     extra: dict[str, Any] = {}
     if args.out_dir_arg:
@@ -133,6 +145,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    recipe: Recipe[Any] = args.recipe
+    task: TaskCommands = args.task_commands
+    extra = {name: getattr(args, name) for name in task.evaluate_options}
+    result = recipe.evaluate(args.checkpoint, args.data, args.split, **extra)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print((task.format_evaluation or format_metrics)(result))
+    return 0
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from rnnkit.models import summary
 
@@ -143,17 +167,14 @@ def cmd_summary(args: argparse.Namespace) -> int:
         print(summary(model, title=f"{meta.task} ({args.checkpoint})"))
         return 0
     if args.task:
-        recipe = task_cli(args.task).RECIPE
+        recipe = RECIPES[args.task]
         if args.preset not in recipe.PRESETS:
             raise RnnkitError(
-                f"task {args.task!r} has no preset {args.preset!r}; choose one of {', '.join(sorted(recipe.PRESETS))}"
+                f"task {args.task!r} has no preset {args.preset!r}; choose one of "
+                f"{', '.join(sorted(recipe.PRESETS))}"
             )
-        print(
-            summary(
-                recipe.build_model(recipe.PRESETS[args.preset]),
-                title=f"{args.task} ({args.preset})",
-            )
-        )
+        model = recipe.build_model(recipe.PRESETS[args.preset])
+        print(summary(model, title=f"{args.task} ({args.preset})"))
         return 0
     from rnnkit.models import ClassifierConfig, EncoderConfig, SequenceClassifier
 
@@ -166,8 +187,26 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def chosen_presets(argv: Sequence[str]) -> dict[str, str]:
+    """{task: preset} when argv is `train TASK ... --preset NAME ...` (an unknown name is left
+    for the parser to reject with the list of choices)."""
+    if len(argv) < 2 or argv[0] != "train" or argv[1] not in RECIPES:
+        return {}
+    task, rest = argv[1], list(argv[2:])
+    for i, arg in enumerate(rest):
+        value = None
+        if arg == "--preset" and i + 1 < len(rest):
+            value = rest[i + 1]
+        elif arg.startswith("--preset="):
+            value = arg.split("=", 1)[1]
+        if value is not None and value in RECIPES[task].PRESETS:
+            return {task: value}
+    return {}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(chosen_presets(argv)).parse_args(argv)
     # The engine reports each epoch's metrics (and warnings) through logging.
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

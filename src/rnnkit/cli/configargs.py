@@ -1,9 +1,10 @@
 """Config dataclasses as command-line options, and back.
 
 Every leaf field of a (nested) frozen config dataclass becomes one option named after it:
-`hidden_size` -> `--hidden-size`. Its help text is the comment written above the field in the
-dataclass, so the documentation lives in one place. Options the user does not give keep the
-preset's value.
+`hidden_size` -> `--hidden-size`; a field may name its option otherwise with
+`metadata={"option": "data"}` (a data config's `path` is `--data`). Its help text is the
+comment written above the field in the dataclass, so the documentation lives in one place.
+Options the user does not give keep the preset's value.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ def leaf_fields(config: Any, prefix: FieldPath = ()) -> dict[str, tuple[FieldPat
                     raise AssertionError(f"option --{name} would be ambiguous")
                 out[name] = item
         else:
-            if f.name in out:
-                raise AssertionError(f"option --{f.name} would be ambiguous")
-            out[f.name] = (prefix + (f.name,), hints[f.name], value)
+            name = f.metadata.get("option", f.name)
+            if name in out:
+                raise AssertionError(f"option --{name} would be ambiguous")
+            out[name] = (prefix + (f.name,), hints[f.name], value)
     return out
 
 
@@ -94,11 +96,11 @@ def add_config_arguments(
 ) -> None:
     """One option per leaf field of `config`; an option not given is absent from the namespace."""
     comments = _all_comments(config)
-    for name, (_, hint, value) in leaf_fields(config).items():
+    for name, (path, hint, value) in leaf_fields(config).items():
         if name in hidden:
             continue
         flag = "--" + name.replace("_", "-")
-        help_text = comments.get(name, "")
+        help_text = comments.get(path[-1], "")
         help_text = f"{help_text} (default: {value})".strip().replace("%", "%%")
         if hint is bool:
             parser.add_argument(
@@ -130,14 +132,14 @@ def apply_overrides(config: Any, values: dict[str, Any]) -> Any:
     for name, value in values.items():
         if name not in fields:
             continue
-        config = _replace_path(config, fields[name][0], value)
+        config = _replace_path(config, fields[name][0], value, name)
     return config
 
 
-def _replace_path(config: Any, path: FieldPath, value: Any) -> Any:
+def _replace_path(config: Any, path: FieldPath, value: Any, option: str) -> Any:
     head, *rest = path
-    new = value if not rest else _replace_path(getattr(config, head), tuple(rest), value)
+    new = value if not rest else _replace_path(getattr(config, head), tuple(rest), value, option)
     try:
         return dataclasses.replace(config, **{head: new})
     except (TypeError, ValueError) as e:
-        raise RnnkitError(f"--{path[-1].replace('_', '-')}: {e}") from e
+        raise RnnkitError(f"--{option.replace('_', '-')}: {e}") from e

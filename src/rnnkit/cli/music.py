@@ -1,35 +1,28 @@
-"""`rnnkit ... music`: the chorale model's evaluate and generate commands."""
+"""`rnnkit ... music`: the chorale model's evaluate options and `generate music`."""
 
 from __future__ import annotations
 
 import argparse
-import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rnnkit.cli.commands import TaskCommands
 from rnnkit.cli.options import add_checkpoint_option, add_sampling_options
-from rnnkit.tasks import music as RECIPE
-
-HELP = "polyphonic music generation on Bach chorales (one-to-many)"
-HIDDEN = frozenset({"vocab_size", "embedding_dim", "num_features", "bidirectional", "merge"})
+from rnnkit.tasks import music as recipe
 
 
-def add_commands(verbs: dict[str, Any]) -> None:
-    p = verbs["evaluate"].add_parser(
-        "music", help=HELP, description="Negative log-likelihood per time step of a chorale model."
-    )
-    add_checkpoint_option(p, "music")
-    p.add_argument("--split", default="valid", help="train, valid or test (default: valid)")
+def add_evaluate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--source",
         choices=["music21", "jsb"],
-        help="data source (default: the one the model was trained on)",
+        help="data source (default: jsb with --data, else the one the model was trained on)",
     )
-    p.add_argument("--data", metavar="DIR", help="JSB Chorales folder for --source jsb")
-    p.set_defaults(run=evaluate)
 
+
+def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
     p = verbs["generate"].add_parser(
-        "music", help=HELP, description="Sample a chorale; write MIDI and a piano-roll PNG."
+        "music", help=recipe.HELP, description="Sample a chorale; write MIDI and a piano-roll PNG."
     )
     add_checkpoint_option(p, "music")
     p.add_argument("--steps", type=int, default=64, help="quarter notes to generate (default: 64)")
@@ -47,14 +40,8 @@ def add_commands(verbs: dict[str, Any]) -> None:
     p.set_defaults(run=generate)
 
 
-def evaluate(args: argparse.Namespace) -> int:
-    data = RECIPE.MusicDataConfig(source=args.source, data=args.data) if args.source else None
-    print(json.dumps(RECIPE.evaluate(args.checkpoint, split=args.split, data=data), indent=2))
-    return 0
-
-
 def generate(args: argparse.Namespace) -> int:
-    steps = RECIPE.generate(
+    steps = recipe.generate(
         args.checkpoint,
         steps=args.steps,
         out=args.out,
@@ -64,7 +51,17 @@ def generate(args: argparse.Namespace) -> int:
         bpm=args.bpm,
     )
     notes = sum(len(s) for s in steps)
-    print(
-        f"wrote {args.out} ({len(steps)} steps, {notes} notes) and {Path(args.out).with_suffix('.png')}"
-    )
+    png = Path(args.out).with_suffix(".png")
+    print(f"wrote {args.out} ({len(steps)} steps, {notes} notes) and {png}")
     return 0
+
+
+COMMANDS = TaskCommands(
+    evaluate_help="Negative log-likelihood per time step of a chorale model.",
+    data_help="JSB Chorales folder (train.json, valid.json[, test.json]); default: the data "
+    "the model was trained on",
+    split_help="train, valid or test (default: valid)",
+    add_evaluate_options=add_evaluate_options,
+    evaluate_options=("source",),
+    add_commands=add_commands,
+)

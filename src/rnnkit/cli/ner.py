@@ -1,42 +1,31 @@
-"""`rnnkit ... ner` and `rnnkit tag`: the named-entity tagger's evaluate and tag commands."""
+"""`rnnkit ... ner` and `rnnkit tag`: the named-entity tagger's evaluate table and `tag`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from rnnkit.cli.commands import TaskCommands
 from rnnkit.cli.options import add_checkpoint_option, check_argument_texts
 from rnnkit.errors import RnnkitError
-from rnnkit.tasks import ner as RECIPE
-
-HELP = "named-entity recognition on CoNLL-2003 (many-to-many, T_x = T_y)"
-# Sizes and tags come from the training data; the inputs are always word ids.
-HIDDEN = frozenset({"vocab_size", "num_features", "num_chars", "tags"})
+from rnnkit.metrics.entities import EntityScores, Score
+from rnnkit.tasks import ner as recipe
 
 
-def add_commands(verbs: dict[str, Any]) -> None:
-    p = verbs["evaluate"].add_parser(
-        "ner",
-        help=HELP,
-        description="Entity-level precision, recall and F1 of a tagger, overall and per entity "
-        "type (an entity counts when its type and both boundaries are right, as conlleval "
-        "counts), and the token accuracy.",
-    )
-    add_checkpoint_option(p, "ner")
-    p.add_argument("--data", required=True, metavar="FILE", help="labelled sentences to score")
+def add_evaluate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--format",
-        choices=list(RECIPE.FORMATS),
-        default="conll",
+        choices=list(recipe.FORMATS),
+        default=None,
         help="conll (token ... tag columns), tsv (token<TAB>tag) or binary (sentence<TAB>0 1 ...) "
-        "(default: conll)",
+        "(default: the training data's)",
     )
-    p.add_argument("--json", action="store_true", help="print the scores as one JSON object")
-    p.set_defaults(run=evaluate)
 
-    root = verbs["_root"]
-    p = root.add_parser(
+
+def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
+    p = commands.add_parser(
         "tag",
         help="mark the named entities in text with a trained tagger",
         description="Tag raw sentences given as arguments (printed with their entities in "
@@ -58,7 +47,7 @@ def add_commands(verbs: dict[str, Any]) -> None:
     )
     p.add_argument(
         "--format",
-        choices=[*RECIPE.FORMATS, "text"],
+        choices=[*recipe.FORMATS, "text"],
         default="conll",
         help="format of --input: conll, tsv, binary, or text (raw text, one or more sentences "
         "a line; written as JSON lines) (default: conll)",
@@ -72,19 +61,14 @@ def add_commands(verbs: dict[str, Any]) -> None:
     p.set_defaults(run=tag)
 
 
-def evaluate(args: argparse.Namespace) -> int:
-    scores = RECIPE.evaluate(args.checkpoint, args.data, format=args.format)
-    if args.json:
-        record = {
-            "overall": vars(scores.overall),
-            "per_type": {name: vars(s) for name, s in scores.per_type.items()},
-            "accuracy": scores.accuracy,
-            "tokens": scores.tokens,
-        }
-        print(json.dumps(record, indent=2))
-        return 0
-    print(scores.format_report())
-    return 0
+def format_evaluation(result: dict[str, Any]) -> str:
+    """conlleval's table: per type and overall, then the token accuracy."""
+    return EntityScores(
+        overall=Score(**result["overall"]),
+        per_type={name: Score(**s) for name, s in result["per_type"].items()},
+        accuracy=result["accuracy"],
+        tokens=result["tokens"],
+    ).format_report()
 
 
 def tag(args: argparse.Namespace) -> int:
@@ -93,7 +77,7 @@ def tag(args: argparse.Namespace) -> int:
             raise RnnkitError("give sentences as arguments or a file with --input, not both")
         if args.output is None:
             raise RnnkitError("--input needs --output FILE to write the tagged sentences to")
-        n = RECIPE.tag_file(
+        n = recipe.tag_file(
             args.checkpoint,
             args.input,
             args.output,
@@ -107,9 +91,22 @@ def tag(args: argparse.Namespace) -> int:
     if not args.texts:
         raise RnnkitError("nothing to tag: give sentences as arguments, or --input FILE")
     check_argument_texts(args.texts)
-    for tagged in RECIPE.tag_texts(args.checkpoint, args.texts):
+    for tagged in recipe.tag_texts(args.checkpoint, args.texts):
         if args.jsonl:
             print(json.dumps(tagged.to_json(), ensure_ascii=False))
         else:
             print(tagged.bracketed())
     return 0
+
+
+COMMANDS = TaskCommands(
+    evaluate_help="Entity-level precision, recall and F1 of a tagger, overall and per entity "
+    "type (an entity counts when its type and both boundaries are right, as conlleval counts), "
+    "and the token accuracy.",
+    data_help="labelled sentences to score (default: the dev file the model was trained with)",
+    split_help="not used: a file of sentences is one split",
+    add_evaluate_options=add_evaluate_options,
+    evaluate_options=("format",),
+    format_evaluation=format_evaluation,
+    add_commands=add_commands,
+)

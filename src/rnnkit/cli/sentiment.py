@@ -1,50 +1,23 @@
-"""`rnnkit ... sentiment`: the review classifier's evaluate and predict commands."""
+"""`rnnkit ... sentiment`: the review classifier's evaluate table and `predict sentiment`."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
+from collections.abc import Mapping
 from typing import Any
 
+from rnnkit.cli.commands import TaskCommands
 from rnnkit.cli.options import add_checkpoint_option, check_argument_texts
-from rnnkit.data.text import decode_text, read_text
-from rnnkit.errors import DataError, RnnkitError
-from rnnkit.tasks import sentiment as RECIPE
-
-HELP = "sentiment classification of movie reviews (many-to-one)"
-# The vocabulary size comes from --max-words, the two classes from the label set, and the
-# inputs are always token ids.
-HIDDEN = frozenset({"vocab_size", "num_features", "num_classes"})
-
-STDIN = "-"
+from rnnkit.errors import RnnkitError
+from rnnkit.tasks import sentiment as recipe
+from rnnkit.tasks.recipe import STDIN, read_lines
 
 
-def add_commands(verbs: dict[str, Any]) -> None:
-    p = verbs["evaluate"].add_parser(
-        "sentiment",
-        help=HELP,
-        description="Accuracy, precision, recall, F1 (of the positive class) and the confusion "
-        "matrix of a review classifier.",
-    )
-    add_checkpoint_option(p, "sentiment")
-    p.add_argument(
-        "--data",
-        metavar="FILE",
-        help="labelled reviews (label<TAB>text, CSV, JSON lines or an aclImdb folder); default: "
-        "the dev part held out of the model's own training data",
-    )
-    p.add_argument(
-        "--split",
-        default="test",
-        help="which half of an aclImdb folder given as --data (default: test)",
-    )
-    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
-    p.set_defaults(run=evaluate)
-
+def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
     p = verbs["predict"].add_parser(
         "sentiment",
-        help=HELP,
+        help=recipe.HELP,
         description="Label reviews as pos or neg, with the model's probability of that label. "
         "One result per text, one per line, in input order.",
     )
@@ -62,15 +35,6 @@ def add_commands(verbs: dict[str, Any]) -> None:
         help='JSON lines: {"label": ..., "probability": ..., "text": ...}',
     )
     p.set_defaults(run=predict)
-
-
-def evaluate(args: argparse.Namespace) -> int:
-    result = RECIPE.evaluate(args.checkpoint, data=args.data, split=args.split)
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    print(format_evaluation(result))
-    return 0
 
 
 def format_evaluation(result: dict[str, Any]) -> str:
@@ -97,33 +61,14 @@ def format_evaluation(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def read_lines(text: str, source: str) -> list[str]:
-    """One review per line; a blank line is an error (results must line up with the input)."""
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the newline that ends the last line
-    if not lines:
-        raise DataError("no texts to classify", path=source)
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            raise DataError("empty text: every line must hold one review", path=source, line=number)
-    return lines
-
-
-def read_stdin() -> list[str]:
-    return read_lines(decode_text(sys.stdin.buffer.read(), "<stdin>"), "<stdin>")
-
-
 def gather_texts(args: argparse.Namespace) -> list[str]:
     """The reviews from the arguments, standard input ('-') or --file."""
     if args.file is not None and args.texts:
         raise RnnkitError("give the texts as arguments or with --file, not both")
     if args.file is not None:
-        if args.file == STDIN:
-            return read_stdin()
-        return read_lines(read_text(args.file), args.file)
+        return read_lines(args.file, "review")
     if args.texts == [STDIN]:
-        return read_stdin()
+        return read_lines(STDIN, "review")
     if STDIN in args.texts:
         raise RnnkitError("'-' (read standard input) must be the only text argument")
     if not args.texts:
@@ -137,7 +82,7 @@ def gather_texts(args: argparse.Namespace) -> list[str]:
 def predict(args: argparse.Namespace) -> int:
     texts = gather_texts(args)
     for text, (label, probability) in zip(
-        texts, RECIPE.predict(args.checkpoint, texts), strict=True
+        texts, recipe.predict(args.checkpoint, texts), strict=True
     ):
         if args.json:
             record = {"label": label, "probability": probability, "text": text}
@@ -145,3 +90,14 @@ def predict(args: argparse.Namespace) -> int:
         else:
             print(f"{label}\t{probability:.4f}")
     return 0
+
+
+COMMANDS = TaskCommands(
+    evaluate_help="Accuracy, precision, recall, F1 (of the positive class) and the confusion "
+    "matrix of a review classifier.",
+    data_help="labelled reviews (label<TAB>text, CSV, JSON lines or an aclImdb folder); "
+    "default: the dev part held out of the model's own training data",
+    split_help="which half of an aclImdb folder given as --data (default: test)",
+    format_evaluation=format_evaluation,
+    add_commands=add_commands,
+)

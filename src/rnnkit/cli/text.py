@@ -1,35 +1,17 @@
-"""`rnnkit ... text`: the character model's evaluate and generate commands."""
+"""`rnnkit ... text`: the character model's evaluate options and `generate text`."""
 
 from __future__ import annotations
 
 import argparse
-import json
+from collections.abc import Mapping
 from typing import Any
 
+from rnnkit.cli.commands import TaskCommands
 from rnnkit.cli.options import add_checkpoint_option, add_sampling_options
-from rnnkit.tasks import text as RECIPE
-
-HELP = "character-level text generation, e.g. Tiny Shakespeare (one-to-many)"
-HIDDEN = frozenset({"vocab_size", "num_features", "bidirectional", "merge"})
+from rnnkit.tasks import text as recipe
 
 
-def add_commands(verbs: dict[str, Any]) -> None:
-    p = verbs["evaluate"].add_parser(
-        "text",
-        help=HELP,
-        description="Validation loss of a character model, in nats and bits per character.",
-    )
-    add_checkpoint_option(p, "text")
-    p.add_argument(
-        "--data", metavar="FILE", help="text file (default: the one the model was trained on)"
-    )
-    p.add_argument(
-        "--split",
-        choices=["valid", "train", "all"],
-        default="valid",
-        help="valid: the last part of the text, as held out in training; train: the rest; "
-        "all: the whole file (default: valid)",
-    )
+def add_evaluate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--eval-streams",
         type=int,
@@ -37,10 +19,11 @@ def add_commands(verbs: dict[str, Any]) -> None:
         metavar="N",
         help="parallel streams (default: the training run's)",
     )
-    p.set_defaults(run=evaluate)
 
+
+def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
     p = verbs["generate"].add_parser(
-        "text", help=HELP, description="Sample text from a character model, after a prime."
+        "text", help=recipe.HELP, description="Sample text from a character model, after a prime."
     )
     add_checkpoint_option(p, "text")
     p.add_argument(
@@ -55,16 +38,8 @@ def add_commands(verbs: dict[str, Any]) -> None:
     p.set_defaults(run=generate)
 
 
-def evaluate(args: argparse.Namespace) -> int:
-    metrics = RECIPE.evaluate(
-        args.checkpoint, data=args.data, split=args.split, eval_streams=args.eval_streams
-    )
-    print(json.dumps(metrics, indent=2))
-    return 0
-
-
 def generate(args: argparse.Namespace) -> int:
-    sample = RECIPE.generate(
+    sample = recipe.generate(
         args.checkpoint,
         prime=args.prime,
         length=args.length,
@@ -74,3 +49,14 @@ def generate(args: argparse.Namespace) -> int:
     )
     print(args.prime + sample)
     return 0
+
+
+COMMANDS = TaskCommands(
+    evaluate_help="Validation loss of a character model, in nats and bits per character.",
+    data_help="text file (default: the one the model was trained on)",
+    split_help="valid: the last part of the text, as held out in training; train: the rest; "
+    "all: the whole file (default: valid)",
+    add_evaluate_options=add_evaluate_options,
+    evaluate_options=("eval_streams",),
+    add_commands=add_commands,
+)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from rnnkit.errors import RnnkitError
+
 SHARED_DATA_ENV = "RNNKIT_SHARED_DATA"
 CACHE_ENV = "RNNKIT_CACHE"
 
@@ -48,3 +50,18 @@ def cache_dir() -> Path:
     if env:
         return Path(env).expanduser()
     return Path.home() / ".cache" / "rnnkit"
+
+
+def find_data(given: str | Path | None, shared: str, missing: str) -> Path:
+    """The data a recipe uses: the path the user gave, else `shared` (a path relative to the
+    shared data folder) when it exists there, else an RnnkitError: `missing` says how to get
+    or give the data.
+
+    The one place where every task looks its data up, so that each says the same things.
+    """
+    if given:
+        return Path(given)
+    folder = shared_data_dir()
+    if folder is not None and (folder / shared).exists():
+        return folder / shared
+    raise RnnkitError(missing)

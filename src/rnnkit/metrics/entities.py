@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from rnnkit.data.tags import bio_to_spans
 from rnnkit.errors import RnnkitError
@@ -59,6 +60,15 @@ class EntityScores:
     per_type: dict[str, Score]
     accuracy: float
     tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """{"overall": {...}, "per_type": {type: {...}}, "accuracy", "tokens"}, JSON-able."""
+        return {
+            "overall": asdict(self.overall),
+            "per_type": {name: asdict(s) for name, s in self.per_type.items()},
+            "accuracy": self.accuracy,
+            "tokens": self.tokens,
+        }
 
     def format_report(self, digits: int = 2) -> str:
         """A table in percent: one row per entity type, the overall row, then token accuracy."""

@@ -1,1 +1,28 @@
-"""tasks"""
+"""Task recipes: one module per application, each fulfilling the contract of
+`rnnkit.tasks.recipe.Recipe` (mypy checks every entry of RECIPES against it).
+
+    from rnnkit.tasks import RECIPES
+    recipe = RECIPES["sentiment"]
+    result = recipe.train(recipe.PRESETS["lecture"])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rnnkit.tasks import music, ner, sentiment, text
+from rnnkit.tasks.music import MusicConfig
+from rnnkit.tasks.ner import NERConfig
+from rnnkit.tasks.recipe import STDIN, Loaded, Prepared, Recipe, read_lines, run_training
+from rnnkit.tasks.sentiment import SentimentConfig
+from rnnkit.tasks.text import TextConfig
+
+# Each module checked against the contract with its own config type.
+_music: Recipe[MusicConfig] = music
+_sentiment: Recipe[SentimentConfig] = sentiment
+_ner: Recipe[NERConfig] = ner
+_text: Recipe[TextConfig] = text
+
+RECIPES: dict[str, Recipe[Any]] = {r.NAME: r for r in (_music, _sentiment, _ner, _text)}
+
+__all__ = ["RECIPES", "STDIN", "Loaded", "Prepared", "Recipe", "read_lines", "run_training"]

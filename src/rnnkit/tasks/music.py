@@ -21,22 +21,23 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnnkit.config import from_dict
 from rnnkit.data import music
-from rnnkit.data.batch import Batch
-from rnnkit.data.paths import shared_data_dir
+from rnnkit.data.paths import find_data
 from rnnkit.data.sequences import epoch_batches, next_step_pair
 from rnnkit.errors import RnnkitError
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
-from rnnkit.models.registry import describe_model
+from rnnkit.tasks.recipe import Loaded, Prepared, load_run, run_training
 from rnnkit.train.config import TrainConfig
-from rnnkit.train.distributed import current_dist
-from rnnkit.train.fit import FitResult, evaluate_loss, fit
-from rnnkit.train.loading import load_model
+from rnnkit.train.distributed import DistInfo
+from rnnkit.train.fit import FitResult, evaluate_loss
 
-TASK = "music"
+NAME = "music"
+HELP = "polyphonic music generation on Bach chorales (one-to-many)"
+# The inputs are always the 88 keys' frames, and a language model reads them forwards.
+HIDDEN = frozenset({"vocab_size", "embedding_dim", "num_features", "bidirectional", "merge"})
 KEYS = music.PIANO_HIGH - music.PIANO_LOW + 1  # 88
+EVAL_BATCH_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class MusicDataConfig:
     source: str = "music21"
     # For "jsb": the folder with train.json and valid.json (test.json optional). Default: the
     # jsb-chorales folder of the shared data sets when it is found.
-    data: str | None = None
+    path: str | None = field(default=None, metadata={"option": "data"})
     # Augmentation: each epoch, shift every training chorale by a random number of semitones
     # in [-transpose, transpose] (key-invariant music, eight times more data). 0 disables it.
     transpose: int = 0
@@ -95,11 +96,23 @@ PRESETS: dict[str, MusicConfig] = {
 }
 
 
+# ------------------------------------------------------------------------------------ data
+
+
+def jsb_folder(config: MusicDataConfig) -> Path:
+    """The JSB Chorales folder: --data, or the shared jsb-chorales folder."""
+    return find_data(
+        config.path,
+        "jsb-chorales",
+        "no JSB Chorales folder given: pass --data FOLDER (with train.json and valid.json)",
+    )
+
+
 def load_splits(config: MusicDataConfig) -> dict[str, list[list[list[int]]]]:
     """The chorales of each available split, as lists of steps of MIDI pitches."""
     if config.source == "music21":
         return music.load_bach_chorales()
-    folder = Path(config.data) if config.data else _shared_jsb()
+    folder = jsb_folder(config)
     splits = {}
     for split in ("train", "valid", "test"):
         path = folder / f"{split}.json"
@@ -108,15 +121,6 @@ def load_splits(config: MusicDataConfig) -> dict[str, list[list[list[int]]]]:
         elif split != "test":
             raise RnnkitError(f"{path}: not found (expected JSB Chorales {split}.json in {folder})")
     return splits
-
-
-def _shared_jsb() -> Path:
-    shared = shared_data_dir()
-    if shared is None or not (shared / "jsb-chorales").is_dir():
-        raise RnnkitError(
-            "no JSB Chorales folder given: pass --data FOLDER (with train.json and valid.json)"
-        )
-    return shared / "jsb-chorales"
 
 
 def frame_examples(chorales: list[list[list[int]]]) -> list[tuple[Tensor, Tensor]]:
@@ -145,65 +149,65 @@ def evaluate_nll(model: nn.Module, batches: Any) -> dict[str, float]:
     return {"loss": loss, "nll_per_step": loss}
 
 
-def train(config: MusicConfig, resume: bool = False) -> FitResult:
-    """Train the chorale model; checkpoints and logs go to config.train.out_dir."""
+# ------------------------------------------------------------------------------ the recipe
+
+
+def prepare(config: MusicConfig, dist: DistInfo | None = None) -> Prepared[MusicConfig]:
+    """The chorales as next-frame examples: shuffled, transposed training batches (this
+    rank's share) and the valid batches."""
     splits = load_splits(config.data)
-    dist = current_dist(config.train.device)
-    train_examples = frame_examples(splits["train"])
-    valid_examples = frame_examples(splits["valid"])
+    if config.data.source == "jsb":
+        config = replace(config, data=replace(config.data, path=str(jsb_folder(config.data))))
+    rank, world = (dist.rank, dist.world_size) if dist is not None else (0, 1)
     transform = (
         transposer(config.train.seed, config.data.transpose) if config.data.transpose else None
     )
     train_batches = epoch_batches(
-        train_examples,
+        frame_examples(splits["train"]),
         config.train.batch_size,
         config.train.seed,
-        rank=dist.rank,
-        world_size=dist.world_size,
+        rank=rank,
+        world_size=world,
         transform=transform,
     )
-    valid = epoch_batches(valid_examples, 32, seed=0, shuffle=False)(0)
-    torch.manual_seed(config.train.seed)
-    model = LanguageModel(config.model)
-    return fit(
-        model,
-        train_batches,
-        lambda: valid,
-        config.train,
-        evaluate=evaluate_nll,
-        task=TASK,
-        model_config=describe_model(model),
-        extras={
-            "data": {
-                "source": config.data.source,
-                "data": config.data.data,
-                "transpose": config.data.transpose,
-            }
-        },
-        resume=resume,
-        dist=dist,
-    )
+    valid = epoch_batches(frame_examples(splits["valid"]), EVAL_BATCH_SIZE, 0, shuffle=False)(0)
+    return Prepared(config, train_batches, lambda: valid, evaluate_nll, extras={})
 
 
-def load(checkpoint: str | Path) -> tuple[LanguageModel, MusicDataConfig]:
-    model, meta = load_model(checkpoint, expected_task=TASK)
-    assert isinstance(model, LanguageModel)
-    return model, from_dict(MusicDataConfig, meta.extras.get("data", {}))
+def build_model(config: MusicConfig) -> LanguageModel:
+    """The untrained chorale model a config describes."""
+    return LanguageModel(config.model)
+
+
+def train(config: MusicConfig, resume: bool = False) -> FitResult:
+    """Train the chorale model; checkpoints and logs go to config.train.out_dir."""
+    return run_training(NAME, config, prepare, build_model, resume)
+
+
+def load(checkpoint: str | Path) -> Loaded[LanguageModel, None, MusicDataConfig]:
+    """The trained model (frames need no pipeline) and the data config it was trained on."""
+    model, _, data = load_run(checkpoint, NAME, LanguageModel, MusicDataConfig)
+    return Loaded(model, None, data)
 
 
 def evaluate(
-    checkpoint: str | Path, split: str = "valid", data: MusicDataConfig | None = None
+    checkpoint: str | Path,
+    data: str | None = None,
+    split: str | None = None,
+    source: str | None = None,
 ) -> dict[str, float]:
-    """NLL per step of a trained model on one split (of its own data source unless given)."""
-    model, trained_on = load(checkpoint)
-    splits = load_splits(data or replace(trained_on, transpose=0))
+    """NLL per step of a trained model on one split ("valid" by default) of its own data, or
+    of the JSB folder `data` (with source "jsb"), or of another `source`."""
+    trained = load(checkpoint)
+    source = source or ("jsb" if data else trained.data.source)
+    path = data if data is not None else (trained.data.path if source == "jsb" else None)
+    splits = load_splits(MusicDataConfig(source=source, path=path))
+    split = split or "valid"
     if split not in splits:
         raise RnnkitError(f"split {split!r} is not available; choose one of {', '.join(splits)}")
-    batches: list[Batch] = epoch_batches(frame_examples(splits[split]), 32, seed=0, shuffle=False)(
-        0
-    )
+    batches = epoch_batches(frame_examples(splits[split]), EVAL_BATCH_SIZE, 0, shuffle=False)(0)
     with torch.no_grad():
-        metrics = evaluate_nll(model, batches)
+        metrics = evaluate_nll(trained.model, batches)
     return {
         **metrics,
         "chorales": float(len(splits[split])),
@@ -225,7 +229,7 @@ def generate(
     PNG beside it unless `png` says where). Returns the steps as lists of MIDI pitches."""
     if steps < 1:
         raise RnnkitError(f"--steps must be at least 1, got {steps}")
-    model, _ = load(checkpoint)
+    model = load(checkpoint).model
     generator = torch.Generator().manual_seed(seed)
     frames = model.generate(
         steps, torch.zeros(1, KEYS), temperature, top_k, generator
@@ -237,8 +241,3 @@ def generate(
         chorale, Path(png) if png else out.with_suffix(".png"), title=f"{out.name}: {steps} steps"
     )
     return chorale
-
-
-def build_model(config: MusicConfig) -> LanguageModel:
-    """The untrained model a config describes (for `rnnkit summary music`)."""
-    return LanguageModel(config.model)

@@ -40,7 +40,6 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.data.batch import Batch
-from rnnkit.data.batching import BucketBatcher, make_batch
 from rnnkit.data.classification import (
     LabelledText,
     LabelSet,
@@ -48,8 +47,8 @@ from rnnkit.data.classification import (
     load_sentiment,
     split_dev,
 )
-from rnnkit.data.paths import shared_data_dir
-from rnnkit.data.sequences import epoch_batches
+from rnnkit.data.paths import find_data
+from rnnkit.data.sequences import epoch_batches, in_order_batches
 from rnnkit.data.text import tokenize
 from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.errors import CheckpointError, DataError, RnnkitError
@@ -58,13 +57,16 @@ from rnnkit.metrics.running import RunningMeans
 from rnnkit.models.base import ModelOutput
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.encoder import EncoderConfig
-from rnnkit.models.registry import describe_model
+from rnnkit.tasks.recipe import Loaded, Prepared, load_run, run_training
 from rnnkit.train.config import TrainConfig
-from rnnkit.train.distributed import current_dist
-from rnnkit.train.fit import FitResult, fit
-from rnnkit.train.loading import load_model
+from rnnkit.train.distributed import DistInfo
+from rnnkit.train.fit import FitResult
 
-TASK = "sentiment"
+NAME = "sentiment"
+HELP = "sentiment classification of movie reviews (many-to-one)"
+# The vocabulary size comes from --max-words, the two classes from the label set, and the
+# inputs are always token ids.
+HIDDEN = frozenset({"vocab_size", "num_features", "num_classes"})
 EVAL_BATCH_SIZE = 256
 
 
@@ -73,7 +75,7 @@ class SentimentDataConfig:
     # Labelled reviews to train on: `label<TAB>text` lines (e.g. imdb/train.tsv.gz), a CSV or
     # TSV table with a header, JSON lines, or an aclImdb folder (its train half). Default: the
     # shared imdb/train.tsv.gz when it is found.
-    data: str | None = None
+    path: str | None = field(default=None, metadata={"option": "data"})
     # Download the original IMDB reviews (aclImdb_v1, about 80 MB) into the cache and train on
     # its 25,000 training reviews (instead of --data).
     download: bool = False
@@ -89,7 +91,7 @@ class SentimentDataConfig:
     max_words: int = 10_000
 
     def __post_init__(self) -> None:
-        if self.data is not None and self.download:
+        if self.path is not None and self.download:
             raise RnnkitError("give either --data FILE or --download, not both")
         if not 0.0 < self.dev_fraction < 1.0:
             raise RnnkitError(f"--dev-fraction must be between 0 and 1, got {self.dev_fraction}")
@@ -179,18 +181,15 @@ PRESETS: dict[str, SentimentConfig] = {
 # ----------------------------------------------------------------------------------- data
 
 
-def training_source(config: SentimentDataConfig) -> tuple[Path, str]:
-    """(path, folder split) of the training reviews: --data, the download, or the shared file."""
-    if config.data is not None:
-        return Path(config.data), "train"
+def training_source(config: SentimentDataConfig) -> Path:
+    """The training reviews: --data, the download, or the shared file."""
     if config.download:
-        return download_imdb(), "train"
-    shared = shared_data_dir()
-    if shared is not None and (shared / "imdb" / "train.tsv.gz").is_file():
-        return shared / "imdb" / "train.tsv.gz", "train"
-    raise RnnkitError(
-        "no training data: pass --data FILE (label<TAB>text lines, CSV, JSON lines or an aclImdb "
-        "folder) or --download to fetch the IMDB reviews"
+        return download_imdb()
+    return find_data(
+        config.path,
+        "imdb/train.tsv.gz",
+        "no training data: pass --data FILE (label<TAB>text lines, CSV, JSON lines or an "
+        "aclImdb folder) or --download to fetch the IMDB reviews",
     )
 
 
@@ -254,55 +253,6 @@ def encode_examples(
     return out
 
 
-@dataclass(frozen=True)
-class PreparedData:
-    """The training reviews, encoded: what `train` needs besides the configs."""
-
-    pipeline: TextPipeline  # vocabulary built from the training part only
-    train: list[tuple[Tensor, Tensor]]  # (ids (T,), label id ()) per review
-    dev: list[tuple[Tensor, Tensor]]
-    source: dict[str, Any]  # where they came from: path, folder split, dev split
-
-
-def prepared_data(config: SentimentDataConfig) -> PreparedData:
-    """Read the training reviews, hold out the dev part, build the vocabulary, encode both."""
-    path, split = training_source(config)
-    train_part, dev_part = split_dev(
-        load_sentiment(path, split=split), config.dev_fraction, config.split_seed
-    )
-    train_tokens = [tokenize(ex.text) for ex in train_part]
-    pipeline = TextPipeline.build(train_tokens, config.max_words, config.max_len)
-    dev_tokens = [tokenize(ex.text) for ex in dev_part]
-    return PreparedData(
-        pipeline,
-        encode_examples(train_part, pipeline, train_tokens),
-        encode_examples(dev_part, pipeline, dev_tokens),
-        {
-            "path": str(path.resolve()),
-            "split": split,
-            "dev_fraction": config.dev_fraction,
-            "split_seed": config.split_seed,
-        },
-    )
-
-
-def in_order_batches(
-    inputs: Sequence[Tensor], targets: Sequence[Tensor] | None, batch_size: int = EVAL_BATCH_SIZE
-) -> list[tuple[list[int], Batch]]:
-    """Length-bucketed batches in a fixed order, each with the indices of its examples."""
-    batcher = BucketBatcher([len(x) for x in inputs], batch_size, shuffle=False)
-    return [
-        (
-            indices,
-            make_batch(
-                [inputs[i] for i in indices],
-                None if targets is None else [targets[i] for i in indices],
-            ),
-        )
-        for indices in batcher.batches()
-    ]
-
-
 def _loss_and_confusion(model: nn.Module, batches: Iterable[Batch]) -> tuple[float, Tensor]:
     assert isinstance(model, SequenceClassifier)
     means = RunningMeans()
@@ -325,60 +275,57 @@ def evaluate_classifier(model: nn.Module, batches: Iterable[Batch]) -> dict[str,
     return {"loss": loss, **binary_scores(confusion)}
 
 
-# ---------------------------------------------------------------------------------- train
+# ----------------------------------------------------------------------------- the recipe
 
 
-def build_model(config: SentimentConfig, vocab_size: int | None = None) -> SequenceClassifier:
-    """The untrained model a config describes, V = vocab_size or config.data.max_words."""
-    encoder = replace(config.model.encoder, vocab_size=vocab_size or config.data.max_words)
-    return SequenceClassifier(replace(config.model, encoder=encoder))
+def prepare(config: SentimentConfig, dist: DistInfo | None = None) -> Prepared[SentimentConfig]:
+    """Read the training reviews, hold out the dev part, build the vocabulary from the rest,
+    encode both; the model config gets the vocabulary's size."""
+    path = training_source(config.data)
+    train_part, dev_part = split_dev(
+        load_sentiment(path, split="train"), config.data.dev_fraction, config.data.split_seed
+    )
+    train_tokens = [tokenize(ex.text) for ex in train_part]
+    pipeline = TextPipeline.build(train_tokens, config.data.max_words, config.data.max_len)
+    train_examples = encode_examples(train_part, pipeline, train_tokens)
+    dev = encode_examples(dev_part, pipeline, [tokenize(ex.text) for ex in dev_part])
+    rank, world = (dist.rank, dist.world_size) if dist is not None else (0, 1)
+    train_batches = epoch_batches(
+        train_examples, config.train.batch_size, config.train.seed, rank=rank, world_size=world
+    )
+    dev_batches = epoch_batches(dev, EVAL_BATCH_SIZE, seed=0, shuffle=False)(0)
+    encoder = replace(config.model.encoder, vocab_size=len(pipeline.vocab))
+    sized = replace(
+        config,
+        data=replace(config.data, path=str(path.resolve()), download=False),
+        model=replace(config.model, encoder=encoder),
+    )
+    return Prepared(
+        sized, train_batches, lambda: dev_batches, evaluate_classifier, pipeline.to_extras()
+    )
+
+
+def build_model(config: SentimentConfig) -> SequenceClassifier:
+    """The untrained classifier a config describes."""
+    return SequenceClassifier(config.model)
 
 
 def train(config: SentimentConfig, resume: bool = False) -> FitResult:
     """Train the review classifier; checkpoints and logs go to config.train.out_dir."""
-    data = prepared_data(config.data)
-    dist = current_dist(config.train.device)
-    train_batches = epoch_batches(
-        data.train,
-        config.train.batch_size,
-        config.train.seed,
-        rank=dist.rank,
-        world_size=dist.world_size,
-    )
-    dev = epoch_batches(data.dev, EVAL_BATCH_SIZE, seed=0, shuffle=False)(0)
-    torch.manual_seed(config.train.seed)
-    model = build_model(config, vocab_size=len(data.pipeline.vocab))
-    return fit(
-        model,
-        train_batches,
-        lambda: dev,
-        config.train,
-        evaluate=evaluate_classifier,
-        task=TASK,
-        model_config=describe_model(model),
-        extras={**data.pipeline.to_extras(), "data": data.source},
-        resume=resume,
-        dist=dist,
-    )
+    return run_training(NAME, config, prepare, build_model, resume)
 
 
 # -------------------------------------------------------------------- evaluate and predict
 
 
-def load(checkpoint: str | Path) -> tuple[SequenceClassifier, TextPipeline, dict[str, Any]]:
-    """The trained model, its text pipeline, and where its training data came from."""
-    model, meta = load_model(checkpoint, expected_task=TASK)
-    if not isinstance(model, SequenceClassifier):
-        raise CheckpointError(f"checkpoint {checkpoint}: not a sequence classifier")
-    return (
-        model,
-        TextPipeline.from_extras(meta.extras, checkpoint),
-        dict(meta.extras.get("data", {})),
-    )
+def load(checkpoint: str | Path) -> Loaded[SequenceClassifier, TextPipeline, SentimentDataConfig]:
+    """The trained classifier, its text pipeline, and the data config it was trained on."""
+    model, meta, data = load_run(checkpoint, NAME, SequenceClassifier, SentimentDataConfig)
+    return Loaded(model, TextPipeline.from_extras(meta.extras, checkpoint), data)
 
 
 def evaluate(
-    checkpoint: str | Path, data: str | Path | None = None, split: str = "test"
+    checkpoint: str | Path, data: str | None = None, split: str | None = None
 ) -> dict[str, Any]:
     """Metrics of a trained model on labelled reviews.
 
@@ -389,22 +336,24 @@ def evaluate(
     row per true label and one column per predicted label, in `labels` order ([[TN, FP],
     [FN, TP]]).
     """
-    model, pipeline, trained_on = load(checkpoint)
+    trained = load(checkpoint)
+    pipeline = trained.pipeline
     if data is None:
-        try:
-            path, folder_split = Path(trained_on["path"]), str(trained_on["split"])
-            fraction, seed = float(trained_on["dev_fraction"]), int(trained_on["split_seed"])
-        except (KeyError, TypeError, ValueError):
+        if trained.data.path is None:
             raise CheckpointError(
                 f"checkpoint {checkpoint} does not say which data it was trained on; pass --data"
-            ) from None
-        _, examples = split_dev(load_sentiment(path, split=folder_split), fraction, seed)
+            )
+        _, examples = split_dev(
+            load_sentiment(trained.data.path, split="train"),
+            trained.data.dev_fraction,
+            trained.data.split_seed,
+        )
     else:
-        examples = load_sentiment(data, split=split, labels=pipeline.labels)
+        examples = load_sentiment(data, split=split or "test", labels=pipeline.labels)
     encoded = encode_examples(examples, pipeline, [tokenize(ex.text) for ex in examples])
-    batches = in_order_batches([x for x, _ in encoded], [y for _, y in encoded])
+    batches = in_order_batches(encoded, EVAL_BATCH_SIZE)
     with torch.no_grad():
-        loss, confusion = _loss_and_confusion(model, (b for _, b in batches))
+        loss, confusion = _loss_and_confusion(trained.model, (b for _, b in batches))
     return {
         "examples": len(examples),
         "loss": loss,
@@ -422,7 +371,8 @@ def predict(checkpoint: str | Path, texts: Sequence[str]) -> list[tuple[str, flo
     """
     if isinstance(texts, str):
         raise RnnkitError("predict expects a list of texts, got a single string; wrap it: [text]")
-    model, pipeline, _ = load(checkpoint)
+    trained = load(checkpoint)
+    model, pipeline = trained.model, trained.pipeline
     inputs = []
     for i, text in enumerate(texts, start=1):
         try:
@@ -434,7 +384,7 @@ def predict(checkpoint: str | Path, texts: Sequence[str]) -> list[tuple[str, flo
     p_pos = torch.empty(len(inputs))
     label_ids = torch.empty(len(inputs), dtype=torch.int64)
     with torch.no_grad():
-        for indices, batch in in_order_batches(inputs, None):
+        for indices, batch in in_order_batches([(x, None) for x in inputs], EVAL_BATCH_SIZE):
             logits = model(batch).logits  # (B,)
             p_pos[indices] = model.probabilities(logits)
             label_ids[indices] = model.predict(logits)  # 1 where z > 0, i.e. σ(z) > 0.5

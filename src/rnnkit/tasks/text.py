@@ -33,22 +33,24 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnnkit.config import from_dict
 from rnnkit.data.batch import Batch
-from rnnkit.data.paths import shared_data_dir
+from rnnkit.data.paths import find_data
 from rnnkit.data.text import read_text
 from rnnkit.data.vocab import BOS, PAD, Vocabulary
-from rnnkit.errors import DataError, RnnkitError
+from rnnkit.errors import CheckpointError, DataError, RnnkitError
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
-from rnnkit.models.registry import describe_model
 from rnnkit.models.stateful import StatefulLanguageModel, stream_batches
+from rnnkit.tasks.recipe import Loaded, Prepared, load_run, run_training
 from rnnkit.train.config import TrainConfig
-from rnnkit.train.distributed import DistInfo, current_dist
-from rnnkit.train.fit import DevBatches, FitResult, TrainBatches, evaluate_loss, fit
-from rnnkit.train.loading import load_model
+from rnnkit.train.distributed import DistInfo
+from rnnkit.train.fit import FitResult, TrainBatches, evaluate_loss
 
-TASK = "text"
+NAME = "text"
+HELP = "character-level text generation (one-to-many)"
+# The vocabulary comes from the text, the inputs are always character ids, and a language
+# model reads them forwards.
+HIDDEN = frozenset({"vocab_size", "num_features", "bidirectional", "merge"})
 SPECIALS = (PAD, BOS)
 
 
@@ -56,9 +58,9 @@ SPECIALS = (PAD, BOS)
 class TextDataConfig:
     # Plain UTF-8 text file (gzip allowed), modelled one character at a time. Default: the
     # shared tinyshakespeare/input.txt when it is found.
-    data: str | None = None
+    path: str | None = field(default=None, metadata={"option": "data"})
     # Fraction of the text, taken from its end, that validates (0 trains on all of it).
-    valid_fraction: float = 0.1
+    dev_fraction: float = 0.1
     # Characters per training window (truncated BPTT): gradients flow back at most this far,
     # while the recurrent state carries over from one window to the next.
     bptt: int = 128
@@ -67,8 +69,8 @@ class TextDataConfig:
     eval_streams: int = 32
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.valid_fraction < 1.0:
-            raise RnnkitError(f"--valid-fraction must be in [0, 1), got {self.valid_fraction}")
+        if not 0.0 <= self.dev_fraction < 1.0:
+            raise RnnkitError(f"--dev-fraction must be in [0, 1), got {self.dev_fraction}")
         if self.bptt < 1:
             raise RnnkitError(f"--bptt must be at least 1, got {self.bptt}")
         if self.eval_streams < 1:
@@ -132,19 +134,12 @@ PRESETS: dict[str, TextConfig] = {
 # ------------------------------------------------------------------------------------ data
 
 
-def default_text_path() -> Path:
-    """The shared Tiny Shakespeare text, or an error saying to pass --data."""
-    shared = shared_data_dir()
-    path = None if shared is None else shared / "tinyshakespeare" / "input.txt"
-    if path is None or not path.is_file():
-        raise RnnkitError("no text given: pass --data FILE (a plain UTF-8 text file)")
-    return path
-
-
 def load_text(path: str | Path | None) -> tuple[str, Path]:
-    """(text, path) of a UTF-8 text file (the default one when `path` is None); an empty
-    file is an error."""
-    p = Path(path) if path else default_text_path()
+    """(text, path) of a UTF-8 text file (the shared Tiny Shakespeare when `path` is None);
+    an empty file is an error."""
+    p = find_data(
+        path, "tinyshakespeare/input.txt", "no text given: pass --data FILE (a plain UTF-8 text file)"
+    )
     text = read_text(p)
     if not text:
         raise DataError("the file is empty: there is no text to model", path=p)
@@ -173,9 +168,9 @@ def encode(text: str, vocab: Vocabulary, source: str | Path | None = None) -> Te
     return torch.tensor(vocab.encode(text), dtype=torch.long)  # (N,)
 
 
-def split_point(n: int, valid_fraction: float) -> int:
-    """Number of leading characters that train: int(n * (1 - valid_fraction))."""
-    return int(n * (1.0 - valid_fraction))
+def split_point(n: int, dev_fraction: float) -> int:
+    """Number of leading characters that train: int(n * (1 - dev_fraction))."""
+    return int(n * (1.0 - dev_fraction))
 
 
 def next_char_pairs(ids: Tensor, bos: int) -> tuple[Tensor, Tensor]:
@@ -221,34 +216,22 @@ def evaluate_chars(model: nn.Module, batches: Any) -> dict[str, float]:
     return {"loss": loss, "bits_per_char": loss / math.log(2)}
 
 
-# ---------------------------------------------------------------------------------- training
+# ------------------------------------------------------------------------------ the recipe
 
 
-@dataclass
-class Prepared:
-    """Everything `fit` needs for a text run (so that scripts can drive `fit` themselves)."""
-
-    model: StatefulLanguageModel
-    train_batches: TrainBatches
-    dev_batches: DevBatches | None
-    vocab: Vocabulary
-    extras: dict[str, Any]
-    train_chars: int
-    valid_chars: int
-
-
-def prepare(config: TextConfig, dist: DistInfo | None = None) -> Prepared:
-    """Read and split the text, build the vocabulary, the batches and the untrained model."""
-    text, path = load_text(config.data.data)
+def prepare(config: TextConfig, dist: DistInfo | None = None) -> Prepared[TextConfig]:
+    """Read and split the text, build the vocabulary and the batches of streams; the model
+    config gets the vocabulary's size."""
+    text, path = load_text(config.data.path)
     vocab = build_vocabulary(text)
     ids = encode(text, vocab, path)
     assert vocab.bos_id is not None
     inputs, targets = next_char_pairs(ids, vocab.bos_id)
-    n_train = split_point(len(ids), config.data.valid_fraction)
-    if n_train < 1 or (config.data.valid_fraction > 0 and n_train == len(ids)):
+    n_train = split_point(len(ids), config.data.dev_fraction)
+    if n_train < 1 or (config.data.dev_fraction > 0 and n_train == len(ids)):
         raise DataError(
             f"{len(ids)} characters are too few to split into train and validation "
-            f"(--valid-fraction {config.data.valid_fraction})",
+            f"(--dev-fraction {config.data.dev_fraction})",
             path=path,
         )
     streams = config.train.batch_size * (dist.world_size if dist is not None else 1)
@@ -258,31 +241,31 @@ def prepare(config: TextConfig, dist: DistInfo | None = None) -> Prepared:
             f"--batch-size {config.train.batch_size}: lower --batch-size",
             path=path,
         )
-    dev: DevBatches | None = None
-    if n_train < len(ids):
-        valid = eval_batches(inputs[n_train:], targets[n_train:], config.data)
-
-        def dev() -> list[Batch]:
-            return valid
-
-    torch.manual_seed(config.train.seed)
-    return Prepared(
-        model=new_model(with_vocabulary(config.model, vocab)),
-        train_batches=train_batches(inputs[:n_train], targets[:n_train], config, dist),
-        dev_batches=dev,
-        vocab=vocab,
-        extras={
-            "vocab": vocab.to_dict(),
-            "data": {
-                "data": str(path),
-                "valid_fraction": config.data.valid_fraction,
-                "bptt": config.data.bptt,
-                "eval_streams": config.data.eval_streams,
-            },
-        },
-        train_chars=n_train,
-        valid_chars=len(ids) - n_train,
+    valid = eval_batches(inputs[n_train:], targets[n_train:], config.data)
+    sized = replace(
+        config,
+        data=replace(config.data, path=str(path)),
+        model=with_vocabulary(config.model, vocab),
     )
+    return Prepared(
+        sized,
+        train_batches(inputs[:n_train], targets[:n_train], config, dist),
+        (lambda: valid) if n_train < len(ids) else None,
+        evaluate_chars,
+        {"vocab": vocab.to_dict()},
+    )
+
+
+def build_model(config: TextConfig) -> StatefulLanguageModel:
+    """The untrained character model a config describes (see `new_model`)."""
+    return new_model(config.model)
+
+
+def train(config: TextConfig, resume: bool = False) -> FitResult:
+    """Train the character model; checkpoints and logs go to config.train.out_dir. It is
+    saved as a plain language model: the stateful model only adds the carried state, which
+    is not a parameter."""
+    return run_training(NAME, config, prepare, build_model, resume)
 
 
 def new_model(config: LanguageModelConfig) -> StatefulLanguageModel:
@@ -304,66 +287,46 @@ def with_vocabulary(config: LanguageModelConfig, vocab: Vocabulary) -> LanguageM
     return replace(config, encoder=replace(config.encoder, vocab_size=len(vocab), num_features=0))
 
 
-def train(config: TextConfig, resume: bool = False) -> FitResult:
-    """Train the character model; checkpoints and logs go to config.train.out_dir."""
-    dist = current_dist(config.train.device)
-    run = prepare(config, dist)
-    return fit(
-        run.model,
-        run.train_batches,
-        run.dev_batches,
-        config.train,
-        evaluate=evaluate_chars,
-        task=TASK,
-        # Saved as a plain language model: the stateful model only adds the carry, which is
-        # not a parameter, so `rnnkit summary --checkpoint` and load_model read it as is.
-        model_config=describe_model(run.model),
-        extras=run.extras,
-        resume=resume,
-        dist=dist,
-    )
-
-
 # ----------------------------------------------------------------------- using a trained model
 
 
-def load(checkpoint: str | Path) -> tuple[StatefulLanguageModel, Vocabulary, TextDataConfig]:
+def load(checkpoint: str | Path) -> Loaded[StatefulLanguageModel, Vocabulary, TextDataConfig]:
     """The trained model (stateful, in eval mode), its vocabulary and its data settings."""
-    model, meta = load_model(checkpoint, expected_task=TASK)
-    assert isinstance(model, LanguageModel)
+    model, meta, data = load_run(checkpoint, NAME, LanguageModel, TextDataConfig)
     try:
         vocab = Vocabulary.from_dict(meta.extras["vocab"])
-        data = from_dict(TextDataConfig, meta.extras.get("data", {}))
     except (KeyError, RnnkitError) as e:
-        raise RnnkitError(f"checkpoint {checkpoint}: no usable character vocabulary ({e})") from e
-    return StatefulLanguageModel.from_language_model(model).eval(), vocab, data
+        raise CheckpointError(f"checkpoint {checkpoint}: no usable character vocabulary ({e})") from e
+    return Loaded(StatefulLanguageModel.from_language_model(model).eval(), vocab, data)
 
 
 def evaluate(
     checkpoint: str | Path,
-    data: str | Path | None = None,
-    split: str = "valid",
+    data: str | None = None,
+    split: str | None = None,
     eval_streams: int | None = None,
 ) -> dict[str, float]:
     """Loss per character of a trained model on one split of a text file.
 
-    data: the text (default: the file it was trained on); split: "valid" (the last
-    valid_fraction of it, as in training), "train" (the rest) or "all" (the whole file).
+    data: the text (default: the file it was trained on); split: "valid" (the default: the
+    last dev_fraction of it, as in training), "train" (the rest) or "all" (the whole file).
     Returns {"loss" and "nats_per_char" (the same), "bits_per_char", "characters"}.
     """
+    split = split or "valid"
     if split not in ("valid", "train", "all"):
         raise RnnkitError(f"--split must be valid, train or all, got {split!r}")
-    model, vocab, trained = load(checkpoint)
-    text, path = load_text(data if data is not None else trained.data)
+    loaded = load(checkpoint)
+    model, vocab, trained = loaded.model, loaded.pipeline, loaded.data
+    text, path = load_text(data if data is not None else trained.path)
     ids = encode(text, vocab, path)
     assert vocab.bos_id is not None
     inputs, targets = next_char_pairs(ids, vocab.bos_id)
-    n_train = split_point(len(ids), trained.valid_fraction)
+    n_train = split_point(len(ids), trained.dev_fraction)
     lo, hi = {"valid": (n_train, len(ids)), "train": (0, n_train), "all": (0, len(ids))}[split]
     if hi <= lo:
         raise DataError(
             f"the {split} split of this {len(ids)}-character text is empty "
-            f"(valid_fraction {trained.valid_fraction})",
+            f"(dev_fraction {trained.dev_fraction})",
             path=path,
         )
     config = replace(trained, eval_streams=eval_streams or trained.eval_streams)
@@ -396,7 +359,8 @@ def generate(
         raise RnnkitError(f"--length must be at least 1, got {length}")
     if top_k is not None and top_k < 1:
         raise RnnkitError(f"--top-k must be at least 1, got {top_k}")
-    model, vocab, _ = load(checkpoint)
+    loaded = load(checkpoint)
+    model, vocab = loaded.model, loaded.pipeline
     assert vocab.bos_id is not None
     try:
         ids = encode(prime, vocab)
@@ -412,8 +376,3 @@ def generate(
         length, torch.cat([ids.new_tensor([vocab.bos_id]), ids]), temperature, top_k, generator
     )  # (length,)
     return "".join(vocab.decode(sampled))
-
-
-def build_model(config: TextConfig) -> LanguageModel:
-    """The untrained model a config describes (for `rnnkit summary text`)."""
-    return new_model(config.model)

@@ -1,0 +1,242 @@
+"""Using a trained tagger: raw text in, entities with character offsets out; whole files
+tagged to CoNLL columns or JSON lines."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+
+from rnnkit.data.conll import read_conll
+from rnnkit.data.sequences import in_order_batches
+from rnnkit.data.tags import bio_to_spans
+from rnnkit.data.text import read_text
+from rnnkit.errors import DataError, RnnkitError
+from rnnkit.tasks.ner.config import NERDataConfig
+from rnnkit.tasks.ner.evaluation import predict_ids
+from rnnkit.tasks.ner.pipeline import (
+    EVAL_BATCH_SIZE,
+    NERPipeline,
+    collate,
+    read_sentences,
+    sentence_length,
+)
+from rnnkit.tasks.recipe import Loaded, load_run
+
+NAME = "ner"
+
+
+class Token(NamedTuple):
+    """A token of raw text and where it is: text[start:end] == token.text."""
+
+    text: str
+    start: int
+    end: int
+
+
+_CLITIC = r"(?:s|re|m|ve|ll|d)\b"
+_TOKEN = re.compile(
+    r"(?:[^\W\d_]\.){2,}"  # abbreviations with periods: U.S.  a.m.
+    r"|\d+(?:[.,:/-]\d+)+"  # numbers with separators: 3.5  1,000  1996-08-22  12:30
+    r"|[^\W_]+?(?=n['’]t\b)"  # the word before n't: does|n't
+    r"|n['’]t\b"  # n't
+    r"|['’]" + _CLITIC + r""  # clitics: 's 're 'm 've 'll 'd
+    r"|[^\W_]+(?:-[^\W_]+|['’](?!" + _CLITIC + r")[^\W_]+)*"  # words: EU-wide O'Brien 1990s
+    r"|\.{2,}"  # ...
+    r"|[^\w\s]|_",  # any other single symbol
+    re.IGNORECASE,
+)
+
+
+def tokenize_with_offsets(text: str) -> list[Token]:
+    """Split raw text into words and punctuation, CoNLL-style, keeping character offsets.
+
+    >>> [t.text for t in tokenize_with_offsets("Yesterday, Harry Potter's owl didn't come.")]
+    ['Yesterday', ',', 'Harry', 'Potter', "'s", 'owl', 'did', "n't", 'come', '.']
+    >>> tokenize_with_offsets("U.S. troops")[1]
+    Token(text='troops', start=5, end=11)
+    """
+    return [Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+
+
+class Entity(NamedTuple):
+    """A recognised entity of a raw text: text[start:end] == entity.text."""
+
+    type: str
+    start: int  # character offset of its first character
+    end: int  # character offset after its last character
+    text: str
+
+
+@dataclass(frozen=True)
+class TaggedText:
+    """A raw text, its tokens with offsets, one BIO tag per token, and the entities."""
+
+    text: str
+    tokens: list[Token]
+    tags: list[str]
+    entities: list[Entity]
+
+    def bracketed(self) -> str:
+        """The text with every entity marked in place: 'met [Harry Potter]PER.'; the spacing
+        of the original text is untouched."""
+        out, at = [], 0
+        for e in self.entities:
+            out += [self.text[at : e.start], "[", e.text, "]", e.type]
+            at = e.end
+        out.append(self.text[at:])
+        return "".join(out)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "entities": [e._asdict() for e in self.entities],
+            "tokens": [t.text for t in self.tokens],
+            "tags": self.tags,
+        }
+
+
+def load(checkpoint: str | Path) -> Loaded[nn.Module, NERPipeline, NERDataConfig]:
+    """The trained tagger, its pipeline (vocabularies) and the data config it was trained on."""
+    model, meta, data = load_run(checkpoint, NAME, nn.Module, NERDataConfig)
+    return Loaded(model, NERPipeline.from_extras(meta.extras, checkpoint), data)
+
+
+class NERTagger:
+    """A trained tagger loaded from a checkpoint directory, ready to tag many texts.
+
+    >>> tagger = NERTagger("runs/ner/best")                               # doctest: +SKIP
+    >>> tagger.tag_texts(["Harry Potter met Hermione."])[0].bracketed()   # doctest: +SKIP
+    '[Harry Potter]PER met [Hermione]PER.'
+    """
+
+    def __init__(self, checkpoint: str | Path):
+        loaded = load(checkpoint)
+        self.model = loaded.model
+        self.pipeline = loaded.pipeline
+        self.checkpoint = str(checkpoint)
+
+    def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """BIO tags for each tokenized sentence (every sentence needs at least one token)."""
+        examples = [self.pipeline.encode(tokens) for tokens in sentences]
+        result: list[list[str]] = [[] for _ in examples]
+        if not examples:
+            return result
+        with torch.no_grad():
+            batches = in_order_batches(examples, EVAL_BATCH_SIZE, collate, sentence_length)
+            for indices, batch in batches:
+                for i, ids in zip(indices, predict_ids(self.model, batch)):
+                    result[i] = self.pipeline.tag_names(ids)
+        return result
+
+    def tag_texts(self, texts: Sequence[str]) -> list[TaggedText]:
+        """Tokenize and tag raw texts (one sentence or more each); RnnkitError naming the text
+        (1-based) when one has no words."""
+        if isinstance(texts, str):
+            raise RnnkitError("tag_texts expects a list of texts, got a single string: [text]")
+        tokenized = []
+        for i, text in enumerate(texts, start=1):
+            tokens = tokenize_with_offsets(text)
+            if not tokens:
+                raise RnnkitError(f"text {i} is empty: nothing to tag")
+            tokenized.append(tokens)
+        tag_lists = self.tag_tokens([[t.text for t in tokens] for tokens in tokenized])
+        return [
+            TaggedText(text, tokens, tags, entities(text, tokens, tags))
+            for text, tokens, tags in zip(texts, tokenized, tag_lists)
+        ]
+
+
+def entities(text: str, tokens: Sequence[Token], tags: Sequence[str]) -> list[Entity]:
+    """The entities of BIO tags over tokens, in character offsets of `text`."""
+    out = []
+    for span in bio_to_spans(tags):
+        start, end = tokens[span.start].start, tokens[span.end - 1].end
+        out.append(Entity(span.type, start, end, text[start:end]))
+    return out
+
+
+def tag_texts(checkpoint: str | Path, texts: Sequence[str]) -> list[TaggedText]:
+    """Tag raw texts with the model of a checkpoint (see `NERTagger.tag_texts`)."""
+    return NERTagger(checkpoint).tag_texts(texts)
+
+
+def tag_file(
+    checkpoint: str | Path,
+    path: str | Path,
+    out: str | Path,
+    format: str = "conll",
+    jsonl: bool = False,
+) -> int:
+    """Tag every sentence of a file; returns the number of sentences.
+
+    format: "conll", "tsv" or "binary" (labelled files), or "text" (raw text, one or more
+    sentences a line). A CoNLL file with a single column (tokens only) is read as unlabelled.
+    Writes to `out`:
+      - CoNLL (the default for tokenized input): `token gold predicted` lines, a blank line
+        after each sentence (conlleval's input), or `token predicted` for unlabelled input;
+      - with jsonl=True (the only output for "text"), one JSON object per sentence or line:
+        {"text", "entities": [{"type", "start", "end", "text"}], "tokens", "tags"}, offsets in
+        characters of "text" (for tokenized input: the tokens joined by single spaces).
+    """
+    tagger = NERTagger(checkpoint)
+    if format == "text":
+        lines = read_text(path).split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        for number, line in enumerate(lines, start=1):
+            if not tokenize_with_offsets(line):
+                raise DataError(
+                    "empty line: every line must hold text to tag", path=path, line=number
+                )
+        if not lines:
+            raise DataError("empty file: no text to tag", path=path)
+        records = [t.to_json() for t in tagger.tag_texts(lines)]
+        _write_jsonl(records, out)
+        return len(records)
+    labelled = not (format == "conll" and _single_column(path))
+    if labelled:
+        sentences = read_sentences(path, format)
+    else:
+        sentences = read_conll(path, column=0, scheme=None)
+    predicted = tagger.tag_tokens([s.tokens for s in sentences])
+    if jsonl:
+        records = []
+        for s, tags in zip(sentences, predicted):
+            text, tokens = " ".join(s.tokens), []
+            at = 0
+            for token in s.tokens:
+                tokens.append(Token(token, at, at + len(token)))
+                at += len(token) + 1
+            records.append(TaggedText(text, tokens, tags, entities(text, tokens, tags)).to_json())
+        _write_jsonl(records, out)
+    else:
+        lines_out = []
+        for s, tags in zip(sentences, predicted):
+            for token, gold, pred in zip(s.tokens, s.tags, tags):
+                lines_out.append(f"{token} {gold} {pred}\n" if labelled else f"{token} {pred}\n")
+            lines_out.append("\n")
+        Path(out).write_text("".join(lines_out), encoding="utf-8")
+    return len(sentences)
+
+
+def _single_column(path: str | Path) -> bool:
+    """Whether the first token line of a CoNLL file has one column (tokens, no tags)."""
+    for line in read_text(path).split("\n"):
+        fields = line.split()
+        if fields and fields[0] != "-DOCSTART-":
+            return len(fields) == 1
+    return False
+
+
+def _write_jsonl(records: Sequence[Mapping[str, Any]], out: str | Path) -> None:
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    Path(out).write_text(text, encoding="utf-8")

@@ -1,0 +1,182 @@
+"""The recipe contract: the parts every task module has, and the steps written once for all.
+
+A task recipe (`rnnkit.tasks.music`, `.sentiment`, `.ner`, `.text`) is a module with
+
+    NAME      the task's name: `rnnkit train NAME`, and the task recorded in its checkpoints
+    HELP      one line for `rnnkit --help`
+    PRESETS   named starting configurations, "default" among them; each a frozen dataclass
+              with three parts: `data` (which files, how they become ids), `model` (the model
+              config of `rnnkit.models`) and `train` (`TrainConfig`)
+    HIDDEN    config fields the task sets itself from the data (not command-line options)
+    prepare(config, dist)   read the data (naming the file it uses, or saying how to get
+              it), build the vocabularies and the batches: a `Prepared`
+    build_model(config)     the untrained model a config describes
+    train(config, resume)   prepare, build, fit: `run_training` does it for every task
+    evaluate(checkpoint, data, split)   metrics of a trained model as a dict
+    load(checkpoint)        the trained model with what it needs for inference: a `Loaded`
+
+and whatever verbs it adds (generate, predict, tag). The command line is written against this
+contract alone (`rnnkit.cli`), and a test runs every recipe through it. The smallest recipe,
+`rnnkit.tasks.music`, is the example to copy for a new task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+import torch
+from torch import nn
+
+from rnnkit.config import from_dict, to_dict
+from rnnkit.data.lines import STDIN, read_lines
+from rnnkit.errors import CheckpointError, RnnkitError
+from rnnkit.models.registry import describe_model
+from rnnkit.train.checkpoint import CheckpointMeta
+from rnnkit.train.config import TrainConfig
+from rnnkit.train.distributed import DistInfo, current_dist
+from rnnkit.train.fit import DevBatches, Evaluate, FitResult, TrainBatches, fit
+from rnnkit.train.loading import load_model
+
+__all__ = [
+    "STDIN",
+    "Loaded",
+    "Prepared",
+    "Recipe",
+    "TaskConfig",
+    "load_run",
+    "read_lines",  # one text per line, from a file or standard input (for the command line)
+    "run_training",
+]
+
+
+class TaskConfig(Protocol):
+    """What every task's configuration has: data, model and training parts."""
+
+    @property
+    def data(self) -> Any: ...
+
+    @property
+    def model(self) -> Any: ...
+
+    @property
+    def train(self) -> TrainConfig: ...
+
+
+C = TypeVar("C", bound=TaskConfig)
+M = TypeVar("M", bound=nn.Module)
+P = TypeVar("P")
+D = TypeVar("D")
+
+
+@dataclass(frozen=True)
+class Prepared(Generic[C]):
+    """A task's data, ready for `fit`.
+
+    config:  the task config with what the data decides filled in (vocabulary sizes, tags)
+             and the data paths it actually read: `build_model(config)` sizes the model to
+             the data, and `config.data` is saved in the checkpoint.
+    extras:  what inference needs besides the weights (vocabularies, ...), saved in the
+             checkpoint beside the data config.
+    """
+
+    config: C
+    train_batches: TrainBatches
+    dev_batches: DevBatches | None
+    evaluate: Evaluate
+    extras: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[M, P, D]):
+    """A trained model and what it needs for inference: its input pipeline (vocabularies,
+    tokenisation; None where raw inputs need none) and the data config it was trained on."""
+
+    model: M
+    pipeline: P
+    data: D
+
+
+class Recipe(Protocol[C]):
+    """The contract of a task module (see the module docstring). mypy checks each task module
+    against it in `rnnkit.tasks.RECIPES`."""
+
+    NAME: str
+    HELP: str
+    HIDDEN: frozenset[str]
+
+    @property
+    def PRESETS(self) -> Mapping[str, C]: ...
+
+    def prepare(self, config: C, dist: DistInfo | None = None) -> Prepared[C]: ...
+
+    def build_model(self, config: C) -> nn.Module: ...
+
+    def train(self, config: C, resume: bool = False) -> FitResult: ...
+
+    def evaluate(
+        self, checkpoint: str | Path, data: str | None = None, split: str | None = None
+    ) -> dict[str, Any]: ...
+
+    def load(self, checkpoint: str | Path) -> Loaded[Any, Any, Any]: ...
+
+
+def run_training(
+    name: str,
+    config: C,
+    prepare: Callable[[C, DistInfo | None], Prepared[C]],
+    build_model: Callable[[C], nn.Module],
+    resume: bool = False,
+) -> FitResult:
+    """Train a task: prepare its data, build the model from the seed, fit, checkpoint.
+
+    Checkpoints and logs go to config.train.out_dir; each records the task's name, the model's
+    description, the data config and the recipe's extras, which is all `load` needs.
+    """
+    dist = current_dist(config.train.device)
+    prepared = prepare(config, dist)
+    torch.manual_seed(config.train.seed)
+    model = build_model(prepared.config)
+    return fit(
+        model,
+        prepared.train_batches,
+        prepared.dev_batches,
+        config.train,
+        evaluate=prepared.evaluate,
+        task=name,
+        model_config=describe_model(model),
+        extras={**prepared.extras, "data": to_dict(prepared.config.data)},
+        resume=resume,
+        dist=dist,
+    )
+
+
+def load_run(
+    checkpoint: str | Path, name: str, model_type: type[M], data_type: type[D]
+) -> tuple[M, CheckpointMeta, D]:
+    """A task's trained model (in eval mode), its checkpoint metadata and the data config it
+    was trained on. CheckpointError when the checkpoint belongs to another task or model."""
+    model, meta = load_model(checkpoint, expected_task=name)
+    if not isinstance(model, model_type):
+        raise CheckpointError(
+            f"checkpoint {checkpoint}: holds a {type(model).__name__}, not a "
+            f"{model_type.__name__}"
+        )
+    try:
+        data = from_dict(data_type, meta.extras.get("data", {}))
+    except RnnkitError as e:
+        raise CheckpointError(f"checkpoint {checkpoint}: unusable data config ({e})") from None
+    return model, meta, data
+
+
+def with_data(config: C, **changes: Any) -> C:
+    """`config` with fields of its data part changed."""
+    return replace(config, data=replace(config.data, **changes))  # type: ignore[type-var]
+
+
+def check_split(split: str, available: Mapping[str, Any] | tuple[str, ...]) -> None:
+    """An RnnkitError listing the choices when `split` is not one of them."""
+    if split not in available:
+        raise RnnkitError(f"split {split!r} is not available; choose one of {', '.join(available)}")
