@@ -68,15 +68,6 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp)
         config = replace(config, train=replace(config.train, out_dir=str(out)))
-        t0 = time.perf_counter()
-        data = ner.prepare_data(config.data)
-        prepare_seconds = time.perf_counter() - t0
-        print(
-            f"data: {len(data.train)} train / {len(data.dev)} dev sentences, "
-            f"{len(data.pipeline.words)} words, {len(data.pipeline.chars)} characters, "
-            f"{len(data.pipeline.tags)} tags ({prepare_seconds:.1f} s)",
-            flush=True,
-        )
         cpu_start, start = time.process_time(), time.perf_counter()
         stop = None
         if args.minutes is not None:
@@ -85,7 +76,7 @@ def main() -> int:
             stop = threading.Timer(60 * args.minutes, os.kill, (os.getpid(), signal.SIGINT))
             stop.start()
         try:
-            ner.train(config, data=data)
+            ner.train(config)  # reads and encodes the files first (a few seconds)
         except KeyboardInterrupt:
             print(f"(stopped: the {args.minutes:g}-minute budget is spent)")
         finally:
@@ -116,8 +107,8 @@ def main() -> int:
         best_epoch = max(history, key=lambda r: r["dev_f1"])["epoch"]
 
         best = out / "best"
-        dev_file = data.source["dev_file"]
-        scores = ner.evaluate(best, dev_file, format=config.data.format)
+        dev_file = str(ner.load(best).data.dev_file)
+        scores = ner.score_file(best, dev_file, config.data.format)
         tagger = ner.NERTagger(best)
         sentences = ner.read_sentences(dev_file, config.data.format)
         tokens = [s.tokens for s in sentences]

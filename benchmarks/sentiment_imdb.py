@@ -55,7 +55,6 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnnkit.data.batch import Batch
-from rnnkit.data.sequences import epoch_batches
 from rnnkit.data.text import read_text
 from rnnkit.models.summary import count_parameters
 from rnnkit.tasks import sentiment as S
@@ -109,11 +108,10 @@ def plain_epoch(
     return time.perf_counter() - start
 
 
-def rnnkit_epoch(
-    config: S.SentimentConfig, vocab_size: int, batches: Sequence[Batch], device: str
-) -> float:
-    """One training epoch through rnnkit's engine; returns its seconds (from the engine's log)."""
-    model = S.build_model(config, vocab_size)
+def rnnkit_epoch(config: S.SentimentConfig, batches: Sequence[Batch], device: str) -> float:
+    """One training epoch through rnnkit's engine; returns its seconds (from the engine's log).
+    `config`: sized to the data (`S.prepare(...).config`)."""
+    model = S.build_model(config)
     train = replace(config.train, epochs=1, out_dir=None, progress=False, device=device)
     result = fit(model, lambda epoch: batches, None, train)
     return float(result.history[0]["seconds"])
@@ -180,7 +178,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    source = Path(args.data) if args.data else S.training_source(S.SentimentDataConfig())[0]
+    source = Path(args.data) if args.data else S.training_source(S.SentimentDataConfig())
     results: dict[str, Any] = {"device": args.device, "threads": args.threads, "data": str(source)}
     with tempfile.TemporaryDirectory() as tmp:
         data = subset_file(source, args.limit, Path(tmp)) if args.limit else source
@@ -200,7 +198,7 @@ def main() -> int:
                 encoder = replace(model.encoder, execution=args.execution)
                 model = replace(model, encoder=encoder)
             return replace(
-                config, data=replace(config.data, data=str(data)), model=model, train=train
+                config, data=replace(config.data, path=str(data)), model=model, train=train
             )
 
         if not args.skip_quality:
@@ -235,9 +233,9 @@ def main() -> int:
 
         if not args.skip_timing:
             config = replace(configured("lecture"), model=S.PRESETS["lecture"].model)
-            prepared = S.prepared_data(config.data)
-            batches = epoch_batches(prepared.train, config.train.batch_size, config.train.seed)(0)
-            vocab_size = len(prepared.pipeline.vocab)
+            prepared = S.prepare(config)
+            batches = list(prepared.train_batches(0))
+            vocab_size = prepared.config.model.encoder.vocab_size
             dev = torch.device(
                 "cuda" if args.device in ("cuda", "auto") and torch.cuda.is_available() else "cpu"
             )
@@ -247,7 +245,7 @@ def main() -> int:
                 for name in order:
                     torch.manual_seed(round_)
                     if name == "rnnkit":
-                        times[name].append(rnnkit_epoch(config, vocab_size, batches, dev.type))
+                        times[name].append(rnnkit_epoch(prepared.config, batches, dev.type))
                     else:
                         times[name].append(
                             plain_epoch(

@@ -44,11 +44,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from rnnkit.cli.configargs import add_config_arguments, apply_overrides
+from rnnkit.config import to_dict
 from rnnkit.data.batch import Batch
 from rnnkit.models.registry import describe_model
 from rnnkit.tasks import text
+from rnnkit.tasks.recipe import Prepared
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import current_dist
 from rnnkit.train.fit import TrainBatches, fit, make_optimizer
@@ -57,9 +60,11 @@ TARGET_NATS = 1.45
 TARGET_SECONDS = 30 * 60
 
 
-def time_per_step(prepared: text.Prepared, config: TrainConfig, steps: int = 4) -> float:
+def time_per_step(
+    prepared: Prepared[text.TextConfig], model: nn.Module, config: TrainConfig, steps: int = 4
+) -> float:
     """Seconds per optimiser step of a throwaway copy of the model (after one warm-up step)."""
-    model = copy.deepcopy(prepared.model).train()
+    model = copy.deepcopy(model).train()
     optimizer = make_optimizer(model, config)
     batches = list(prepared.train_batches(0))[: steps + 1]
     start = 0.0
@@ -75,7 +80,7 @@ def time_per_step(prepared: text.Prepared, config: TrainConfig, steps: int = 4) 
     return (time.perf_counter() - start) / max(len(batches) - 1, 1)
 
 
-def choose_threads(prepared: text.Prepared, config: TrainConfig) -> str:
+def choose_threads(prepared: Prepared[text.TextConfig], model: nn.Module, config: TrainConfig) -> str:
     """Keep torch's default thread count or 1, whichever trains faster here and now."""
     default = torch.get_num_threads()
     if default == 1:
@@ -83,19 +88,19 @@ def choose_threads(prepared: text.Prepared, config: TrainConfig) -> str:
     timings = {}
     for threads in (default, 1):
         torch.set_num_threads(threads)
-        timings[threads] = time_per_step(prepared, config, steps=2)
+        timings[threads] = time_per_step(prepared, model, config, steps=2)
     best = min(timings, key=lambda t: timings[t])
     torch.set_num_threads(best)
     shown = ", ".join(f"{t} thread(s) {s:.2f} s/step" for t, s in timings.items())
     return f"{shown}: using {best}"
 
 
-def time_evaluation(prepared: text.Prepared, windows: int = 3) -> float:
+def time_evaluation(prepared: Prepared[text.TextConfig], model: nn.Module, windows: int = 3) -> float:
     """Seconds for one pass over the validation batches, from timing a few of them."""
     if prepared.dev_batches is None:
         return 0.0
     batches = list(prepared.dev_batches())
-    model = copy.deepcopy(prepared.model).eval()
+    model = copy.deepcopy(model).eval()
     with torch.no_grad():
         model(batches[0])
         start = time.perf_counter()
@@ -223,14 +228,17 @@ def main() -> int:
         config = replace(config, train=replace(config.train, out_dir=str(out)))
         dist = current_dist(config.train.device)
         prepared = text.prepare(config, dist)
+        torch.manual_seed(config.train.seed)
+        model = text.build_model(prepared.config)  # untouched by the timing, which runs copies
+        vocab_size = prepared.config.model.encoder.vocab_size
         steps_per_epoch = len(list(prepared.train_batches(0)))
         train_batches = prepared.train_batches
         note = f"preset epochs ({config.train.epochs})"
         if args.threads == "auto":
-            note = choose_threads(prepared, config.train) + "; " + note
+            note = choose_threads(prepared, model, config.train) + "; " + note
         if args.minutes > 0 and args.max_steps is None:
-            step_s = time_per_step(prepared, config.train)
-            eval_s = time_evaluation(prepared)
+            step_s = time_per_step(prepared, model, config.train)
+            eval_s = time_evaluation(prepared, model)
             epoch_s = steps_per_epoch * step_s + eval_s
             epochs = max(1, int(args.minutes * 60 / epoch_s))
             config = replace(config, train=replace(config.train, epochs=epochs))
@@ -242,11 +250,9 @@ def main() -> int:
             train_batches = stop_after(train_batches, args.max_steps, steps_per_epoch)
             note += f"; stopping after {args.max_steps} steps"
         print(
-            f"{prepared.train_chars:,} training / {prepared.valid_chars:,} validation characters, "
-            f"vocabulary {len(prepared.vocab)}; {steps_per_epoch} steps per epoch; {note}",
+            f"vocabulary {vocab_size}; {steps_per_epoch} steps per epoch; {note}",
             flush=True,
         )
-        model = prepared.model  # untouched by the timing, which ran copies
         start = time.perf_counter()
         try:
             fit(
@@ -255,9 +261,9 @@ def main() -> int:
                 prepared.dev_batches,
                 config.train,
                 evaluate=text.evaluate_chars,
-                task=text.TASK,
+                task=text.NAME,
                 model_config=describe_model(model),
-                extras=prepared.extras,
+                extras={**prepared.extras, "data": to_dict(prepared.config.data)},
                 dist=dist,
             )
         except Budget:
