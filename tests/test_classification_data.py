@@ -7,14 +7,13 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import random
 import tarfile
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import LocalServer
+from conftest import LocalServer, shared_data
 
 from rnnkit.data.classification import (
     IMDB_SHA256,
@@ -466,11 +465,6 @@ def test_default_imdb_source() -> None:
 
 
 # ------------------------------------------------------------------------ the real data set
-
-
-def shared_data() -> Path:
-    env = os.environ.get("RNNKIT_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def test_shared_imdb_train_file() -> None:
