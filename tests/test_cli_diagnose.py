@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnnkit.cli import main
+from rnnkit.cli import build_parser, main
 from rnnkit.models import EncoderConfig, LanguageModel, LanguageModelConfig
 from rnnkit.models.registry import describe_model
 from rnnkit.train import CheckpointMeta, save_checkpoint
@@ -32,7 +32,7 @@ def test_diagnose_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str
         str(out),
         "--steps",
         "12",
-        "--batch",
+        "--batch-size",
         "3",
     ]
     assert main(args) == 0
@@ -57,6 +57,13 @@ def test_diagnose_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str
     direct = [float(s.grad.norm(dim=-1).mean()) for s in reversed(states)]  # type: ignore[union-attr]
     assert result["norm_by_distance"] == pytest.approx(direct, rel=1e-9)
     assert result["norm_by_distance"][0] == pytest.approx(1.0)
+
+
+def test_diagnose_batch_size_keeps_its_old_spelling() -> None:
+    parse = build_parser().parse_args
+    assert parse(["diagnose", "--batch", "5"]).batch_size == 5
+    assert parse(["diagnose", "--batch-size", "7"]).batch_size == 7
+    assert parse(["diagnose"]).batch_size == 16
 
 
 def test_diagnose_rejects_a_missing_checkpoint(

@@ -44,7 +44,9 @@ def add_command(commands: Any) -> None:
         "--steps", type=int, default=100, help="with --checkpoint: sequence length T (default: 100)"
     )
     p.add_argument(
-        "--batch",
+        "--batch-size",
+        "--batch",  # the old spelling, kept working
+        dest="batch_size",
         type=int,
         default=16,
         help="with --checkpoint: sequences averaged over (default: 16)",
@@ -61,7 +63,7 @@ def add_command(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.checkpoint:
-        result = diagnose_checkpoint(args.checkpoint, out, args.steps, args.batch, args.seed)
+        result = diagnose_checkpoint(args.checkpoint, out, args.steps, args.batch_size, args.seed)
         norms = result["norm_by_distance"]
         for k in (0, 1, 10, 50, len(norms) - 1):
             if k < len(norms):
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def diagnose_checkpoint(
-    checkpoint: str | Path, out: Path, steps: int, batch: int, seed: int
+    checkpoint: str | Path, out: Path, steps: int, batch_size: int, seed: int
 ) -> dict[str, Any]:
     """||dL/da<T-k>|| of a trained model's recurrent stack on random inputs of its input size
     (random token ids through its embedding for token models), in float64."""
@@ -95,8 +97,8 @@ def diagnose_checkpoint(
     )
     from rnnkit.train.loading import load_model
 
-    if steps < 1 or batch < 1:
-        raise RnnkitError("--steps and --batch must be at least 1")
+    if steps < 1 or batch_size < 1:
+        raise RnnkitError("--steps and --batch-size must be at least 1")
     model, meta = load_model(checkpoint)
     encoder = getattr(model, "encoder", None)
     rnn = getattr(encoder, "rnn", None)
@@ -108,11 +110,13 @@ def diagnose_checkpoint(
     embedding = getattr(encoder, "embedding", None)
     with torch.no_grad():
         if embedding is not None:
-            ids = torch.randint(1, embedding.num_embeddings, (batch, steps), generator=generator)
+            ids = torch.randint(
+                1, embedding.num_embeddings, (batch_size, steps), generator=generator
+            )
             x = embedding(ids).double()  # (B, T, E)
         else:
             x = torch.randn(
-                batch, steps, rnn.input_size, generator=generator, dtype=torch.float64
+                batch_size, steps, rnn.input_size, generator=generator, dtype=torch.float64
             )  # (B, T, D)
     rnn = rnn.double()
     norms = gradient_norms(rnn, x).flip(0).tolist()  # by distance from the loss
@@ -121,8 +125,8 @@ def diagnose_checkpoint(
         cells=(rnn.cell_type,),
         T=steps,
         input_size=x.shape[-1],
-        hidden=rnn.hidden_size,
-        batch=batch,
+        hidden_size=rnn.hidden_size,
+        batch_size=batch_size,
         gains=(1.0,),
         seed=seed,
     )

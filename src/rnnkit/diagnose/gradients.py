@@ -220,9 +220,9 @@ class GradientConfig:
     # Input features D of the random inputs x ~ N(0, 1).
     input_size: int = 8
     # Hidden units H.
-    hidden: int = 64
+    hidden_size: int = 64
     # Sequences averaged over.
-    batch: int = 16
+    batch_size: int = 16
     # Scalings of W_aa after the Keras initialisation (orthogonal blocks), one panel each:
     # 1.0 is the initialisation as it is (gradients vanish), 2.0 makes the simple RNNs explode.
     gains: tuple[float, ...] = (1.0, 2.0)
@@ -231,11 +231,11 @@ class GradientConfig:
 
     def __post_init__(self) -> None:
         check_cells(self.cells)
-        if self.T < 1 or self.input_size < 1 or self.hidden < 1 or self.batch < 1:
+        if self.T < 1 or self.input_size < 1 or self.hidden_size < 1 or self.batch_size < 1:
             raise RnnkitError(
-                "T, input_size, hidden and batch must be positive, got "
-                f"T={self.T}, input_size={self.input_size}, hidden={self.hidden}, "
-                f"batch={self.batch}"
+                "T, input_size, hidden_size and batch_size must be positive, got "
+                f"T={self.T}, input_size={self.input_size}, hidden_size={self.hidden_size}, "
+                f"batch_size={self.batch_size}"
             )
         if not self.gains or any(not (g > 0 and math.isfinite(g)) for g in self.gains):
             raise RnnkitError(f"gains must be positive finite numbers, got {list(self.gains)}")
@@ -293,14 +293,16 @@ def compare_cells(config: GradientConfig | None = None) -> GradientReport:
     generator = torch.Generator().manual_seed(config.seed)
     # float64: over hundreds of steps the norms span more decades than float32 holds.
     x = torch.randn(
-        config.batch, config.T, config.input_size, generator=generator, dtype=torch.float64
+        config.batch_size, config.T, config.input_size, generator=generator, dtype=torch.float64
     )  # (B, T, D)
     curves = []
     for gain in config.gains:
         for cell in config.cells:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(config.seed)
-                rnn = RNN(cell, config.input_size, config.hidden, execution="reference").double()
+                rnn = RNN(
+                    cell, config.input_size, config.hidden_size, execution="reference"
+                ).double()
             scale_recurrent_weights(rnn, gain)
             norms = gradient_norms(rnn, x)  # (T,) by step
             curves.append(GradientCurve(cell, gain, norms.flip(0).tolist()))
