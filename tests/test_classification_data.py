@@ -445,7 +445,9 @@ def test_download_imdb_rejects_a_wrong_digest_and_keeps_nothing(
     assert list((cache / "imdb").glob("*.tar.gz")) == []
 
 
-def test_download_imdb_needs_an_aclimdb_folder(tmp_path: Path, served: tuple[LocalServer, Path]) -> None:
+def test_download_imdb_needs_an_aclimdb_folder(
+    tmp_path: Path, served: tuple[LocalServer, Path]
+) -> None:
     server, root = served
     tree = make_aclimdb(tmp_path / "src", SMALL_IMDB)
     digest = make_tar_gz(root / "other.tar.gz", tree, "something_else")

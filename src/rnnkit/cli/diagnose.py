@@ -18,11 +18,11 @@ def add_command(commands: Any) -> None:
     p = commands.add_parser(
         "diagnose",
         help=HELP,
-        description="The gradient lab. Without --checkpoint: ||dL/da<t>|| against the distance from "
-        "the loss for simple RNN (tanh, ReLU), GRU and LSTM side by side; the largest gap k each "
-        "cell learns on a remember-k-steps-back task; one unstable run with and without gradient "
-        "clipping. Writes gradients.png, long_range.png, clipping.png and lab.json. With "
-        "--checkpoint: the gradient norms through time of that model's recurrent stack.",
+        description="The gradient lab. Without --checkpoint: ||dL/da<t>|| against the distance "
+        "from the loss for simple RNN (tanh, ReLU), GRU and LSTM side by side; the largest gap k "
+        "each cell learns on a remember-k-steps-back task; one unstable run with and without "
+        "gradient clipping. Writes gradients.png, long_range.png, clipping.png and lab.json. "
+        "With --checkpoint: the gradient norms through time of that model's recurrent stack.",
     )
     p.add_argument(
         "--out",
@@ -78,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     )
     print(json.dumps(summary.get("summary", summary), indent=2))
     print(
-        f"wrote {out / 'gradients.png'}, {out / 'long_range.png'}, {out / 'clipping.png'} and {out / 'lab.json'}"
+        f"wrote {out / 'gradients.png'}, {out / 'long_range.png'}, {out / 'clipping.png'} "
+        f"and {out / 'lab.json'}"
     )
     return 0
 

@@ -12,7 +12,8 @@ from typing import BinaryIO
 
 @contextmanager
 def atomic_write(path: Path) -> Iterator[BinaryIO]:
-    """Write to a temporary file beside `path`, then os.replace it: readers never see half a file."""
+    """Write to a temporary file beside `path`, then os.replace it: readers never see half a
+    file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:

@@ -70,7 +70,8 @@ class LabelSet:
             key, target = self._key(alias), self._ids[self._key(name)]
             if self._ids.get(key, target) != target:
                 raise RnnkitError(
-                    f"alias {alias!r} -> {name!r} clashes with label {self._names[self._ids[key]]!r}"
+                    f"alias {alias!r} -> {name!r} clashes with label "
+                    f"{self._names[self._ids[key]]!r}"
                 )
             self._ids[key] = target
 

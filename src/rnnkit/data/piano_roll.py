@@ -60,7 +60,8 @@ def to_multihot(
 
 
 def from_multihot(frames: Tensor, low: int = PIANO_LOW, threshold: float = 0.5) -> Steps:
-    """Piano roll (T, P) -> chorale: step t holds low + k for every k with frames[t, k] >= threshold.
+    """Piano roll (T, P) -> chorale: step t holds low + k for every k with
+    frames[t, k] >= threshold.
 
     Works on binary rolls and on sampled model output alike; probabilities need sampling
     (or thresholding, which is what `threshold` does) first.

@@ -210,7 +210,7 @@ class Vocabulary:
         return out
 
     def one_hot(self, ids: Tensor) -> Tensor:
-        """The lecture's one-hot vectors: ids (...) int -> (..., V) float with a single 1 per row."""
+        """The lecture's one-hot vectors: ids (...) int -> (..., V) float, a single 1 per row."""
         if ids.dtype.is_floating_point or ids.dtype == torch.bool or ids.is_complex():
             raise RnnkitError(f"one_hot expects integer ids, got dtype {ids.dtype}")
         if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= len(self)):
