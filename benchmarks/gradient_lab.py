@@ -53,7 +53,7 @@ def print_tables(result: dict[str, Any], config: LabConfig) -> None:
     c = config.clipping
     print(
         f"\nclipping ({c.cell}, W_aa x{c.gain:g}, SGD lr {c.lr:g}, gap {c.gap}, "
-        f"max_norm {c.max_norm:g}, {c.steps} steps):"
+        f"clip_norm {c.clip_norm:g}, {c.steps} steps):"
     )
     for name in ("unclipped", "clipped"):
         run = clip[name]

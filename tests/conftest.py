@@ -1,4 +1,4 @@
-"""Test-wide settings, and a local HTTP server for the download tests."""
+"""Test-wide settings, the shared data folder, and a local HTTP server for the download tests."""
 
 from __future__ import annotations
 
@@ -16,6 +16,15 @@ import torch
 # fight each other (or pytest-xdist workers) for the machine's cores.
 torch.set_num_threads(1)
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def shared_data() -> Path:
+    """The shared data sets: $RNNKIT_SHARED_DATA, else `shared/data` beside the repository.
+
+    Tests that use a data set skip when its file is not there.
+    """
+    env = os.environ.get("RNNKIT_SHARED_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 class LocalServer:

@@ -7,29 +7,25 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import random
 import tarfile
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import LocalServer
+from conftest import LocalServer, shared_data
 
+from rnnkit.data import imdb as imdb_module
 from rnnkit.data.classification import (
-    IMDB_SHA256,
-    IMDB_URL,
-    LabelledText,
-    LabelSet,
-    download_imdb,
     load_labelled,
     load_sentiment,
-    read_aclimdb,
     read_jsonl,
     read_label_tsv,
     read_table,
     split_dev,
 )
+from rnnkit.data.imdb import IMDB_SHA256, IMDB_URL, download_imdb, read_aclimdb
+from rnnkit.data.labels import LabelledText, LabelSet
 from rnnkit.errors import DataError, RnnkitError
 
 
@@ -449,7 +445,9 @@ def test_download_imdb_rejects_a_wrong_digest_and_keeps_nothing(
     assert list((cache / "imdb").glob("*.tar.gz")) == []
 
 
-def test_download_imdb_needs_an_aclimdb_folder(tmp_path: Path, served: tuple[LocalServer, Path]) -> None:
+def test_download_imdb_needs_an_aclimdb_folder(
+    tmp_path: Path, served: tuple[LocalServer, Path]
+) -> None:
     server, root = served
     tree = make_aclimdb(tmp_path / "src", SMALL_IMDB)
     digest = make_tar_gz(root / "other.tar.gz", tree, "something_else")
@@ -460,17 +458,25 @@ def test_download_imdb_needs_an_aclimdb_folder(tmp_path: Path, served: tuple[Loc
     assert [p.name for p in (tmp_path / "c" / "imdb").iterdir()] == ["aclImdb_v1.tar.gz"]
 
 
-def test_default_imdb_source() -> None:
-    assert IMDB_URL == "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
-    assert len(IMDB_SHA256) == 64 and int(IMDB_SHA256, 16) >= 0
+def test_default_imdb_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without url= and sha256=, download_imdb asks for the published archive and digest."""
+    calls: list[tuple[str, str, dict[str, object]]] = []
+
+    def offline_download(url: str, sha256: str, **kwargs: object) -> Path:
+        calls.append((url, sha256, kwargs))
+        raise RnnkitError("offline")
+
+    monkeypatch.setattr(imdb_module, "download", offline_download)
+    with pytest.raises(RnnkitError, match="offline"):
+        download_imdb(tmp_path, progress=False)
+    ((url, sha256, kwargs),) = calls
+    assert (url, sha256) == (IMDB_URL, IMDB_SHA256)
+    assert kwargs["filename"] == url.rsplit("/", 1)[-1] == "aclImdb_v1.tar.gz"
+    assert kwargs["cache_dir"] == tmp_path / "imdb"
+    assert not (tmp_path / "imdb" / "aclImdb_v1").exists()  # nothing unpacked on failure
 
 
 # ------------------------------------------------------------------------ the real data set
-
-
-def shared_data() -> Path:
-    env = os.environ.get("RNNKIT_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def test_shared_imdb_train_file() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnnkit.cli import main
+from rnnkit.cli import build_parser, main
 from rnnkit.models import EncoderConfig, LanguageModel, LanguageModelConfig
 from rnnkit.models.registry import describe_model
 from rnnkit.train import CheckpointMeta, save_checkpoint
@@ -32,7 +32,7 @@ def test_diagnose_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str
         str(out),
         "--steps",
         "12",
-        "--batch",
+        "--batch-size",
         "3",
     ]
     assert main(args) == 0
@@ -40,7 +40,8 @@ def test_diagnose_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str
     result = json.loads((out / "gradients.json").read_text())
     assert (out / "gradients.png").read_bytes()[:4] == b"\x89PNG"
 
-    # direct: the same random inputs, the loss v . a<T> with the lab's unit vector, autograd on each a<t>
+    # direct: the same random inputs, the loss v . a<T> with the lab's unit vector, autograd on
+    # each a<t>
     rnn = model.encoder.rnn.double()
     x = torch.randn(3, 12, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     cell = rnn.cells[0]
@@ -54,9 +55,17 @@ def test_diagnose_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
     head = unit_vector_head(8)
     head(states[-1]).sum().backward()
-    direct = [float(s.grad.norm(dim=-1).mean()) for s in reversed(states)]  # type: ignore[union-attr]
+    grads = [s.grad for s in reversed(states)]
+    direct = [float(g.norm(dim=-1).mean()) for g in grads if g is not None]
     assert result["norm_by_distance"] == pytest.approx(direct, rel=1e-9)
     assert result["norm_by_distance"][0] == pytest.approx(1.0)
+
+
+def test_diagnose_batch_size_keeps_its_old_spelling() -> None:
+    parse = build_parser().parse_args
+    assert parse(["diagnose", "--batch", "5"]).batch_size == 5
+    assert parse(["diagnose", "--batch-size", "7"]).batch_size == 7
+    assert parse(["diagnose"]).batch_size == 16
 
 
 def test_diagnose_rejects_a_missing_checkpoint(

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import gzip
-import os
 from pathlib import Path
 
 import pytest
+from conftest import shared_data
 
 from rnnkit.data.conll import (
-    TaggedSentence,
     read_binary,
     read_conll,
     read_token_tags,
     write_conll,
 )
 from rnnkit.data.tags import Span, bio_to_iobes, bio_to_spans, find_violation
-from rnnkit.errors import DataError
+from rnnkit.errors import DataError, RnnkitError
 
 CONLL = """-DOCSTART- -X- -X- O
 
@@ -33,11 +32,6 @@ Blackburn NNP I-NP I-PER
 
 BRUSSELS NNP B-NP B-LOC
 """
-
-
-def shared_data() -> Path:
-    env = os.environ.get("RNNKIT_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def conll2003(name: str) -> Path:
@@ -134,9 +128,13 @@ def test_wrong_column_count_names_file_and_line(tmp_path: Path) -> None:
 def test_non_utf8_bytes_name_line_and_byte_offset(tmp_path: Path) -> None:
     data = CONLL.encode("utf-8").replace(b"German", b"Germ\xe4n")  # Latin-1 a-umlaut
     path = write(tmp_path, data)
-    with pytest.raises(DataError, match=r":5: not UTF-8: byte 0xe4 at byte offset 4 of the line"):
+    offset = data.index(b"\xe4")
+    # the one UTF-8 decoder (rnnkit.data.text.read_text): line, offset, byte 5 of the line
+    with pytest.raises(
+        DataError, match=rf":5: not valid UTF-8: byte 0xe4 at byte offset {offset} \(byte 5 of"
+    ):
         read_conll(path)
-    with pytest.raises(DataError, match=r":5: not UTF-8: .*decompressed"):
+    with pytest.raises(DataError, match=r":5: not valid UTF-8: .*decompressed"):
         read_conll(write(tmp_path, gzip.compress(data), "z.gz"))
 
 
@@ -151,7 +149,7 @@ def test_empty_file(tmp_path: Path, text: str) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match="nope: file not found"):
         read_conll(tmp_path / "nope")
 
 
@@ -234,7 +232,7 @@ def test_write_conll_round_trips(tmp_path: Path, name: str) -> None:
     predictions = [["O"] * len(s) for s in sentences]
     predictions[1] = ["B-PER", "B-PER"]
     out = tmp_path / name
-    write_conll(sentences, predictions, out)
+    write_conll(out, [s.tokens for s in sentences], [s.tags for s in sentences], predictions)
     gold = read_conll(out, column=1)
     pred = read_conll(out, column=2)
     assert [s.tokens for s in gold] == [s.tokens for s in sentences]
@@ -242,15 +240,31 @@ def test_write_conll_round_trips(tmp_path: Path, name: str) -> None:
     assert [s.tags for s in pred] == predictions
 
 
+def test_write_conll_without_gold_writes_token_and_prediction(tmp_path: Path) -> None:
+    tokens = [["Zoë", "lives", "in", "Köln"], ["Hi"]]
+    predicted = [["B-PER", "O", "O", "B-LOC"], ["O"]]
+    out = tmp_path / "tagged.txt"
+    write_conll(out, tokens, None, predicted)
+    assert out.read_bytes().decode("utf-8") == (
+        "Zoë B-PER\nlives O\nin O\nKöln B-LOC\n\nHi O\n\n"
+    )
+    back = read_conll(out)
+    assert [s.tokens for s in back] == tokens
+    assert [s.tags for s in back] == predicted
+    assert [s.lines for s in back] == [[1, 2, 3, 4], [6]]
+
+
 def test_write_conll_rejects_mismatches(tmp_path: Path) -> None:
-    sentence = TaggedSentence(["a", "b"], ["O", "O"], [1, 2], "x")
-    with pytest.raises(Exception, match="1 predicted tags for 2 tokens"):
-        write_conll([sentence], [["O"]], tmp_path / "o")
-    with pytest.raises(Exception, match="2 predicted sequences for 1 sentences"):
-        write_conll([sentence], [["O"], ["O"]], tmp_path / "o")
-    spaced = TaggedSentence(["New York"], ["B-LOC"], [1], "x")
-    with pytest.raises(Exception, match="whitespace"):
-        write_conll([spaced], [["O"]], tmp_path / "o")
+    out = tmp_path / "o"
+    with pytest.raises(RnnkitError, match="sentence 0: 1 predicted tags for 2 tokens"):
+        write_conll(out, [["a", "b"]], [["O", "O"]], [["O"]])
+    with pytest.raises(RnnkitError, match="sentence 0: 1 gold tags for 2 tokens"):
+        write_conll(out, [["a", "b"]], [["O"]], [["O", "O"]])
+    with pytest.raises(RnnkitError, match="2 predicted sequences for 1 sentences"):
+        write_conll(out, [["a", "b"]], None, [["O"], ["O"]])
+    with pytest.raises(RnnkitError, match="whitespace"):
+        write_conll(out, [["New York"]], [["B-LOC"]], [["O"]])
+    assert not out.exists()
 
 
 # --------------------------------------------------------------------------- real data

@@ -159,7 +159,7 @@ def test_long_range_answer_sits_exactly_gap_steps_before_the_end(gap: int) -> No
 
 def test_long_range_training_learns_a_short_gap() -> None:
     config = LongRangeConfig(
-        cells=("lstm",), gaps=(2,), budget_steps=150, hidden=16, batch=32, eval_size=200
+        cells=("lstm",), gaps=(2,), budget_steps=150, hidden_size=16, batch_size=32, eval_size=200
     )
     report = long_range_experiment(config)
     assert report.accuracy["lstm"][0] >= 0.9  # chance is 0.25
@@ -174,17 +174,17 @@ def test_global_grad_norm_is_the_norm_of_all_gradients_together() -> None:
 
 
 def test_clipping_bounds_the_applied_norm_and_prevents_the_blow_up() -> None:
-    config = ClippingConfig(steps=30, gap=10, hidden=16, batch=16)
+    config = ClippingConfig(steps=30, gap=10, hidden_size=16, batch_size=16)
     report = clipping_experiment(config)
     clipped, unclipped = report.clipped, report.unclipped
-    bound = config.max_norm * (1 + 1e-5)
+    bound = config.clip_norm * (1 + 1e-5)
     assert all(n <= bound for n in clipped.applied_norm)
     # Clipping rescales only the gradients above the threshold, and those to the threshold.
     for before, after in zip(clipped.grad_norm, clipped.applied_norm):
-        if before <= config.max_norm:
+        if before <= config.clip_norm:
             assert after == pytest.approx(before)
         else:
-            assert after == pytest.approx(config.max_norm, rel=1e-4)
+            assert after == pytest.approx(config.clip_norm, rel=1e-4)
     assert max(unclipped.grad_norm) > 100 * max(clipped.applied_norm)
     # Same start: the first step's gradient is the same before any clipping took effect.
     assert unclipped.grad_norm[0] == pytest.approx(clipped.grad_norm[0])

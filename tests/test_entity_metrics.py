@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import doctest
-import os
 import random
 import warnings
-from pathlib import Path
 
 import pytest
+from conftest import shared_data
 
 import rnnkit.metrics.entities as entities_module
 from rnnkit.data.conll import read_conll
@@ -19,11 +18,6 @@ seqeval_metrics = pytest.importorskip("seqeval.metrics")
 
 TYPES = ["PER", "LOC", "ORG"]
 TAGS = ["O"] + [f"{p}-{t}" for t in TYPES for p in "BI"]
-
-
-def shared_data() -> Path:
-    env = os.environ.get("RNNKIT_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def seqeval_scores(gold: list[list[str]], pred: list[list[str]]) -> dict[str, dict[str, float]]:

@@ -142,6 +142,24 @@ def test_token_language_model_top_k_and_temperature() -> None:
     y = model.generate(20, torch.tensor([1]), top_k=2, generator=torch.Generator().manual_seed(1))
     assert torch.equal(x, y)
 
+    def ranks(samples: torch.Tensor) -> list[int]:
+        """The rank of each sample among the model's logits given the prime and the samples
+        before it (0 = the most likely token)."""
+        model.eval()
+        with torch.no_grad():
+            logits, _ = model.run(torch.cat([torch.tensor([1]), samples[:-1]])[None])  # (1, T, V)
+        order = logits[0].argsort(dim=-1, descending=True)  # (T, V)
+        return [int((order[t] == token).nonzero()) for t, token in enumerate(samples.tolist())]
+
+    # A high temperature flattens the distribution, so without top_k some samples fall outside
+    # the two most likely tokens; with top_k=2 every sample is one of them, and both occur.
+    def hot(top_k: int | None) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(2)
+        return model.generate(60, torch.tensor([1]), 5.0, top_k, generator)
+
+    assert max(ranks(hot(None))) >= 2
+    assert set(ranks(hot(2))) == {0, 1}
+
 
 def test_within_frame_output_is_the_chain_rule_over_keys() -> None:
     torch.manual_seed(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import math
@@ -13,27 +14,14 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import shared_data
 
-from rnnkit.data import music
-from rnnkit.data.music import (
-    chorale_split,
-    describe,
-    from_multihot,
-    load_bach_chorales,
-    parse_chorale,
-    plot_piano_roll,
-    read_jsb,
-    read_midi_pitches,
-    to_multihot,
-    write_midi,
-)
+from rnnkit.data import bach_chorales
+from rnnkit.data.bach_chorales import SPLITS, chorale_split, load_bach_chorales, parse_chorale
+from rnnkit.data.jsb import read_jsb
+from rnnkit.data.midi import read_midi_pitches, write_midi
+from rnnkit.data.piano_roll import describe, from_multihot, plot_piano_roll, to_multihot
 from rnnkit.errors import DataError, RnnkitError
-
-
-def shared_data() -> Path:
-    env = os.environ.get("RNNKIT_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 JSB = shared_data() / "jsb-chorales"
 
@@ -163,8 +151,26 @@ def test_read_jsb_piano_range_and_missing_file(tmp_path: Path) -> None:
     path = write(tmp_path, "c.json", json.dumps({"valid": [[[10]]]}))
     with pytest.raises(DataError, match=r"c\.json: split 'valid', chorale 0, step 0"):
         read_jsb(path, split="valid", low=21, high=108)
-    with pytest.raises(DataError, match=r"nope\.json: no such file"):
+    with pytest.raises(DataError, match=r"nope\.json: file not found"):
         read_jsb(tmp_path / "nope.json")
+
+
+def test_read_jsb_reads_gzip(tmp_path: Path) -> None:
+    chorales = [[[60, 64, 67], [], [62, 65]], [[48, 55]]]
+    data = gzip.compress(json.dumps({"train": chorales}).encode("utf-8"))
+    for name in ("jsb.json.gz", "jsb.json"):  # recognised by its content, not its name
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert read_jsb(path, split="train") == chorales
+
+
+def test_read_jsb_rejects_non_utf8_naming_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.json"
+    # a Latin-1 "é" in a JSON string on line 4
+    path.write_bytes('[[[60]],\n [[62]],\n [[64]]] \n"caf\u00e9"'.encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1\.json:4: not valid UTF-8: byte 0xe9") as info:
+        read_jsb(path)
+    assert info.value.path == str(path) and info.value.line == 4
 
 
 @pytest.mark.skipif(not JSB.is_dir(), reason="shared JSB Chorales data not present")
@@ -304,7 +310,7 @@ def test_parse_chorale_on_real_music21_chorales(name: str) -> None:
     m21()
     from music21 import converter, stream
 
-    path = music.bach_chorale_files()[name]
+    path = bach_chorales.bach_chorale_files()[name]
     score = converter.parse(path)
     assert len(score.parts) == 4
     first = score.parts[0].getElementsByClass(stream.Measure).first()
@@ -325,7 +331,7 @@ def test_split_is_a_fixed_hash_of_the_name_deterministic_and_disjoint() -> None:
     shuffled = names[:]
     random.Random(1).shuffle(shuffled)
     assert {n: chorale_split(n) for n in shuffled} == {n: chorale_split(n) for n in names}
-    groups = {s: {n for n in names if chorale_split(n) == s} for s in music.SPLITS}
+    groups = {s: {n for n in names if chorale_split(n) == s} for s in SPLITS}
     assert sum(len(g) for g in groups.values()) == len(set(names))  # each name in exactly one
     assert groups["train"].isdisjoint(groups["valid"] | groups["test"])
     assert groups["valid"].isdisjoint(groups["test"])
@@ -335,11 +341,11 @@ def test_split_is_a_fixed_hash_of_the_name_deterministic_and_disjoint() -> None:
 
 def test_bach_files_cover_each_piece_once_in_every_split() -> None:
     m21()
-    files = music.bach_chorale_files()
+    files = bach_chorales.bach_chorale_files()
     assert list(files) == sorted(files)
     assert files["bwv277"].suffix == ".mxl"  # also shipped as .krn: MusicXML wins
     assert all(p.suffix != ".rntxt" for p in files.values())
-    assert {chorale_split(n) for n in files} == set(music.SPLITS)
+    assert {chorale_split(n) for n in files} == set(SPLITS)
 
 
 def test_load_bach_chorales_caches_atomically_and_splits_by_name(
@@ -355,10 +361,10 @@ def test_load_bach_chorales_caches_atomically_and_splits_by_name(
         calls.append(step)
         return pieces
 
-    monkeypatch.setattr(music, "_parse_corpus", fake_parse)
+    monkeypatch.setattr(bach_chorales, "_parse_corpus", fake_parse)
     first = load_bach_chorales(tmp_path / "cache", progress=False)
     assert calls == [1.0]
-    for split in music.SPLITS:
+    for split in SPLITS:
         assert first[split] == [pieces[n] for n in sorted(names) if chorale_split(n) == split]
     files = list((tmp_path / "cache").iterdir())
     assert len(files) == 1 and files[0].suffix == ".json"  # no temporary file left behind
@@ -369,11 +375,11 @@ def test_load_bach_chorales_caches_atomically_and_splits_by_name(
     def no_parse(step: float, progress: bool) -> dict[str, list[list[int]]]:
         raise AssertionError("the cache should have been used")
 
-    monkeypatch.setattr(music, "_parse_corpus", no_parse)
+    monkeypatch.setattr(bach_chorales, "_parse_corpus", no_parse)
     assert load_bach_chorales(tmp_path / "cache", progress=False) == first
 
     # another step is another cache entry; a corrupt cache is rebuilt
-    monkeypatch.setattr(music, "_parse_corpus", fake_parse)
+    monkeypatch.setattr(bach_chorales, "_parse_corpus", fake_parse)
     load_bach_chorales(tmp_path / "cache", step=0.5, progress=False)
     assert calls == [1.0, 0.5]
     assert any("step1_2" in p.name for p in (tmp_path / "cache").iterdir())

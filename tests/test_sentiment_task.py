@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import shared_data
 from sklearn import metrics as skm
 
 from rnnkit.cli import main
@@ -334,11 +334,6 @@ def test_checkpoints_of_another_task_or_without_a_vocabulary_are_refused(
         ["predict", "sentiment", "--checkpoint", str(tmp_path / "novocab"), "good"], capsys
     )
     assert "no usable vocabulary" in err
-
-
-def shared_data() -> Path:
-    env = os.environ.get("RNNKIT_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def test_default_training_data_is_the_shared_imdb_file(monkeypatch: pytest.MonkeyPatch) -> None:

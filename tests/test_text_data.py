@@ -1,4 +1,4 @@
-"""The word and character tokenizers, and the UTF-8 / gzip text reader."""
+"""The word, raw-text (with offsets) and character tokenizers, and the UTF-8 / gzip reader."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 import rnnkit.data.text as text_module
-from rnnkit.data.text import char_tokenize, read_text, strip_html, tokenize
+from rnnkit.data.text import (
+    Token,
+    char_tokenize,
+    read_text,
+    strip_html,
+    tokenize,
+    tokenize_with_offsets,
+)
 from rnnkit.errors import DataError
 
 # ------------------------------------------------------------------------------ tokenize
@@ -124,6 +131,37 @@ def test_tokenize_matches_a_character_scanner_on_random_text() -> None:
     for _ in range(3000):
         s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 25)))
         assert tokenize(s) == _reference_tokenize(s), repr(s)
+
+
+def test_tokenize_with_offsets_splits_conll_style_and_points_into_the_text() -> None:
+    text = "O’Brien’s  EU-wide plan (a.m.) won’t cost 1,000 € on 1996-08-22...\tok?"
+    tokens = tokenize_with_offsets(text)
+    assert [t.text for t in tokens] == [
+        "O’Brien",
+        "’s",
+        "EU-wide",
+        "plan",
+        "(",
+        "a.m.",
+        ")",
+        "wo",
+        "n’t",
+        "cost",
+        "1,000",
+        "€",
+        "on",
+        "1996-08-22",
+        "...",
+        "ok",
+        "?",
+    ]
+    # offsets: each token is its slice of the text; they run left to right without overlap,
+    # and only whitespace lies between them (nothing else is dropped)
+    assert all(isinstance(t, Token) and text[t.start : t.end] == t.text for t in tokens)
+    ends = [0] + [t.end for t in tokens]
+    gaps = [text[end : t.start] for end, t in zip(ends, tokens)] + [text[tokens[-1].end :]]
+    assert all(not gap.strip() for gap in gaps)
+    assert tokenize_with_offsets(" \n\t ") == []
 
 
 def test_char_tokenize() -> None:

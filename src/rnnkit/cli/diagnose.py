@@ -18,11 +18,11 @@ def add_command(commands: Any) -> None:
     p = commands.add_parser(
         "diagnose",
         help=HELP,
-        description="The gradient lab. Without --checkpoint: ||dL/da<t>|| against the distance from "
-        "the loss for simple RNN (tanh, ReLU), GRU and LSTM side by side; the largest gap k each "
-        "cell learns on a remember-k-steps-back task; one unstable run with and without gradient "
-        "clipping. Writes gradients.png, long_range.png, clipping.png and lab.json. With "
-        "--checkpoint: the gradient norms through time of that model's recurrent stack.",
+        description="The gradient lab. Without --checkpoint: ||dL/da<t>|| against the distance "
+        "from the loss for simple RNN (tanh, ReLU), GRU and LSTM side by side; the largest gap k "
+        "each cell learns on a remember-k-steps-back task; one unstable run with and without "
+        "gradient clipping. Writes gradients.png, long_range.png, clipping.png and lab.json. "
+        "With --checkpoint: the gradient norms through time of that model's recurrent stack.",
     )
     p.add_argument(
         "--out",
@@ -44,7 +44,9 @@ def add_command(commands: Any) -> None:
         "--steps", type=int, default=100, help="with --checkpoint: sequence length T (default: 100)"
     )
     p.add_argument(
-        "--batch",
+        "--batch-size",
+        "--batch",  # the old spelling, kept working
+        dest="batch_size",
         type=int,
         default=16,
         help="with --checkpoint: sequences averaged over (default: 16)",
@@ -61,7 +63,7 @@ def add_command(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.checkpoint:
-        result = diagnose_checkpoint(args.checkpoint, out, args.steps, args.batch, args.seed)
+        result = diagnose_checkpoint(args.checkpoint, out, args.steps, args.batch_size, args.seed)
         norms = result["norm_by_distance"]
         for k in (0, 1, 10, 50, len(norms) - 1):
             if k < len(norms):
@@ -76,13 +78,14 @@ def run(args: argparse.Namespace) -> int:
     )
     print(json.dumps(summary.get("summary", summary), indent=2))
     print(
-        f"wrote {out / 'gradients.png'}, {out / 'long_range.png'}, {out / 'clipping.png'} and {out / 'lab.json'}"
+        f"wrote {out / 'gradients.png'}, {out / 'long_range.png'}, {out / 'clipping.png'} "
+        f"and {out / 'lab.json'}"
     )
     return 0
 
 
 def diagnose_checkpoint(
-    checkpoint: str | Path, out: Path, steps: int, batch: int, seed: int
+    checkpoint: str | Path, out: Path, steps: int, batch_size: int, seed: int
 ) -> dict[str, Any]:
     """||dL/da<T-k>|| of a trained model's recurrent stack on random inputs of its input size
     (random token ids through its embedding for token models), in float64."""
@@ -95,8 +98,8 @@ def diagnose_checkpoint(
     )
     from rnnkit.train.loading import load_model
 
-    if steps < 1 or batch < 1:
-        raise RnnkitError("--steps and --batch must be at least 1")
+    if steps < 1 or batch_size < 1:
+        raise RnnkitError("--steps and --batch-size must be at least 1")
     model, meta = load_model(checkpoint)
     encoder = getattr(model, "encoder", None)
     rnn = getattr(encoder, "rnn", None)
@@ -108,11 +111,13 @@ def diagnose_checkpoint(
     embedding = getattr(encoder, "embedding", None)
     with torch.no_grad():
         if embedding is not None:
-            ids = torch.randint(1, embedding.num_embeddings, (batch, steps), generator=generator)
+            ids = torch.randint(
+                1, embedding.num_embeddings, (batch_size, steps), generator=generator
+            )
             x = embedding(ids).double()  # (B, T, E)
         else:
             x = torch.randn(
-                batch, steps, rnn.input_size, generator=generator, dtype=torch.float64
+                batch_size, steps, rnn.input_size, generator=generator, dtype=torch.float64
             )  # (B, T, D)
     rnn = rnn.double()
     norms = gradient_norms(rnn, x).flip(0).tolist()  # by distance from the loss
@@ -121,8 +126,8 @@ def diagnose_checkpoint(
         cells=(rnn.cell_type,),
         T=steps,
         input_size=x.shape[-1],
-        hidden=rnn.hidden_size,
-        batch=batch,
+        hidden_size=rnn.hidden_size,
+        batch_size=batch_size,
         gains=(1.0,),
         seed=seed,
     )

@@ -1,4 +1,4 @@
-"""Labelled texts for many-to-one classification (sentiment): readers, labels, dev split, IMDB.
+"""Labelled texts for many-to-one classification (sentiment): readers of formats, dev split.
 
 The lecture's sentiment example reads a whole review x<1>, ..., x<T_x> and predicts one label
 y from the last step. This module produces the (text, label) pairs; tokenizing
@@ -18,11 +18,13 @@ file and line of the first bad record):
 gzip is undone transparently (`rnnkit.data.text.read_text`), so `train.tsv.gz` reads like
 `train.tsv`. Blank lines are skipped in every line-based format.
 
-Labels: `LabelSet` maps label strings to class ids 0..C-1. The binary sentiment set is
-`neg` = 0, `pos` = 1 and also accepts `negative`/`positive` and `0`/`1` (any case).
+Labels: `LabelSet` (in `rnnkit.data.labels`) maps label strings to class ids 0..C-1. The
+binary sentiment set is `neg` = 0, `pos` = 1 and also accepts `negative`/`positive` and
+`0`/`1` (any case).
 
-`split_dev` carves a deterministic, label-stratified dev split out of a training list, and
-`download_imdb` fetches and unpacks the original aclImdb_v1 archive into the cache.
+`split_dev` carves a deterministic, label-stratified dev split out of a training list.
+`read_aclimdb` and `download_imdb` (the original aclImdb_v1 archive) live in
+`rnnkit.data.imdb`; this module re-exports them with the label set, for its callers.
 """
 
 from __future__ import annotations
@@ -30,212 +32,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import random
-import re
-import shutil
-import tempfile
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeAlias, TypeVar
+from typing import Protocol, TypeVar
 
-from rnnkit.data.download import download, extract_archive
-from rnnkit.data.paths import cache_dir as default_cache_dir
+from rnnkit.data.imdb import IMDB_SHA256, IMDB_URL, download_imdb, read_aclimdb
+from rnnkit.data.labels import LabelledText, Labels, LabelSet, as_label_set
 from rnnkit.data.text import read_text
 from rnnkit.errors import DataError, RnnkitError
-
-IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
-# The SHA-256 of aclImdb_v1.tar.gz as published and checked by many independent projects.
-IMDB_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
-
-
-@dataclass(frozen=True, slots=True)
-class LabelledText:
-    """One example: the text, its label, and where it came from (for error messages).
-
-    label: as written in the file, or its canonical name when the reader was given a LabelSet
-           (`1` -> `pos` with `LabelSet.sentiment()`).
-    path:  the file it was read from.
-    line:  its 1-based line there (the first line of a multi-line CSV record; 1 for a
-           one-review-per-file aclImdb text).
-    """
-
-    text: str
-    label: str
-    path: str
-    line: int
-
-
-# ------------------------------------------------------------------------------- label set
-
-
-class LabelSet:
-    """The classes of a classifier: label names with ids 0..C-1, plus accepted aliases.
-
-    names:          the canonical label names; `names[i]` has id i.
-    aliases:        other spellings, each mapped to one canonical name ({"1": "pos"}).
-    case_sensitive: when False, labels are compared after `.lower()` (`POS` == `pos`).
-
-    Labels are compared after stripping surrounding whitespace.
-
-    >>> s = LabelSet.sentiment()
-    >>> s.names, s.id("pos"), s.id("Negative"), s.id("1"), s.canonical("0")
-    (('neg', 'pos'), 1, 0, 1, 'neg')
-    """
-
-    def __init__(
-        self,
-        names: Iterable[str],
-        aliases: Mapping[str, str] | None = None,
-        case_sensitive: bool = True,
-    ) -> None:
-        self._names: tuple[str, ...] = tuple(names)
-        self._aliases: dict[str, str] = dict(aliases or {})
-        self._case_sensitive = case_sensitive
-        if not self._names:
-            raise RnnkitError("a label set needs at least one label")
-        self._ids: dict[str, int] = {}
-        for i, name in enumerate(self._names):
-            if not isinstance(name, str) or not name.strip():
-                raise RnnkitError(f"label names must be non-empty strings, got {name!r}")
-            key = self._key(name)
-            if key in self._ids:
-                raise RnnkitError(f"label {name!r} appears twice in {list(self._names)}")
-            self._ids[key] = i
-        for alias, name in self._aliases.items():
-            if self._key(name) not in self._ids:
-                raise RnnkitError(f"alias {alias!r} maps to {name!r}, which is not a label name")
-            key, target = self._key(alias), self._ids[self._key(name)]
-            if self._ids.get(key, target) != target:
-                raise RnnkitError(
-                    f"alias {alias!r} -> {name!r} clashes with label {self._names[self._ids[key]]!r}"
-                )
-            self._ids[key] = target
-
-    def _key(self, label: str) -> str:
-        label = label.strip()
-        return label if self._case_sensitive else label.lower()
-
-    # ------------------------------------------------------------------ constructors
-
-    @classmethod
-    def sentiment(cls) -> LabelSet:
-        """Binary sentiment: `neg` = 0, `pos` = 1; also `negative`/`positive`, `0`/`1`, any case."""
-        return cls(
-            ("neg", "pos"),
-            aliases={"negative": "neg", "positive": "pos", "0": "neg", "1": "pos"},
-            case_sensitive=False,
-        )
-
-    @classmethod
-    def from_labels(cls, labels: Iterable[str]) -> LabelSet:
-        """The distinct labels, sorted (so the ids do not depend on the order of the data)."""
-        return cls(sorted({label.strip() for label in labels}))
-
-    @classmethod
-    def infer(cls, labels: Iterable[str]) -> LabelSet:
-        """`sentiment()` when every label is one of its spellings, else `from_labels(labels)`."""
-        distinct = {label.strip() for label in labels}
-        sentiment = cls.sentiment()
-        if distinct and all(label in sentiment for label in distinct):
-            return sentiment
-        return cls.from_labels(distinct)
-
-    # ------------------------------------------------------------------------ lookup
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return self._names
-
-    def __len__(self) -> int:
-        return len(self._names)
-
-    def __contains__(self, label: object) -> bool:
-        return isinstance(label, str) and self._key(label) in self._ids
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, LabelSet) and self.to_dict() == other.to_dict()
-
-    def __hash__(self) -> int:
-        return hash(self._names)
-
-    def __repr__(self) -> str:
-        return f"LabelSet({list(self._names)})"
-
-    def describe(self) -> str:
-        """`neg, pos (also accepted: 0, 1, negative, positive)`, for error messages."""
-        text = ", ".join(self._names)
-        if self._aliases:
-            text += f" (also accepted: {', '.join(sorted(self._aliases))})"
-        return text
-
-    def id(self, label: str) -> int:
-        """The class id of `label` (a name or an alias); RnnkitError when it is unknown."""
-        try:
-            return self._ids[self._key(label)]
-        except KeyError:
-            raise RnnkitError(
-                f"unknown label {label!r}; expected one of {self.describe()}"
-            ) from None
-
-    def canonical(self, label: str) -> str:
-        """The canonical name of `label` (`Positive` -> `pos`)."""
-        return self._names[self.id(label)]
-
-    def name(self, id: int) -> str:
-        """The label name of class id `id`."""
-        if not 0 <= id < len(self._names):
-            raise RnnkitError(f"class id {id} out of range 0..{len(self._names) - 1}")
-        return self._names[id]
-
-    def encode(self, examples: Iterable[LabelledText]) -> list[int]:
-        """The class ids of the examples' labels; DataError naming the example's file and line."""
-        ids = []
-        for ex in examples:
-            key = self._key(ex.label)
-            if key not in self._ids:
-                raise DataError(
-                    f"label {ex.label!r} is not one of {self.describe()}",
-                    path=ex.path,
-                    line=ex.line,
-                )
-            ids.append(self._ids[key])
-        return ids
-
-    # --------------------------------------------------------------- serialisation
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready description, saved beside a checkpoint."""
-        return {
-            "names": list(self._names),
-            "aliases": dict(sorted(self._aliases.items())),
-            "case_sensitive": self._case_sensitive,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LabelSet:
-        """Inverse of `to_dict`."""
-        try:
-            names = data["names"]
-            if not isinstance(names, list):
-                raise TypeError(f"'names' must be a list, got {type(names).__name__}")
-            return cls(names, data.get("aliases"), bool(data.get("case_sensitive", True)))
-        except (KeyError, TypeError, AttributeError) as e:
-            raise RnnkitError(f"not a label set description: {e!r}") from None
-
-
-Labels: TypeAlias = LabelSet | Collection[str] | None
-"""What readers accept as `labels=`: a LabelSet, a collection of allowed names, or None (any)."""
-
-
-def _as_label_set(labels: Labels) -> LabelSet | None:
-    if labels is None or isinstance(labels, LabelSet):
-        return labels
-    if isinstance(labels, str):
-        raise RnnkitError(f"labels must be a collection of label names, got the string {labels!r}")
-    return LabelSet(sorted(set(labels)))
-
 
 # ---------------------------------------------------------------------------------- readers
 
@@ -246,7 +51,7 @@ class _Builder:
     def __init__(self, path: Path, labels: Labels) -> None:
         self.path = path
         self.where = str(path)
-        self.labels = _as_label_set(labels)
+        self.labels = as_label_set(labels)
         self.examples: list[LabelledText] = []
 
     def add(self, text: str, label: str, line: int) -> None:
@@ -450,71 +255,6 @@ def read_jsonl(
     return out.done()
 
 
-_REVIEW_FILE = re.compile(r"(\d+)_(\d+)\.txt")
-
-
-def _review_order(path: Path) -> tuple[int, int, str]:
-    """Sort key: by the numeric review id of `<id>_<rating>.txt`, other names after, by name."""
-    m = _REVIEW_FILE.fullmatch(path.name)
-    return (0, int(m.group(1)), path.name) if m else (1, 0, path.name)
-
-
-def _aclimdb_root(root: Path) -> Path:
-    """`root` itself, or `root/aclImdb` when `root` is the folder the archive was unpacked in."""
-    unpacked_here = (root / "aclImdb").is_dir()
-    if unpacked_here and not (root / "train").is_dir() and not (root / "test").is_dir():
-        return root / "aclImdb"
-    return root
-
-
-def read_aclimdb(
-    root: str | Path, split: str = "train", labels: Labels = None
-) -> list[LabelledText]:
-    """Read the original aclImdb layout: `<root>/<split>/neg/*.txt`, then `.../pos/*.txt`.
-
-    root:   the `aclImdb` folder (or the folder containing it, as `download_imdb` unpacks it).
-    split:  "train" or "test" (the 50,000 unlabelled `train/unsup` reviews are not read).
-    labels: None accepts the two folder names; a LabelSet maps them (`LabelSet.sentiment()`).
-
-    Files are read in ascending review id (`<id>_<rating>.txt`), all `neg` then all `pos`.
-    Each file is one review; as in the shared `imdb/train.tsv.gz`, U+0085 (a stray
-    Windows-1252 ellipsis) becomes `...` and tabs and line breaks become spaces, so both
-    sources give the same texts. The example's line is 1.
-    """
-    if split not in ("train", "test"):
-        raise RnnkitError(f"split must be 'train' or 'test', got {split!r}")
-    base = _aclimdb_root(Path(root))
-    if not base.is_dir():
-        raise DataError("aclImdb folder not found", path=base)
-    label_set = _as_label_set(labels)
-    examples: list[LabelledText] = []
-    for label in ("neg", "pos"):
-        folder = base / split / label
-        if not folder.is_dir():
-            raise DataError(
-                f"no folder {split}/{label}: expected the aclImdb layout "
-                "<root>/{train,test}/{neg,pos}/<id>_<rating>.txt",
-                path=base,
-            )
-        if label_set is not None and label not in label_set:
-            raise RnnkitError(
-                f"the aclImdb folder label {label!r} is not one of {label_set.describe()}"
-            )
-        name = label if label_set is None else label_set.canonical(label)
-        files = sorted(folder.glob("*.txt"), key=_review_order)
-        if not files:
-            raise DataError("no review files (*.txt)", path=folder)
-        for file in files:
-            text = read_text(file)
-            if "\x85" in text:
-                text = text.replace("\x85", "...")
-            text = " ".join(text.splitlines()).replace("\t", " ").strip()
-            if not text:
-                raise DataError("empty review", path=file, line=1)
-            examples.append(LabelledText(text, name, str(file), 1))
-    return examples
-
-
 # ------------------------------------------------------------------------------- dispatch
 
 
@@ -586,7 +326,8 @@ def load_sentiment(
     `LabelSet.sentiment().encode(examples)` gives neg = 0, pos = 1. Pass labels=None (or
     another LabelSet) for other label sets, e.g. five-star sentiment.
 
-    >>> examples = load_sentiment("/work/shared/data/imdb/train.tsv.gz")  # doctest: +SKIP
+    >>> from rnnkit.data.paths import shared_data_dir
+    >>> examples = load_sentiment(shared_data_dir() / "imdb/train.tsv.gz")  # doctest: +SKIP
     >>> len(examples), examples[0].label  # doctest: +SKIP
     (25000, 'neg')
     """
@@ -648,64 +389,6 @@ def split_dev(
     train = [ex for i, ex in enumerate(examples) if i not in chosen]
     dev = [ex for i, ex in enumerate(examples) if i in chosen]
     return train, dev
-
-
-# ---------------------------------------------------------------------------------- IMDB
-
-
-def download_imdb(
-    cache_dir: str | Path | None = None,
-    *,
-    url: str = IMDB_URL,
-    sha256: str = IMDB_SHA256,
-    progress: bool = True,
-) -> Path:
-    """Download the aclImdb_v1 archive (about 80 MB) once, verify and unpack it; return its root.
-
-    cache_dir:   the cache root (default $RNNKIT_CACHE or ~/.cache/rnnkit); the archive and
-                 the unpacked tree go to `<cache_dir>/imdb/`.
-    url, sha256: where to fetch the archive and its expected SHA-256 (default: the Stanford
-                 AI Lab release and its published digest); tests point them at a local server.
-    progress:    show a download progress bar.
-
-    Returns `<cache_dir>/imdb/aclImdb_v1/aclImdb`, the root to give `read_aclimdb(root, split)`
-    or `load_sentiment(root)`. Beside it a marker file holds the archive's digest: when it
-    matches, nothing is downloaded, hashed or unpacked again. Unpacking goes to a temporary
-    folder renamed into place, so an interrupted run never leaves a half-unpacked tree. Under
-    DistributedDataParallel call it on one process first (the others then find the marker).
-
-    Raises RnnkitError on a network error or a checksum mismatch (nothing is kept then), and
-    DataError when the archive holds no `aclImdb/` folder.
-    """
-    folder = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / "imdb"
-    final = folder / "aclImdb_v1"
-    marker = final / ".rnnkit-sha256"
-    root = final / "aclImdb"
-    expected = sha256.strip().lower()
-
-    def unpacked() -> bool:
-        return marker.is_file() and marker.read_text().strip() == expected and root.is_dir()
-
-    if unpacked():
-        return root
-    archive = download(
-        url, expected, cache_dir=folder, filename="aclImdb_v1.tar.gz", progress=progress
-    )
-    tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".aclImdb_v1.", suffix=".part"))
-    try:
-        extract_archive(archive, tmp)
-        if not (tmp / "aclImdb").is_dir():
-            raise DataError("the archive has no aclImdb/ folder", path=archive)
-        (tmp / marker.name).write_text(expected + "\n")
-        if unpacked():  # another process finished first
-            return root
-        if final.exists():  # a stale unpacking (another archive, or damaged): replace it
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return root
 
 
 __all__ = [

@@ -24,8 +24,9 @@ the source line of every token so later errors can point into the file).
 
        Harry Potter and Hermione Granger invented a new spell .<TAB>1 1 0 1 1 0 0 0 0 0
 
-All readers open gzip files transparently (recognised by their first bytes, not their name),
-accept a UTF-8 byte-order mark and CRLF line ends, and raise `DataError` naming the file and
+All readers read files through `rnnkit.data.text.read_text`: gzip is undone transparently
+(recognised by the first bytes), a UTF-8 byte-order mark and CRLF line ends are accepted. They
+raise `DataError` naming the file and
 line for: bytes that are not UTF-8 (with the byte offset), an empty file, a wrong number of
 columns, labels that do not match the tokens, a tag outside `tag_set`, and tags that mix
 schemes (IOB1 with BIO or IOBES) in one file.
@@ -39,7 +40,6 @@ model always sees BIO. `scheme=None` turns the checks off, for tags that are not
 from __future__ import annotations
 
 import gzip
-import zlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,10 +53,10 @@ from rnnkit.data.tags import (
     find_violation,
     to_bio,
 )
+from rnnkit.data.text import read_text
 from rnnkit.errors import DataError, RnnkitError
 
 DOCSTART = "-DOCSTART-"
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
@@ -172,30 +172,41 @@ def read_binary(path: str | Path) -> list[TaggedSentence]:
 
 
 def write_conll(
-    sentences: Sequence[TaggedSentence],
-    predictions: Sequence[Sequence[str]],
     path: str | Path,
+    sentences_tokens: Sequence[Sequence[str]],
+    gold_tags: Sequence[Sequence[str]] | None,
+    predicted_tags: Sequence[Sequence[str]],
 ) -> None:
-    """Write `token gold predicted` lines, a blank line after each sentence (conlleval's input).
+    """Write one token a line, a blank line after each sentence, as UTF-8 (conlleval's input).
 
-    A path ending in .gz is written gzip-compressed.
+    Each line is `token gold predicted`, or `token predicted` when gold_tags is None
+    (unlabelled input). A path ending in .gz is written gzip-compressed.
+
+    Raises RnnkitError when the numbers of sentences or of tags per sentence disagree, or
+    when a token is empty or holds whitespace (the column format cannot represent it).
     """
-    if len(predictions) != len(sentences):
-        raise RnnkitError(f"{len(predictions)} predicted sequences for {len(sentences)} sentences")
+    columns = (
+        {"predicted": predicted_tags}
+        if gold_tags is None
+        else {"gold": gold_tags, "predicted": predicted_tags}
+    )
+    for what, tags in columns.items():
+        if len(tags) != len(sentences_tokens):
+            raise RnnkitError(f"{len(tags)} {what} sequences for {len(sentences_tokens)} sentences")
     out: list[str] = []
-    for n, (sentence, predicted) in enumerate(zip(sentences, predictions)):
-        if len(predicted) != len(sentence):
-            raise RnnkitError(
-                f"sentence {n} ({sentence.where()}): {len(predicted)} predicted tags for "
-                f"{len(sentence)} tokens"
-            )
-        for token, gold, pred in zip(sentence.tokens, sentence.tags, predicted):
+    for n, tokens in enumerate(sentences_tokens):
+        for what, tags in columns.items():
+            if len(tags[n]) != len(tokens):
+                raise RnnkitError(
+                    f"sentence {n}: {len(tags[n])} {what} tags for {len(tokens)} tokens"
+                )
+        for i, token in enumerate(tokens):
             if len(token.split()) != 1:
                 raise RnnkitError(
-                    f"sentence {n} ({sentence.where()}): token {token!r} is empty or holds "
-                    "whitespace, which the column format cannot represent"
+                    f"sentence {n}: token {token!r} is empty or holds whitespace, which the "
+                    "column format cannot represent"
                 )
-            out.append(f"{token} {gold} {pred}\n")
+            out.append(" ".join([token, *(tags[n][i] for tags in columns.values())]) + "\n")
         out.append("\n")
     data = "".join(out).encode("utf-8")
     target = Path(path)
@@ -208,35 +219,11 @@ def write_conll(
 
 
 def _read_lines(path: str | Path) -> list[str]:
-    """The file's lines, decoded as UTF-8, gunzipped if needed, without line ends."""
-    name = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise DataError(f"cannot read the file: {e.strerror or e}", path=name) from None
-    compressed = data.startswith(_GZIP_MAGIC)
-    if compressed:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DataError(f"not a readable gzip file: {e}", path=name) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line_start = data.rfind(b"\n", 0, e.start) + 1
-        line = data.count(b"\n", 0, e.start) + 1
-        of_file = "of the decompressed file" if compressed else "of the file"
-        raise DataError(
-            f"not UTF-8: byte 0x{data[e.start]:02x} at byte offset {e.start - line_start} of "
-            f"the line (offset {e.start} {of_file})",
-            path=name,
-            line=line,
-        ) from None
-    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark
-    lines = text.split("\n")
+    """The file's lines (`read_text`: UTF-8 checked, gzip undone), without line ends."""
+    lines = read_text(path).split("\n")
     if lines[-1] == "":
         lines.pop()  # the newline that ends the last line
-    return [line.removesuffix("\r") for line in lines]
+    return lines
 
 
 def _read_columns(
@@ -249,68 +236,81 @@ def _read_columns(
     scheme: SchemeOption,
     to_bio_tags: bool,
 ) -> list[TaggedSentence]:
+    """The column readers' common body: split into sentences, then check and convert tags."""
     name = str(path)
+    sentences = _split_sentences(name, separator, column, num_columns, token_column)
+    converted, converted_from = sentences, None
+    if scheme is not None:
+        found = _check_scheme(sentences, scheme, name)
+        if to_bio_tags and found in ("IOB1", "IOBES"):
+            converted_from = found
+            converted = [
+                TaggedSentence(s.tokens, to_bio(s.tags, found), s.lines, s.path) for s in sentences
+            ]
+    if tag_set is not None:
+        _check_tag_set(converted, sentences, converted_from, tag_set, name)
+    return converted
+
+
+def _split_sentences(
+    name: str, separator: str | None, column: int, num_columns: int | None, token_column: int
+) -> list[TaggedSentence]:
+    """The sentences of a column file (blank lines and -DOCSTART- end one), columns checked."""
     expected = num_columns
     sentences: list[TaggedSentence] = []
     tokens: list[str] = []
     tags: list[str] = []
     lines: list[int] = []
-
-    def end_sentence() -> None:
-        nonlocal tokens, tags, lines
-        if tokens:
-            sentences.append(TaggedSentence(tokens, tags, lines, name))
-            tokens, tags, lines = [], [], []
-
-    for number, line in enumerate(_read_lines(path), start=1):
-        if not line.strip():
-            end_sentence()
-            continue
-        fields = line.split(separator)
-        if fields[0] == DOCSTART:
-            end_sentence()
+    for number, line in enumerate([*_read_lines(name), ""], start=1):  # "" ends the last one
+        fields = line.split(separator) if line.strip() else []
+        if not fields or fields[0] == DOCSTART:
+            if tokens:
+                sentences.append(TaggedSentence(tokens, tags, lines, name))
+                tokens, tags, lines = [], [], []
             continue
         if expected is None:
             expected = len(fields)
-            for what, index in (("tag", column), ("token", token_column)):
-                if not -expected <= index < expected:
-                    raise DataError(
-                        f"{expected} columns, but the {what} column is {index}",
-                        path=name,
-                        line=number,
-                    )
+            _check_column_indexes(expected, column, token_column, name, number)
         if len(fields) != expected:
             raise DataError(f"{len(fields)} columns, expected {expected}", path=name, line=number)
         tokens.append(fields[token_column])
         tags.append(fields[column])
         lines.append(number)
-    end_sentence()
     if not sentences:
         raise DataError("empty file: no sentences", path=name)
-
-    converted_from: Scheme | None = None
-    if scheme is not None:
-        found = _check_scheme(sentences, scheme, name)
-        if to_bio_tags and found in ("IOB1", "IOBES"):
-            converted_from = found
-            original = sentences
-            sentences = [
-                TaggedSentence(s.tokens, to_bio(s.tags, found), s.lines, s.path) for s in sentences
-            ]
-    if tag_set is not None:
-        known = set(tag_set)
-        for n, sentence in enumerate(sentences):
-            for i, tag in enumerate(sentence.tags):
-                if tag not in known:
-                    listed = ", ".join(sorted(known)) if len(known) <= 20 else f"{len(known)} tags"
-                    was = original[n].tags[i] if converted_from is not None else tag
-                    origin = f" ({converted_from} {was!r} in the file)" if was != tag else ""
-                    raise DataError(
-                        f"tag {tag!r}{origin} is not one of the known tags ({listed})",
-                        path=name,
-                        line=sentence.lines[i],
-                    )
     return sentences
+
+
+def _check_column_indexes(width: int, column: int, token_column: int, name: str, line: int) -> None:
+    """DataError when the tag or token column does not exist in lines of `width` columns."""
+    for what, index in (("tag", column), ("token", token_column)):
+        if not -width <= index < width:
+            raise DataError(
+                f"{width} columns, but the {what} column is {index}", path=name, line=line
+            )
+
+
+def _check_tag_set(
+    sentences: list[TaggedSentence],
+    as_read: list[TaggedSentence],
+    converted_from: Scheme | None,
+    tag_set: Collection[str],
+    name: str,
+) -> None:
+    """DataError at the first tag outside `tag_set`; `as_read` holds the sentences with their
+    tags as the file wrote them, before a conversion to BIO from `converted_from`."""
+    known = set(tag_set)
+    for sentence, original in zip(sentences, as_read):
+        for i, tag in enumerate(sentence.tags):
+            if tag not in known:
+                listed = ", ".join(sorted(known)) if len(known) <= 20 else f"{len(known)} tags"
+                was = original.tags[i]
+                origin = f" ({converted_from} {was!r} in the file)" if was != tag else ""
+                raise DataError(
+                    f"tag {tag!r}{origin} is not one of the known tags ({listed})",
+                    path=name,
+                    line=sentence.lines[i],
+                )
 
 
 def _check_scheme(sentences: list[TaggedSentence], scheme: str, name: str) -> Scheme:

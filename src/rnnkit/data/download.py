@@ -18,6 +18,7 @@ import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from tqdm import tqdm
 
@@ -64,12 +65,8 @@ def download(
     Raises RnnkitError naming the url on a network or HTTP error, and naming the url, expected
     and actual digest on a checksum mismatch (nothing is left in the cache then).
     """
-    expected = sha256.strip().lower()
-    if not _SHA256.fullmatch(expected):
-        raise RnnkitError(f"sha256 must be 64 hexadecimal characters, got {sha256!r}")
-    name = filename if filename is not None else _filename_from_url(url)
-    if not name or name in (".", "..") or "/" in name or "\\" in name:
-        raise RnnkitError(f"filename must be a plain file name, got {name!r}")
+    expected = _checked_digest(sha256)
+    name = _checked_filename(filename if filename is not None else _filename_from_url(url))
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = folder / name
     if target.is_file() and sha256_file(target) == expected:
@@ -79,31 +76,8 @@ def download(
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
-        digest = hashlib.sha256()
         with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as response:
-                    size = response.headers.get("Content-Length")
-                    with tqdm(
-                        total=int(size) if size and size.isdigit() else None,
-                        unit="B",
-                        unit_scale=True,
-                        unit_divisor=1024,
-                        desc=name,
-                        disable=not progress,
-                        leave=False,
-                    ) as bar:
-                        for chunk in iter(lambda: response.read(_CHUNK), b""):
-                            out.write(chunk)
-                            digest.update(chunk)
-                            bar.update(len(chunk))
-            except urllib.error.HTTPError as e:
-                raise RnnkitError(f"could not download {url}: HTTP {e.code} {e.reason}") from None
-            except urllib.error.URLError as e:
-                raise RnnkitError(f"could not download {url}: {e.reason}") from None
-            except (OSError, ValueError) as e:  # timeouts, resets, unknown url types
-                raise RnnkitError(f"could not download {url}: {e}") from None
-        actual = digest.hexdigest()
+            actual = _fetch(url, out, name, progress, timeout)
         if actual != expected:
             raise RnnkitError(
                 f"checksum mismatch for {url}: expected sha256 {expected}, got {actual}; "
@@ -113,6 +87,52 @@ def download(
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def _checked_digest(sha256: str) -> str:
+    """The expected digest in lower case; RnnkitError when it is not 64 hex digits."""
+    expected = sha256.strip().lower()
+    if not _SHA256.fullmatch(expected):
+        raise RnnkitError(f"sha256 must be 64 hexadecimal characters, got {sha256!r}")
+    return expected
+
+
+def _checked_filename(name: str) -> str:
+    """`name` when it is a plain file name (no folder, not . or ..); RnnkitError otherwise."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name:
+        raise RnnkitError(f"filename must be a plain file name, got {name!r}")
+    return name
+
+
+def _fetch(url: str, out: BinaryIO, name: str, progress: bool, timeout: float) -> str:
+    """Stream `url` into `out` (a progress bar labelled `name`); return the hex SHA-256.
+
+    Every network or HTTP error becomes an RnnkitError naming the url.
+    """
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            size = response.headers.get("Content-Length")
+            with tqdm(
+                total=int(size) if size and size.isdigit() else None,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=name,
+                disable=not progress,
+                leave=False,
+            ) as bar:
+                for chunk in iter(lambda: response.read(_CHUNK), b""):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    bar.update(len(chunk))
+    except urllib.error.HTTPError as e:
+        raise RnnkitError(f"could not download {url}: HTTP {e.code} {e.reason}") from None
+    except urllib.error.URLError as e:
+        raise RnnkitError(f"could not download {url}: {e.reason}") from None
+    except (OSError, ValueError) as e:  # timeouts, resets, unknown url types
+        raise RnnkitError(f"could not download {url}: {e}") from None
+    return digest.hexdigest()
 
 
 def _check_member(archive: Path, name: str, root: Path) -> None:

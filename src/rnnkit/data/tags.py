@@ -16,7 +16,7 @@ Real corpora say *which* kind of name and where each name starts, one tag per to
                                        S is a single-token entity
 
 `X` is the entity type (PER, LOC, ORG, MISC in CoNLL-2003). The original CoNLL-2003 files are
-IOB1; most copies in circulation (and /work/shared/data) are BIO. rnnkit works in BIO and
+IOB1; most copies in circulation (and the shared data folder) are BIO. rnnkit works in BIO and
 converts on reading.
 
 Spans. `bio_to_spans` reads entities the way the CoNLL evaluation script (conlleval) does:

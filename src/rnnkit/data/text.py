@@ -7,6 +7,10 @@ module makes that sequence of strings; `rnnkit.data.vocab.Vocabulary` maps it to
     read_text(path)      the whole file as str: UTF-8 checked (file, line and byte offset on a
                          bad byte), gzip undone transparently, newlines normalised to "\\n"
     tokenize(text)       words for review-style text (rules below)
+    tokenize_with_offsets(text)
+                         CoNLL-style words and punctuation of raw text (`n't` and clitics
+                         split off, as in the CoNLL / Penn Treebank data), each a `Token`
+                         with its character offsets, for named-entity recognition
     char_tokenize(text)  one token per character
 
 Word tokenizer rules (`tokenize`), in the order they are applied:
@@ -44,6 +48,7 @@ import html
 import re
 import zlib
 from pathlib import Path
+from typing import NamedTuple
 
 from rnnkit.errors import DataError
 
@@ -169,6 +174,41 @@ def tokenize(text: str, *, lowercase: bool = True) -> list[str]:
     return _TOKEN.findall(_normalise(text))
 
 
+class Token(NamedTuple):
+    """A token of raw text and where it is: text[start:end] == token.text."""
+
+    text: str
+    start: int
+    end: int
+
+
+# The raw-text tokenizer of `tokenize_with_offsets`, close to the CoNLL-2003 (Penn Treebank)
+# tokenization the NER models are trained on. Case is kept; nothing is normalised.
+_CLITIC = r"(?:s|re|m|ve|ll|d)\b"
+_RAW_TOKEN = re.compile(
+    r"(?:[^\W\d_]\.){2,}"  # abbreviations with periods: U.S.  a.m.
+    r"|\d+(?:[.,:/-]\d+)+"  # numbers with separators: 3.5  1,000  1996-08-22  12:30
+    r"|[^\W_]+?(?=n['’]t\b)"  # the word before n't: does|n't
+    r"|n['’]t\b"  # n't
+    r"|['’]" + _CLITIC + r""  # clitics: 's 're 'm 've 'll 'd
+    r"|[^\W_]+(?:-[^\W_]+|['’](?!" + _CLITIC + r")[^\W_]+)*"  # words: EU-wide O'Brien 1990s
+    r"|\.{2,}"  # ...
+    r"|[^\w\s]|_",  # any other single symbol
+    re.IGNORECASE,
+)
+
+
+def tokenize_with_offsets(text: str) -> list[Token]:
+    """Split raw text into words and punctuation, CoNLL-style, keeping character offsets.
+
+    >>> [t.text for t in tokenize_with_offsets("Yesterday, Harry Potter's owl didn't come.")]
+    ['Yesterday', ',', 'Harry', 'Potter', "'s", 'owl', 'did', "n't", 'come', '.']
+    >>> tokenize_with_offsets("U.S. troops")[1]
+    Token(text='troops', start=5, end=11)
+    """
+    return [Token(m.group(), m.start(), m.end()) for m in _RAW_TOKEN.finditer(text)]
+
+
 def char_tokenize(text: str, *, lowercase: bool = False, strip_tags: bool = False) -> list[str]:
     """One token per character (every space and newline included), for character models.
 
@@ -186,4 +226,12 @@ def char_tokenize(text: str, *, lowercase: bool = False, strip_tags: bool = Fals
     return list(text)
 
 
-__all__ = ["char_tokenize", "read_text", "strip_html", "tokenize"]
+__all__ = [
+    "Token",
+    "char_tokenize",
+    "decode_text",
+    "read_text",
+    "strip_html",
+    "tokenize",
+    "tokenize_with_offsets",
+]

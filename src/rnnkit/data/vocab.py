@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnkit.data.text import read_text
 from rnnkit.errors import DataError, RnnkitError
 
 PAD = "<pad>"
@@ -209,7 +210,7 @@ class Vocabulary:
         return out
 
     def one_hot(self, ids: Tensor) -> Tensor:
-        """The lecture's one-hot vectors: ids (...) int -> (..., V) float with a single 1 per row."""
+        """The lecture's one-hot vectors: ids (...) int -> (..., V) float, a single 1 per row."""
         if ids.dtype.is_floating_point or ids.dtype == torch.bool or ids.is_complex():
             raise RnnkitError(f"one_hot expects integer ids, got dtype {ids.dtype}")
         if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= len(self)):
@@ -265,14 +266,10 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path: str | Path) -> Vocabulary:
-        """Read a vocabulary written by `save`; a missing or malformed file raises DataError."""
+        """Read a vocabulary written by `save` (gzip-compressed too, see `read_text`); a missing,
+        non-UTF-8 or malformed file raises DataError naming it."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise DataError("vocabulary file not found", path=path) from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise DataError(f"cannot read vocabulary: {e}", path=path) from e
+        text = read_text(path)
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:

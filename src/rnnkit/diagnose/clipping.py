@@ -5,9 +5,9 @@ W_aa has been scaled to singular values 2 (so ∂a<t+1>/∂a<t> = diag(g') W_aa 
 at every step) trained by plain gradient descent at a high learning rate. Without clipping the
 first update is thousands of times too large and the loss becomes NaN within a few steps;
 with clipping the gradient g is rescaled whenever its global L2 norm over all parameters
-exceeds max_norm,
+exceeds clip_norm,
 
-    g <- g * max_norm / ‖g‖     if ‖g‖ > max_norm
+    g <- g * clip_norm / ‖g‖     if ‖g‖ > clip_norm
 
 which keeps each step's direction and bounds its size, and the run trains.
 """
@@ -47,27 +47,27 @@ class ClippingConfig:
     # Plain gradient descent (no momentum, no Adam: Adam would renormalise the step itself).
     lr: float = 0.05
     # Global-norm threshold of the clipped run.
-    max_norm: float = 1.0
+    clip_norm: float = 1.0
     # Optimiser steps per run (the unclipped run stops early once its loss is not finite).
     steps: int = 200
     # The long-range task at this gap provides the batches (T = lead + 1 + gap).
     gap: int = 20
-    hidden: int = 32
-    batch: int = 64
+    hidden_size: int = 32
+    batch_size: int = 64
     task: LongRangeTask = field(default_factory=LongRangeTask)
     seed: int = 0
 
     def __post_init__(self) -> None:
         check_cells((self.cell,))
-        if not (self.gain > 0 and self.lr > 0 and self.max_norm > 0):
+        if not (self.gain > 0 and self.lr > 0 and self.clip_norm > 0):
             raise RnnkitError(
-                f"gain, lr and max_norm must be positive, got {self.gain}, {self.lr}, "
-                f"{self.max_norm}"
+                f"gain, lr and clip_norm must be positive, got {self.gain}, {self.lr}, "
+                f"{self.clip_norm}"
             )
-        if min(self.steps, self.hidden, self.batch) < 1 or self.gap < 0:
+        if min(self.steps, self.hidden_size, self.batch_size) < 1 or self.gap < 0:
             raise RnnkitError(
-                "steps, hidden and batch must be positive and gap non-negative, got "
-                f"{self.steps}, {self.hidden}, {self.batch}, {self.gap}"
+                "steps, hidden_size and batch_size must be positive and gap non-negative, got "
+                f"{self.steps}, {self.hidden_size}, {self.batch_size}, {self.gap}"
             )
 
 
@@ -128,7 +128,7 @@ def train_run(config: ClippingConfig, clip: bool) -> ClippingRun:
     task = config.task
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        model = LastStepClassifier(config.cell, task.vocab_size, config.hidden, task.classes)
+        model = LastStepClassifier(config.cell, task.vocab_size, config.hidden_size, task.classes)
     scale_recurrent_weights(model.rnn, config.gain)
     params = list(model.parameters())
     optimizer = torch.optim.SGD(params, lr=config.lr)
@@ -138,13 +138,13 @@ def train_run(config: ClippingConfig, clip: bool) -> ClippingRun:
     applied: list[float] = []
     diverged_at = None
     for step in range(config.steps):
-        x, y = task.batch(config.batch, config.gap, data)  # (B, T), (B,)
+        x, y = task.batch(config.batch_size, config.gap, data)  # (B, T), (B,)
         loss = F.cross_entropy(model(x), y)
         optimizer.zero_grad()
         loss.backward()
         norm = global_grad_norm(params)
         if clip:
-            nn.utils.clip_grad_norm_(params, config.max_norm)
+            nn.utils.clip_grad_norm_(params, config.clip_norm)
         losses.append(loss.item())
         grad_norms.append(norm)
         applied.append(global_grad_norm(params))

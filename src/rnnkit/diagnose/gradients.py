@@ -139,6 +139,20 @@ def gradient_norms(
     Shapes: x (B, T, D), lengths (B,) or None -> (T,). `head` maps a<T> (B, H) to per-example
     losses (B,) (a head that averages over the batch divides every norm by B).
     """
+    _check_inputs(rnn, x, lengths)
+    B, T, _ = x.shape
+    last = (
+        torch.full((B,), T - 1, device=x.device)
+        if lengths is None
+        else lengths.to(x.device).long() - 1
+    )  # (B,): each sequence's last step
+    norms = _state_gradient_norms(rnn, x, lengths, last, head or unit_vector_head(rnn.hidden_size))
+    return _mean_by_distance(norms, last)
+
+
+def _check_inputs(rnn: RNN, x: Tensor, lengths: Tensor | None) -> None:
+    """RnnkitError unless the layer is one unidirectional layer, x is (B, T, D) and lengths
+    (B,) lie in 1..T."""
     if rnn.num_layers != 1 or rnn.bidirectional:
         raise RnnkitError(
             "gradient_norms measures a single-layer, unidirectional RNN; got "
@@ -152,27 +166,41 @@ def gradient_norms(
             raise RnnkitError(f"expected lengths of shape ({B},), got {tuple(lengths.shape)}")
         if bool((lengths < 1).any()) or bool((lengths > T).any()):
             raise RnnkitError(f"lengths must lie in 1..{T}, got {lengths.tolist()}")
-    if head is None:
-        head = unit_vector_head(rnn.hidden_size)
 
+
+def _state_gradient_norms(
+    rnn: RNN,
+    x: Tensor,
+    lengths: Tensor | None,
+    last: Tensor,
+    head: Callable[[Tensor], Tensor],
+) -> Tensor:
+    """‖∂L_b/∂a<t>_b‖ for every step t and sequence b, L_b = head(a<last_b>)_b.
+
+    Shapes: x (B, T, D), last (B,) -> (T, B). The readable loop runs the first cell through a
+    `_RecordingCell`, whose kept states are what autograd differentiates against.
+    """
+    B = x.shape[0]
     first: AnyCell = rnn.cells[0]  # type: ignore[assignment]
     recorder = _RecordingCell(first)
     with torch.enable_grad():
-        out, _ = Recurrent(recorder)(x, lengths)
-        last = (
-            torch.full((B,), T - 1, device=x.device)
-            if lengths is None
-            else lengths.to(x.device).long() - 1
-        )  # (B,)
+        out, _ = Recurrent(recorder)(x, lengths)  # (B, T, H)
         a_last = out[torch.arange(B, device=x.device), last]  # (B, H)
         loss = head(a_last).sum()
         states = [s.a if isinstance(s, LSTMState) else s for s in recorder.states]
         grads = torch.autograd.grad(loss, states)
-    norms = torch.stack([g.norm(dim=-1) for g in grads])  # (T, B): by step
+    return torch.stack([g.norm(dim=-1) for g in grads])  # (T, B): by step
 
-    # Re-index every sequence by distance from its own last step, then average over those
-    # sequences long enough to have that distance.
-    k = torch.arange(T, device=x.device)[:, None]  # (T, 1)
+
+def _mean_by_distance(norms: Tensor, last: Tensor) -> Tensor:
+    """Re-index every sequence by distance from its own last step, then average over the
+    sequences long enough to have that distance.
+
+    Shapes: norms (T, B) by step, last (B,) -> (T,), index t is distance T - 1 - t; NaN where
+    no sequence reaches that far.
+    """
+    T = norms.shape[0]
+    k = torch.arange(T, device=norms.device)[:, None]  # (T, 1)
     step = last[None, :] - k  # (T, B): the step at distance k in sequence b
     real = step >= 0
     by_distance = torch.where(real, norms.gather(0, step.clamp(min=0)), 0.0)  # (T, B)
@@ -192,9 +220,9 @@ class GradientConfig:
     # Input features D of the random inputs x ~ N(0, 1).
     input_size: int = 8
     # Hidden units H.
-    hidden: int = 64
+    hidden_size: int = 64
     # Sequences averaged over.
-    batch: int = 16
+    batch_size: int = 16
     # Scalings of W_aa after the Keras initialisation (orthogonal blocks), one panel each:
     # 1.0 is the initialisation as it is (gradients vanish), 2.0 makes the simple RNNs explode.
     gains: tuple[float, ...] = (1.0, 2.0)
@@ -203,11 +231,11 @@ class GradientConfig:
 
     def __post_init__(self) -> None:
         check_cells(self.cells)
-        if self.T < 1 or self.input_size < 1 or self.hidden < 1 or self.batch < 1:
+        if self.T < 1 or self.input_size < 1 or self.hidden_size < 1 or self.batch_size < 1:
             raise RnnkitError(
-                "T, input_size, hidden and batch must be positive, got "
-                f"T={self.T}, input_size={self.input_size}, hidden={self.hidden}, "
-                f"batch={self.batch}"
+                "T, input_size, hidden_size and batch_size must be positive, got "
+                f"T={self.T}, input_size={self.input_size}, hidden_size={self.hidden_size}, "
+                f"batch_size={self.batch_size}"
             )
         if not self.gains or any(not (g > 0 and math.isfinite(g)) for g in self.gains):
             raise RnnkitError(f"gains must be positive finite numbers, got {list(self.gains)}")
@@ -265,14 +293,16 @@ def compare_cells(config: GradientConfig | None = None) -> GradientReport:
     generator = torch.Generator().manual_seed(config.seed)
     # float64: over hundreds of steps the norms span more decades than float32 holds.
     x = torch.randn(
-        config.batch, config.T, config.input_size, generator=generator, dtype=torch.float64
+        config.batch_size, config.T, config.input_size, generator=generator, dtype=torch.float64
     )  # (B, T, D)
     curves = []
     for gain in config.gains:
         for cell in config.cells:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(config.seed)
-                rnn = RNN(cell, config.input_size, config.hidden, execution="reference").double()
+                rnn = RNN(
+                    cell, config.input_size, config.hidden_size, execution="reference"
+                ).double()
             scale_recurrent_weights(rnn, gain)
             norms = gradient_norms(rnn, x)  # (T,) by step
             curves.append(GradientCurve(cell, gain, norms.flip(0).tolist()))

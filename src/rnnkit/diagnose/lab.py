@@ -34,24 +34,24 @@ class LabConfig:
         """Tiny settings that only prove the pipeline runs; the numbers mean little."""
         small_task = LongRangeTask(classes=2, noise_tokens=2, lead=1)
         return cls(
-            gradients=GradientConfig(T=20, hidden=8, batch=2),
+            gradients=GradientConfig(T=20, hidden_size=8, batch_size=2),
             long_range=LongRangeConfig(
                 cells=("rnn", "lstm"),
                 gaps=(1, 3),
                 budget_steps=5,
-                hidden=8,
-                batch=8,
+                hidden_size=8,
+                batch_size=8,
                 eval_size=32,
                 task=small_task,
             ),
-            clipping=ClippingConfig(steps=5, gap=5, hidden=8, batch=8, task=small_task),
+            clipping=ClippingConfig(steps=5, gap=5, hidden_size=8, batch_size=8, task=small_task),
         )
 
     @classmethod
     def full(cls) -> LabConfig:
         """Longer sequences, wider layers, a longer gap sweep and budget."""
         return cls(
-            gradients=GradientConfig(T=200, hidden=128, batch=32),
+            gradients=GradientConfig(T=200, hidden_size=128, batch_size=32),
             long_range=LongRangeConfig.full(),
             clipping=ClippingConfig(steps=400),
         )

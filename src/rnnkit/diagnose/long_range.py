@@ -102,9 +102,9 @@ class LongRangeConfig:
     # Optimiser steps per model, each on a fresh batch (the data is unlimited).
     budget_steps: int = 300
     # Hidden units H.
-    hidden: int = 32
+    hidden_size: int = 32
     # Sequences per step.
-    batch: int = 64
+    batch_size: int = 64
     # Adam's step size.
     lr: float = 3e-3
     # Global gradient-norm clipping during training, so that the comparison is about memory,
@@ -121,10 +121,10 @@ class LongRangeConfig:
         check_cells(self.cells)
         if not self.gaps or any(k < 0 for k in self.gaps):
             raise RnnkitError(f"gaps must be non-negative integers, got {list(self.gaps)}")
-        if min(self.budget_steps, self.hidden, self.batch, self.eval_size) < 1:
+        if min(self.budget_steps, self.hidden_size, self.batch_size, self.eval_size) < 1:
             raise RnnkitError(
-                "budget_steps, hidden, batch and eval_size must be positive, got "
-                f"{self.budget_steps}, {self.hidden}, {self.batch}, {self.eval_size}"
+                "budget_steps, hidden_size, batch_size and eval_size must be positive, got "
+                f"{self.budget_steps}, {self.hidden_size}, {self.batch_size}, {self.eval_size}"
             )
         if not 0 < self.threshold <= 1:
             raise RnnkitError(f"threshold must lie in (0, 1], got {self.threshold}")
@@ -132,7 +132,7 @@ class LongRangeConfig:
     @classmethod
     def full(cls) -> LongRangeConfig:
         """A longer sweep and budget (several minutes on two CPU cores)."""
-        return cls(gaps=(2, 5, 10, 20, 40, 80), budget_steps=800, hidden=48)
+        return cls(gaps=(2, 5, 10, 20, 40, 80), budget_steps=800, hidden_size=48)
 
 
 @dataclass(frozen=True)
@@ -177,14 +177,14 @@ def train_at_gap(cell: str, gap: int, config: LongRangeConfig) -> tuple[float, f
     task = config.task
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        model = LastStepClassifier(cell, task.vocab_size, config.hidden, task.classes)
+        model = LastStepClassifier(cell, task.vocab_size, config.hidden_size, task.classes)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     train_data = torch.Generator().manual_seed(config.seed * 1_000_003 + 2 * gap)
     tail = max(1, config.budget_steps // 10)
     tail_losses = []
     model.train()
     for step in range(config.budget_steps):
-        x, y = task.batch(config.batch, gap, train_data)  # (B, T), (B,)
+        x, y = task.batch(config.batch_size, gap, train_data)  # (B, T), (B,)
         loss = F.cross_entropy(model(x), y)
         optimizer.zero_grad()
         loss.backward()

@@ -76,7 +76,7 @@ def plot_long_range(report: LongRangeReport, path: str | Path) -> Path:
     ax.set_ylim(0.0, 1.05)
     ax.set_xlabel("gap k (steps between the answer and the end)")
     ax.set_ylabel("held-out accuracy")
-    ax.set_title(f"{config.budget_steps} steps per model, H = {config.hidden}")
+    ax.set_title(f"{config.budget_steps} steps per model, H = {config.hidden_size}")
     ax.grid(True, alpha=0.3)
     ax.legend()
     return _save(fig, path)
@@ -126,7 +126,7 @@ def plot_clipping(report: ClippingReport, path: str | Path) -> Path:
         linestyle="--",
         label="clipped: ||g|| applied",
     )
-    norm_ax.axhline(config.max_norm, color="grey", linestyle=":", label="max_norm")
+    norm_ax.axhline(config.clip_norm, color="grey", linestyle=":", label="clip_norm")
     for ax, name in ((norm_ax, "global gradient norm"), (loss_ax, "training loss")):
         ax.set_yscale("log")
         ax.set_xlabel("optimiser step")
@@ -134,5 +134,5 @@ def plot_clipping(report: ClippingReport, path: str | Path) -> Path:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     norm_ax.set_title(f"{config.cell}, W_aa x {config.gain:g}, SGD lr {config.lr:g}")
-    loss_ax.set_title(f"gap {config.gap}, max_norm {config.max_norm:g}")
+    loss_ax.set_title(f"gap {config.gap}, clip_norm {config.clip_norm:g}")
     return _save(fig, path)

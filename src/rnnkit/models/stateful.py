@@ -84,23 +84,49 @@ def stream_batches(
     if exact:
         if world_size != 1:
             raise RnnkitError("exact stream batches are not sharded: evaluate on every rank")
-        streams = min(streams, N)
-        q, r = divmod(N, streams)
-        lengths = torch.full((streams,), q, dtype=torch.long)
-        lengths[:r] += 1
-        while r > 0 and q % window == 0:  # the shorter rows would be empty in the last window
-            window += 1
-        starts = torch.cumsum(lengths, 0) - lengths  # (B,)
+        lengths, starts, window = _exact_streams(N, streams, window)
     else:
-        total = streams * world_size
-        q = N // total
-        if q < 1:
-            raise RnnkitError(
-                f"a sequence of {N} steps cannot be cut into {total} streams; use fewer "
-                "streams (a smaller batch size) or more data"
-            )
-        lengths = torch.full((streams,), q, dtype=torch.long)
-        starts = (torch.arange(streams) + rank * streams) * q  # (B,)
+        lengths, starts = _training_streams(N, streams, rank, world_size)
+    return _windows(inputs, targets, lengths, starts, window)
+
+
+def _exact_streams(N: int, streams: int, window: int) -> tuple[Tensor, Tensor, int]:
+    """Evaluation streams covering all N positions: (lengths (B,), starts (B,), window).
+
+    N = q*B + r: the first r streams have q + 1 steps, the others q. The window grows when the
+    shorter rows would otherwise be empty in the last window.
+    """
+    streams = min(streams, N)
+    q, r = divmod(N, streams)
+    lengths = torch.full((streams,), q, dtype=torch.long)
+    lengths[:r] += 1
+    while r > 0 and q % window == 0:  # the shorter rows would be empty in the last window
+        window += 1
+    starts = torch.cumsum(lengths, 0) - lengths  # (B,)
+    return lengths, starts, window
+
+
+def _training_streams(N: int, streams: int, rank: int, world_size: int) -> tuple[Tensor, Tensor]:
+    """This rank's training streams, S = N // (streams * world_size) steps each:
+    (lengths (B,), starts (B,)); rank r takes streams r*B .. r*B+B-1."""
+    total = streams * world_size
+    q = N // total
+    if q < 1:
+        raise RnnkitError(
+            f"a sequence of {N} steps cannot be cut into {total} streams; use fewer "
+            "streams (a smaller batch size) or more data"
+        )
+    lengths = torch.full((streams,), q, dtype=torch.long)
+    starts = (torch.arange(streams) + rank * streams) * q  # (B,)
+    return lengths, starts
+
+
+def _windows(
+    inputs: Tensor, targets: Tensor, lengths: Tensor, starts: Tensor, window: int
+) -> list[Batch]:
+    """Cut the streams (row b: positions starts[b] .. starts[b] + lengths[b] - 1) into
+    batches of at most `window` steps, rows past their length padded (lengths and mask)."""
+    N = inputs.shape[0]
     width = int(lengths.max())
     index = (starts[:, None] + torch.arange(width)[None, :]).clamp(max=N - 1)  # (B, width)
     x_all = inputs[index]  # (B, width) or (B, width, D)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 from torch import nn
 
@@ -11,12 +11,6 @@ class LayerRow(NamedTuple):
     name: str  # e.g. "embedding (Embedding)"
     output_shape: str  # in the shape alphabet, e.g. "(B, T, 100)"
     params: int
-
-
-class Summarizable(Protocol):
-    def layer_rows(self) -> list[LayerRow]: ...
-
-    def parameters(self, recurse: bool = True) -> object: ...
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:

@@ -60,7 +60,7 @@ from rnnkit.scratch.lstm import (
     lstm_cell_forward,
     lstm_forward,
 )
-from rnnkit.scratch.output import OutputParams, output_backward, output_forward, output_logits
+from rnnkit.scratch.output import OutputParams, output_backward, output_logits
 from rnnkit.scratch.params import Array, Params, sigmoid, softmax
 from rnnkit.scratch.rnn import (
     Activation,
@@ -111,7 +111,6 @@ __all__ = [
     "numerical_gradient",
     "one_hot",
     "output_backward",
-    "output_forward",
     "output_logits",
     "relative_error",
     "rnn_backward",

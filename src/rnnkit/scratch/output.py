@@ -7,11 +7,10 @@ The layer is applied at every step with the same W_ya, so its gradient is summed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-from rnnkit.scratch.params import Array, Params, sigmoid, softmax, uniform_init
+from rnnkit.scratch.params import Array, Params, uniform_init
 
 
 @dataclass(frozen=True)
@@ -30,14 +29,6 @@ class OutputParams(Params):
 def output_logits(a: Array, params: OutputParams) -> Array:
     """a<t> W_ya^T + b_y: a (..., H) -> logits (..., C), before the softmax or sigmoid."""
     return a @ params.W_ya.T + params.b_y  # (..., C)
-
-
-def output_forward(
-    a: Array, params: OutputParams, kind: Literal["softmax", "sigmoid"] = "softmax"
-) -> Array:
-    """ŷ<t> = softmax(a<t> W_ya^T + b_y) (C classes), or σ(...) (C independent binary outputs)."""
-    logits = output_logits(a, params)  # (..., C)
-    return softmax(logits) if kind == "softmax" else sigmoid(logits)
 
 
 def output_backward(dlogits: Array, a: Array, params: OutputParams) -> tuple[Array, OutputParams]:

@@ -1,0 +1,120 @@
+"""Chorales as standard MIDI files: `write_midi` (playable, via mido) and `read_midi_pitches`.
+
+mido is imported inside the functions, so this module imports without the `music` extra.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from rnnkit.data.atomic import atomic_write
+from rnnkit.data.piano_roll import Steps
+from rnnkit.errors import DataError, RnnkitError
+
+_TICKS_PER_STEP = 480
+
+
+def write_midi(
+    steps: Sequence[Sequence[int]],
+    path: str | Path,
+    *,
+    step_seconds: float | None = None,
+    bpm: float | None = None,
+    velocity: int = 80,
+) -> Path:
+    """Write a chorale as a playable standard MIDI file (type 1, one track, piano, channel 0).
+
+    One step lasts step_seconds (default 0.5 s), or 60 / bpm seconds when bpm is given (one
+    step = one beat, as for quarter-note chorales); in the file a step is one beat of 480 ticks.
+
+    Held notes: a pitch present on consecutive steps is written as ONE note spanning them.
+    A step list cannot tell a held note from a repeated one (the JSB data do not either), and
+    holding is what the chorales do far more often. Trailing rests are kept by ending the track
+    at T steps. Written atomically (temporary file + os.replace). Returns the path.
+    """
+    import mido
+
+    if step_seconds is not None and bpm is not None:
+        raise RnnkitError("give step_seconds or bpm, not both")
+    seconds = 60.0 / bpm if bpm is not None else 0.5 if step_seconds is None else step_seconds
+    if not seconds > 0 or not math.isfinite(seconds):
+        raise RnnkitError(f"a step must last a positive time, got {seconds} s")
+    if not 1 <= velocity <= 127:
+        raise RnnkitError(f"velocity must be in 1..127, got {velocity}")
+    for t, pitches in enumerate(steps):
+        for p in pitches:
+            if not 0 <= p <= 127:
+                raise RnnkitError(f"step {t} (0-based): pitch {p} is not a MIDI pitch 0..127")
+
+    # (tick, order, message): at equal ticks note_off (order 0) goes before note_on (order 1).
+    events: list[tuple[int, int, str, int]] = []
+    sounding: set[int] = set()
+    for t, pitches in enumerate([*steps, []]):  # the extra empty step closes every note
+        now = set(pitches)
+        events += [(t * _TICKS_PER_STEP, 0, "note_off", p) for p in sorted(sounding - now)]
+        events += [(t * _TICKS_PER_STEP, 1, "note_on", p) for p in sorted(now - sounding)]
+        sounding = now
+    events.sort()
+
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("set_tempo", tempo=round(seconds * 1_000_000), time=0))
+    track.append(mido.Message("program_change", program=0, channel=0, time=0))
+    last = 0
+    for tick, _, kind, p in events:
+        vel = velocity if kind == "note_on" else 0
+        track.append(mido.Message(kind, note=p, velocity=vel, channel=0, time=tick - last))
+        last = tick
+    track.append(mido.MetaMessage("end_of_track", time=len(steps) * _TICKS_PER_STEP - last))
+    midi = mido.MidiFile(type=1, ticks_per_beat=_TICKS_PER_STEP)
+    midi.tracks.append(track)
+
+    path = Path(path)
+    with atomic_write(path) as f:
+        midi.save(file=f)
+    return path
+
+
+def read_midi_pitches(path: str | Path) -> Steps:
+    """Read a MIDI file back onto a grid of one step per beat (ticks_per_beat ticks).
+
+    Step k holds every pitch whose note covers tick k * ticks_per_beat (on <= tick < off),
+    all tracks and channels merged; a note_on with velocity 0 counts as a note_off. The
+    number of steps is the file's length in beats, rounded up, so trailing rests written by
+    `write_midi` survive. Mainly for checking `write_midi` by a round trip.
+    """
+    import mido
+
+    try:
+        midi = mido.MidiFile(str(path))
+    except FileNotFoundError:
+        raise DataError("no such file", path=path) from None
+    except (OSError, EOFError, ValueError, KeyError, IndexError) as e:
+        raise DataError(f"not a readable MIDI file: {e}", path=path) from None
+    tpb = midi.ticks_per_beat
+    notes: list[tuple[int, int, int]] = []  # (on tick, off tick, pitch)
+    length = 0
+    for track in midi.tracks:
+        tick = 0
+        open_notes: dict[tuple[int, int], int] = {}  # (channel, pitch) -> on tick
+        for msg in track:
+            tick += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                open_notes.setdefault((msg.channel, msg.note), tick)
+            elif msg.type in ("note_off", "note_on"):
+                on = open_notes.pop((msg.channel, msg.note), None)
+                if on is not None:
+                    notes.append((on, tick, msg.note))
+        for (_, p), on in open_notes.items():  # never switched off: sound to the track's end
+            notes.append((on, tick, p))
+        length = max(length, tick)
+    T = -(-length // tpb)
+    steps: list[set[int]] = [set() for _ in range(T)]
+    for on, off, p in notes:
+        for k in range(-(-on // tpb), -(-off // tpb)):  # k * tpb in [on, off)
+            steps[k].add(p)
+    return [sorted(s) for s in steps]
+
+
+__all__ = ["read_midi_pitches", "write_midi"]
