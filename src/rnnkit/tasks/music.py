@@ -3,7 +3,7 @@
 Data: four-part Bach chorales as piano rolls, one multi-hot frame of the 88 piano keys
 (MIDI 21-108) per quarter note. Two sources:
   - "music21": the chorales that ship inside music21 (real, offline), parsed once and cached,
-    split by piece into train/valid/test (see `rnnkit.data.music.chorale_split`);
+    split by piece into train/valid/test (see `rnnkit.data.bach_chorales.chorale_split`);
   - "jsb": the JSB Chorales benchmark files (train.json, valid.json[, test.json]) of
     Boulanger-Lewandowski et al. (2012), to compare with the literature.
 Model: a language model over frames, an LSTM by default, with one sigmoid per key:
@@ -21,8 +21,17 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnnkit.data import music
+from rnnkit.data.bach_chorales import load_bach_chorales
+from rnnkit.data.jsb import read_jsb
+from rnnkit.data.midi import write_midi
 from rnnkit.data.paths import find_data
+from rnnkit.data.piano_roll import (
+    PIANO_HIGH,
+    PIANO_LOW,
+    from_multihot,
+    plot_piano_roll,
+    to_multihot,
+)
 from rnnkit.data.sequences import epoch_batches, next_step_pair
 from rnnkit.errors import RnnkitError
 from rnnkit.models.encoder import EncoderConfig
@@ -36,7 +45,7 @@ NAME = "music"
 HELP = "polyphonic music generation on Bach chorales (one-to-many)"
 # The inputs are always the 88 keys' frames, and a language model reads them forwards.
 HIDDEN = frozenset({"vocab_size", "embedding_dim", "num_features", "bidirectional", "merge"})
-KEYS = music.PIANO_HIGH - music.PIANO_LOW + 1  # 88
+KEYS = PIANO_HIGH - PIANO_LOW + 1  # 88
 EVAL_BATCH_SIZE = 32
 
 
@@ -111,13 +120,13 @@ def jsb_folder(config: MusicDataConfig) -> Path:
 def load_splits(config: MusicDataConfig) -> dict[str, list[list[list[int]]]]:
     """The chorales of each available split, as lists of steps of MIDI pitches."""
     if config.source == "music21":
-        return music.load_bach_chorales()
+        return load_bach_chorales()
     folder = jsb_folder(config)
     splits = {}
     for split in ("train", "valid", "test"):
         path = folder / f"{split}.json"
         if path.exists():
-            splits[split] = music.read_jsb(path, low=music.PIANO_LOW, high=music.PIANO_HIGH)
+            splits[split] = read_jsb(path, low=PIANO_LOW, high=PIANO_HIGH)
         elif split != "test":
             raise RnnkitError(f"{path}: not found (expected JSB Chorales {split}.json in {folder})")
     return splits
@@ -126,7 +135,7 @@ def load_splits(config: MusicDataConfig) -> dict[str, list[list[list[int]]]]:
 def frame_examples(chorales: list[list[list[int]]]) -> list[tuple[Tensor, Tensor]]:
     """(inputs, targets) per chorale: targets the (T, 88) roll, inputs shifted behind a zero frame."""
     start = torch.zeros(KEYS)
-    return [next_step_pair(music.to_multihot(c), start) for c in chorales]
+    return [next_step_pair(to_multihot(c), start) for c in chorales]
 
 
 def transposer(seed: int, semitones: int) -> Any:
@@ -234,10 +243,10 @@ def generate(
     frames = model.generate(
         steps, torch.zeros(1, KEYS), temperature, top_k, generator
     )  # (steps, 88)
-    chorale = music.from_multihot(frames)
+    chorale = from_multihot(frames)
     out = Path(out)
-    music.write_midi(chorale, out, bpm=bpm)
-    music.plot_piano_roll(
+    write_midi(chorale, out, bpm=bpm)
+    plot_piano_roll(
         chorale, Path(png) if png else out.with_suffix(".png"), title=f"{out.name}: {steps} steps"
     )
     return chorale

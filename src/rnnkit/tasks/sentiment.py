@@ -40,13 +40,9 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.data.batch import Batch
-from rnnkit.data.classification import (
-    LabelledText,
-    LabelSet,
-    download_imdb,
-    load_sentiment,
-    split_dev,
-)
+from rnnkit.data.classification import load_sentiment, split_dev
+from rnnkit.data.imdb import download_imdb
+from rnnkit.data.labels import LabelledText, LabelSet
 from rnnkit.data.paths import find_data
 from rnnkit.data.sequences import epoch_batches, in_order_batches
 from rnnkit.data.text import tokenize

@@ -4,7 +4,6 @@ tagged to CoNLL columns or JSON lines."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +12,10 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from rnnkit.data.conll import read_conll
+from rnnkit.data.conll import read_conll, write_conll
 from rnnkit.data.sequences import in_order_batches
 from rnnkit.data.tags import bio_to_spans
-from rnnkit.data.text import read_text
+from rnnkit.data.text import Token, read_text, tokenize_with_offsets
 from rnnkit.errors import DataError, RnnkitError
 from rnnkit.tasks.ner.config import NERDataConfig
 from rnnkit.tasks.ner.evaluation import predict_ids
@@ -30,41 +29,6 @@ from rnnkit.tasks.ner.pipeline import (
 from rnnkit.tasks.recipe import Loaded, load_run
 
 NAME = "ner"
-
-
-class Token(NamedTuple):
-    """A token of raw text and where it is: text[start:end] == token.text."""
-
-    text: str
-    start: int
-    end: int
-
-
-_CLITIC = r"(?:s|re|m|ve|ll|d)\b"
-_TOKEN = re.compile(
-    r"(?:[^\W\d_]\.){2,}"  # abbreviations with periods: U.S.  a.m.
-    r"|\d+(?:[.,:/-]\d+)+"  # numbers with separators: 3.5  1,000  1996-08-22  12:30
-    r"|[^\W_]+?(?=n['’]t\b)"  # the word before n't: does|n't
-    r"|n['’]t\b"  # n't
-    r"|['’]" + _CLITIC + r""  # clitics: 's 're 'm 've 'll 'd
-    r"|[^\W_]+(?:-[^\W_]+|['’](?!" + _CLITIC + r")[^\W_]+)*"  # words: EU-wide O'Brien 1990s
-    r"|\.{2,}"  # ...
-    r"|[^\w\s]|_",  # any other single symbol
-    re.IGNORECASE,
-)
-
-
-def tokenize_with_offsets(text: str) -> list[Token]:
-    """Split raw text into words and punctuation, CoNLL-style, keeping character offsets.
-
-    >>> [t.text for t in tokenize_with_offsets("Yesterday, Harry Potter's owl didn't come.")]
-    ['Yesterday', ',', 'Harry', 'Potter', "'s", 'owl', 'did', "n't", 'come', '.']
-    >>> tokenize_with_offsets("U.S. troops")[1]
-    Token(text='troops', start=5, end=11)
-    """
-    return [Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
-
-
 
 
 class Entity(NamedTuple):
@@ -219,12 +183,8 @@ def tag_file(
             records.append(TaggedText(text, tokens, tags, entities(text, tokens, tags)).to_json())
         _write_jsonl(records, out)
     else:
-        lines_out = []
-        for s, tags in zip(sentences, predicted):
-            for token, gold, pred in zip(s.tokens, s.tags, tags):
-                lines_out.append(f"{token} {gold} {pred}\n" if labelled else f"{token} {pred}\n")
-            lines_out.append("\n")
-        Path(out).write_text("".join(lines_out), encoding="utf-8")
+        gold = [s.tags for s in sentences] if labelled else None
+        write_conll(out, [s.tokens for s in sentences], gold, predicted)
     return len(sentences)
 
 
