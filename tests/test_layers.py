@@ -183,3 +183,12 @@ def test_auto_avoids_the_packed_cpu_kernels_only_when_training_on_varied_lengths
         rnn(x, torch.tensor([5, 2]))
     rnn(x, torch.tensor([5, 2]), execution="fused")
     assert len(calls) == 3, "equal lengths, inference and an explicit 'fused' stay fused"
+
+
+def test_every_registered_cell_has_a_fused_kernel() -> None:
+    from rnnkit.cells import CELLS
+    from rnnkit.layers.fused import KERNELS, supports_fused
+
+    for name, spec in CELLS.items():
+        assert spec.fused_kind in KERNELS, name
+        assert supports_fused(spec.make(2, 3)), name

@@ -179,3 +179,14 @@ def test_within_frame_output_is_the_chain_rule_over_keys() -> None:
     assert torch.equal(a, b) and a.shape == (6, D)
     capped = model.generate(6, torch.zeros(1, D, dtype=torch.float64), top_k=2, temperature=0.2)
     assert int(capped.sum(-1).max()) <= 2
+
+
+def test_encoder_config_names_the_cell_choices_and_summaries_use_keras_names() -> None:
+    from rnnkit.cells import CELLS
+    from rnnkit.errors import RnnkitError
+    from rnnkit.models.summary import rnn_layer_name
+
+    with pytest.raises(RnnkitError, match=r"EncoderConfig.cell: expected one of rnn, rnn_relu"):
+        EncoderConfig(vocab_size=5, cell="lstn")
+    for name, spec in CELLS.items():
+        assert rnn_layer_name(name) == spec.keras_name  # until summary.py reads the registry

@@ -10,41 +10,31 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.cells.base import AnyCell, State, map_state, stack_states
-from rnnkit.cells.gru import GRUCell
-from rnnkit.cells.lstm import LSTMCell
-from rnnkit.cells.rnn import SimpleRNNCell
+from rnnkit.cells.registry import CellSpec, cell_spec
 from rnnkit.layers.fused import fused_layer, supports_fused
 from rnnkit.layers.recurrent import Recurrent
 
-CellType = Literal["rnn", "rnn_relu", "gru", "lstm"]
 Execution = Literal["auto", "fused", "reference"]
 
 
 def make_cell(cell: str, input_size: int, hidden_size: int) -> AnyCell:
-    """Build a cell by name: 'rnn' (tanh), 'rnn_relu', 'gru' or 'lstm'."""
-    if cell == "rnn":
-        return SimpleRNNCell(input_size, hidden_size, "tanh")
-    if cell == "rnn_relu":
-        return SimpleRNNCell(input_size, hidden_size, "relu")
-    if cell == "gru":
-        return GRUCell(input_size, hidden_size)
-    if cell == "lstm":
-        return LSTMCell(input_size, hidden_size)
-    raise ValueError(f"unknown cell {cell!r}: expected one of rnn, rnn_relu, gru, lstm")
+    """Build a cell by its registry name (`rnnkit.cells.CELLS`): 'rnn' (tanh), 'rnn_relu',
+    'gru' or 'lstm'."""
+    return cell_spec(cell).make(input_size, hidden_size)
 
 
-def _packed_backward_is_slow(cell: str, x: Tensor, lengths: Tensor | None) -> bool:
+def _packed_backward_is_slow(spec: CellSpec, x: Tensor, lengths: Tensor | None) -> bool:
     """Whether `auto` should run the readable loop instead of the fused kernels.
 
     PyTorch's CPU kernels take variable lengths as a packed sequence, and their backward pass
-    over one grows much faster than linearly with T for LSTM and GRU: measured with torch
-    2.13, one thread, forward + backward, an LSTM of 64 units over 32 sequences of 250-500
-    steps took 2.4 s packed against 0.39 s in the readable loop (and 0.12 s vs 0.09 s for
-    the music model's LSTM-256 at T = 120). Equal lengths need no packing and stay fused;
-    so do the GPU (cuDNN) and inference.
+    over one grows much faster than linearly with T for LSTM and GRU (the gated cells):
+    measured with torch 2.13, one thread, forward + backward, an LSTM of 64 units over 32
+    sequences of 250-500 steps took 2.4 s packed against 0.39 s in the readable loop (and
+    0.12 s vs 0.09 s for the music model's LSTM-256 at T = 120). Equal lengths need no packing
+    and stay fused; so do the GPU (cuDNN) and inference (no autograd recording).
     """
     return (
-        cell in ("lstm", "gru")
+        spec.gated
         and x.device.type == "cpu"
         and torch.is_grad_enabled()
         and lengths is not None
@@ -64,6 +54,7 @@ class RNN(nn.Module):
     layer 0 forward, layer 0 backward, layer 1 forward, ...
     Padded steps emit zeros and the final state of each sequence is taken at its own length.
 
+    cell: a name of the cell registry `rnnkit.cells.CELLS` ('rnn', 'rnn_relu', 'gru', 'lstm').
     execution: 'reference' runs the explicit loop over the cell (`Recurrent`); 'fused' runs
     the same parameters through PyTorch's kernels; 'auto' (the default) picks fused whenever
     the cell has a fused kernel, except when training an LSTM or GRU on the CPU over
@@ -73,7 +64,7 @@ class RNN(nn.Module):
 
     def __init__(
         self,
-        cell: CellType | str,
+        cell: str,
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
@@ -85,6 +76,7 @@ class RNN(nn.Module):
         super().__init__()
         if merge not in ("concat", "sum"):
             raise ValueError(f"merge must be 'concat' or 'sum', got {merge!r}")
+        self.spec = cell_spec(cell)
         self.cell_type = cell
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -99,7 +91,7 @@ class RNN(nn.Module):
         # cells[l * dirs + d]: layer l, direction d (0 forward, 1 backward), as h_n is ordered.
         self.cells = nn.ModuleList(
             [
-                make_cell(cell, input_size if layer == 0 else layer_out, hidden_size)  # type: ignore[misc]
+                self.spec.make(input_size if layer == 0 else layer_out, hidden_size)  # type: ignore[misc]
                 for layer in range(num_layers)
                 for _ in range(self.num_directions)
             ]
@@ -130,7 +122,7 @@ class RNN(nn.Module):
         if (
             fused
             and (execution or self.execution) == "auto"
-            and _packed_backward_is_slow(self.cell_type, x, lengths)
+            and _packed_backward_is_slow(self.spec, x, lengths)
         ):
             fused = False
 

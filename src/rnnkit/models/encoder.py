@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.cells.base import LSTMState, State
+from rnnkit.cells.registry import cell_spec
 from rnnkit.errors import RnnkitError
 from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.rnn import RNN
@@ -25,7 +26,7 @@ class EncoderConfig:
     embedding_dim: int = 100
     # ... or (B, T, num_features) float frames when num_features > 0 (piano rolls, audio).
     num_features: int = 0
-    # Recurrent cell: "rnn" (tanh), "rnn_relu", "gru" or "lstm".
+    # Recurrent cell, a name in rnnkit.cells.CELLS: "rnn" (tanh), "rnn_relu", "gru" or "lstm".
     cell: str = "lstm"
     # Units per layer and direction (the lecture's n_a).
     hidden_size: int = 128
@@ -47,10 +48,7 @@ class EncoderConfig:
             raise RnnkitError(
                 "EncoderConfig: set exactly one of vocab_size (token ids) or num_features (frames)"
             )
-        if self.cell not in ("rnn", "rnn_relu", "gru", "lstm"):
-            raise RnnkitError(
-                f"EncoderConfig.cell: expected rnn, rnn_relu, gru or lstm, got {self.cell!r}"
-            )
+        cell_spec(self.cell, argument="EncoderConfig.cell")
         if self.hidden_size < 1 or self.num_layers < 1:
             raise RnnkitError("EncoderConfig: hidden_size and num_layers must be at least 1")
 
