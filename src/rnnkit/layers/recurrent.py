@@ -1,4 +1,8 @@
-"""The one time loop: unroll any cell over a padded batch of sequences."""
+"""The one time loop: unroll any cell over a padded batch of sequences.
+
+`Recurrent` is the loop over one cell, what Keras calls `keras.layers.RNN(cell)`; the stack of
+layers that PyTorch calls `nn.RNN`/`nn.LSTM` is `rnnkit.layers.RNN`.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """A complete recurrent layer: cells stacked in depth, optionally bidirectional, run either by
-the readable loop or by PyTorch's fused kernels."""
+the readable loop or by PyTorch's fused kernels.
+
+`RNN` is the whole stack, as PyTorch's `nn.RNN`/`nn.LSTM` are; the loop over one cell is
+`rnnkit.layers.Recurrent` (what Keras calls `keras.layers.RNN(cell)`).
+"""
 
 from __future__ import annotations
 
@@ -59,7 +63,8 @@ class RNN(nn.Module):
     the same parameters through PyTorch's kernels; 'auto' (the default) picks fused whenever
     the cell has a fused kernel, except when training an LSTM or GRU on the CPU over
     sequences of different lengths, where PyTorch's packed backward is slow (see
-    `_packed_backward_is_slow`). Both give the same outputs, states and gradients.
+    `_packed_backward_is_slow`). Both give the same outputs, states and gradients;
+    `resolve_execution(x=x, lengths=lengths)` says which one a call will run.
     """
 
     def __init__(
@@ -98,13 +103,32 @@ class RNN(nn.Module):
         )
 
     def resolve_execution(
-        self, execution: Execution | None = None
+        self,
+        execution: Execution | None = None,
+        *,
+        x: Tensor | None = None,
+        lengths: Tensor | None = None,
     ) -> Literal["fused", "reference"]:
+        """The execution `forward(x, lengths, execution=execution)` runs (forward asks this).
+
+        'fused' and 'reference' are run as asked ('fused' raises when a cell has no fused
+        kernel). 'auto' runs fused when every cell has a kernel, except when autograd is
+        recording for a gated cell (GRU, LSTM) on the CPU and some length is below
+        T = x.shape[1]: then PyTorch's packed backward is slow and the readable loop runs
+        (`_packed_backward_is_slow`). Without x the answer is the one for sequences that all
+        run to T (lengths None); lengths without x cannot be judged and raise.
+        """
+        if lengths is not None and x is None:
+            raise ValueError("resolve_execution: give x with lengths (T and the device decide)")
         choice = execution or self.execution
         fusable = all(supports_fused(c) for c in self.cells)  # type: ignore[arg-type]
         if choice == "fused" and not fusable:
             raise ValueError("this cell has no fused kernel; use execution='reference'")
-        return "fused" if choice == "fused" or (choice == "auto" and fusable) else "reference"
+        if choice != "auto":
+            return "fused" if choice == "fused" else "reference"
+        if not fusable or (x is not None and _packed_backward_is_slow(self.spec, x, lengths)):
+            return "reference"
+        return "fused"
 
     def forward(
         self,
@@ -118,13 +142,7 @@ class RNN(nn.Module):
         if state is None:
             first: AnyCell = self.cells[0]  # type: ignore[assignment]
             state = stack_states([first.initial_state(B, like=x)] * (self.num_layers * dirs))
-        fused = self.resolve_execution(execution) == "fused"
-        if (
-            fused
-            and (execution or self.execution) == "auto"
-            and _packed_backward_is_slow(self.spec, x, lengths)
-        ):
-            fused = False
+        fused = self.resolve_execution(execution, x=x, lengths=lengths) == "fused"
 
         finals: list[State] = []
         out = x
