@@ -36,9 +36,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.data.batch import Batch
+from rnnkit.data.tags import transition_constraints
 from rnnkit.errors import RnnkitError
 from rnnkit.layers.char_encoder import CharEncoder
-from rnnkit.layers.crf import CRF, transition_constraints
+from rnnkit.layers.crf import CRF
 from rnnkit.layers.dense import Dense
 from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.rnn import RNN
