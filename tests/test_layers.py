@@ -163,7 +163,9 @@ def test_auto_execution_picks_fused() -> None:
     assert RNN("gru", 2, 3, execution="reference").resolve_execution() == "reference"
 
 
-def test_auto_avoids_the_packed_cpu_kernels_only_when_training_on_varied_lengths(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_avoids_the_packed_cpu_kernels_only_when_training_on_varied_lengths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import rnnkit.layers.rnn as rnn_module
 
     calls: list[int] = []

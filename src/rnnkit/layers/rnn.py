@@ -94,13 +94,12 @@ class RNN(nn.Module):
         layer_out = hidden_size * (self.num_directions if merge == "concat" else 1)
         self.output_size = layer_out
         # cells[l * dirs + d]: layer l, direction d (0 forward, 1 backward), as h_n is ordered.
-        self.cells = nn.ModuleList(
-            [
-                self.spec.make(input_size if layer == 0 else layer_out, hidden_size)  # type: ignore[misc]
-                for layer in range(num_layers)
-                for _ in range(self.num_directions)
-            ]
-        )
+        cells = [
+            self.spec.make(input_size if layer == 0 else layer_out, hidden_size)
+            for layer in range(num_layers)
+            for _ in range(self.num_directions)
+        ]
+        self.cells = nn.ModuleList(cells)  # type: ignore[arg-type]
 
     def resolve_execution(
         self,
@@ -151,7 +150,8 @@ class RNN(nn.Module):
                 # contiguous: the fused kernels return a transposed view, and dropout draws its
                 # mask in memory order; both executions must draw the same mask.
                 out = F.dropout(out.contiguous(), self.dropout, self.training)
-            cells: list[AnyCell] = list(self.cells[layer * dirs : (layer + 1) * dirs])  # type: ignore[arg-type]
+            layer_cells = self.cells[layer * dirs : (layer + 1) * dirs]
+            cells: list[AnyCell] = list(layer_cells)  # type: ignore[arg-type]
             layer_state = map_state(
                 lambda s, lo=layer * dirs: s[lo : lo + dirs], state
             )  # (dirs, B, H)
