@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from rnnkit.cells import GRUCell, LSTMCell, LSTMState, SimpleRNNCell
+from rnnkit.cells import CELLS, GRUCell, LSTMCell, LSTMState, SimpleRNNCell, cell_spec
+from rnnkit.errors import RnnkitError
 
 B, D, H = 3, 5, 4
 
@@ -103,3 +104,29 @@ def test_cell_gradients_match_numerical_gradients() -> None:
             return cell.output(cell.step(x, state))
 
         assert torch.autograd.gradcheck(f, (x,))
+
+
+def test_the_registry_builds_what_each_name_promises() -> None:
+    # an independent statement of the four names: class, g, PyTorch kernel, state, gates
+    expected = {
+        "rnn": (SimpleRNNCell, "tanh", "rnn_tanh", False, False),
+        "rnn_relu": (SimpleRNNCell, "relu", "rnn_relu", False, False),
+        "gru": (GRUCell, None, "gru", False, True),
+        "lstm": (LSTMCell, None, "lstm", True, True),
+    }
+    assert list(CELLS) == list(expected)
+    for name, (cls, g, kind, lstm_state, gated) in expected.items():
+        spec = cell_spec(name)
+        cell = spec.make(D, H)
+        assert type(cell) is cls and (cell.input_size, cell.hidden_size) == (D, H), name
+        assert getattr(cell, "nonlinearity", None) == g, name
+        assert spec.fused_kind == kind == cell.fused_kind, name
+        assert isinstance(cell.initial_state(B, torch.zeros(1)), LSTMState) == lstm_state, name
+        assert (spec.lstm_state, spec.gated) == (lstm_state, gated), name
+
+
+def test_an_unknown_cell_name_lists_the_choices() -> None:
+    with pytest.raises(RnnkitError, match=r"expected one of rnn, rnn_relu, gru, lstm, got 'lstn'"):
+        cell_spec("lstn")
+    with pytest.raises(RnnkitError, match=r"^EncoderConfig.cell: expected one of"):
+        cell_spec("GRU", argument="EncoderConfig.cell")

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import rnnkit.layers.crf as crf_module
-from rnnkit.data.tags import bio_to_spans, spans_to_bio
-from rnnkit.layers.crf import CRF, transition_constraints
+from rnnkit.data.tags import bio_to_spans, spans_to_bio, transition_constraints
+from rnnkit.layers.crf import CRF
 
 DT = torch.float64
 

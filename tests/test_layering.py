@@ -94,3 +94,14 @@ def test_the_import_reader_sees_lazy_and_package_imports(
     path = tmp_path / "m.py"
     path.write_text(source)
     assert rnnkit_imports(path) == expected
+
+
+def test_layers_know_nothing_of_tag_schemes() -> None:
+    """A network layer takes tag constraints as data (masks); `rnnkit.data.tags` builds them."""
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted((ROOT / "layers").rglob("*.py"))
+        for line, imported in rnnkit_imports(path)
+        if imported == "rnnkit.data.tags"
+    ]
+    assert not found, found

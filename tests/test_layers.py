@@ -163,7 +163,9 @@ def test_auto_execution_picks_fused() -> None:
     assert RNN("gru", 2, 3, execution="reference").resolve_execution() == "reference"
 
 
-def test_auto_avoids_the_packed_cpu_kernels_only_when_training_on_varied_lengths(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_avoids_the_packed_cpu_kernels_only_when_training_on_varied_lengths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import rnnkit.layers.rnn as rnn_module
 
     calls: list[int] = []
@@ -183,3 +185,61 @@ def test_auto_avoids_the_packed_cpu_kernels_only_when_training_on_varied_lengths
         rnn(x, torch.tensor([5, 2]))
     rnn(x, torch.tensor([5, 2]), execution="fused")
     assert len(calls) == 3, "equal lengths, inference and an explicit 'fused' stay fused"
+
+
+# (cell, lengths with T = 5, autograd recording, execution asked) -> what runs
+EXECUTION_CASES = [
+    ("lstm", [5, 2], True, "auto", "reference"),  # the slow packed CPU backward is avoided
+    ("gru", [4, 4], True, "auto", "reference"),  # all shorter than T: still packed
+    ("lstm", [5, 5], True, "auto", "fused"),  # equal lengths need no packing
+    ("lstm", None, True, "auto", "fused"),
+    ("lstm", [5, 2], False, "auto", "fused"),  # inference
+    ("rnn", [5, 2], True, "auto", "fused"),  # not gated: packed is fast enough
+    ("lstm", [5, 2], True, "fused", "fused"),  # asked for explicitly
+    ("rnn_relu", None, True, "reference", "reference"),
+]
+
+
+@pytest.mark.parametrize("cell,lengths,grad,execution,expected", EXECUTION_CASES)
+def test_resolve_execution_says_what_forward_runs(
+    monkeypatch: pytest.MonkeyPatch,
+    cell: str,
+    lengths: list[int] | None,
+    grad: bool,
+    execution: str,
+    expected: str,
+) -> None:
+    import rnnkit.layers.rnn as rnn_module
+
+    calls: list[int] = []
+    real = rnn_module.fused_layer
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rnn_module, "fused_layer", spy)
+    rnn = RNN(cell, 3, 4, num_layers=2, execution=execution)  # type: ignore[arg-type]
+    x = torch.randn(2, 5, 3)
+    L = None if lengths is None else torch.tensor(lengths)
+    with torch.set_grad_enabled(grad):
+        said = rnn.resolve_execution(x=x, lengths=L)
+        rnn(x, L)
+    assert said == expected
+    assert calls == ([1, 1] if expected == "fused" else []), "forward ran what it was told"
+
+
+def test_resolve_execution_needs_the_inputs_to_judge_lengths() -> None:
+    rnn = RNN("lstm", 3, 4)
+    assert rnn.resolve_execution() == "fused"  # no inputs: sequences that all run to T
+    with pytest.raises(ValueError, match="give x with lengths"):
+        rnn.resolve_execution(lengths=torch.tensor([5, 2]))
+
+
+def test_every_registered_cell_has_a_fused_kernel() -> None:
+    from rnnkit.cells import CELLS
+    from rnnkit.layers.fused import KERNELS, supports_fused
+
+    for name, spec in CELLS.items():
+        assert spec.fused_kind in KERNELS, name
+        assert supports_fused(spec.make(2, 3)), name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from rnnkit.data.batch import Batch, mask_from_lengths
 from rnnkit.layers import Dense, Embedding
@@ -17,6 +18,8 @@ from rnnkit.models import (
     TaggerConfig,
     summary,
 )
+from rnnkit.models.crf_tagger import CRFTagger, CRFTaggerConfig
+from rnnkit.models.encoder import SequenceEncoder
 
 
 def lecture_model() -> SequenceClassifier:
@@ -197,3 +200,91 @@ def test_within_frame_output_is_the_chain_rule_over_keys() -> None:
     assert torch.equal(a, b) and a.shape == (6, D)
     capped = model.generate(6, torch.zeros(1, D, dtype=torch.float64), top_k=2, temperature=0.2)
     assert int(capped.sum(-1).max()) <= 2
+
+
+def test_encoder_config_names_the_cell_choices_and_summaries_use_keras_names() -> None:
+    from rnnkit.cells import CELLS
+    from rnnkit.errors import RnnkitError
+    from rnnkit.models.summary import rnn_layer_name
+
+    with pytest.raises(RnnkitError, match=r"EncoderConfig.cell: expected one of rnn, rnn_relu"):
+        EncoderConfig(vocab_size=5, cell="lstn")
+    for name, spec in CELLS.items():
+        assert rnn_layer_name(name) == spec.keras_name  # until summary.py reads the registry
+
+
+def test_encoder_reads_extra_features_after_the_embedding_under_the_input_dropout() -> None:
+    torch.manual_seed(0)
+    config = EncoderConfig(
+        vocab_size=20,
+        embedding_dim=4,
+        cell="gru",
+        hidden_size=5,
+        bidirectional=True,
+        input_dropout=0.5,
+    )
+    enc = SequenceEncoder(config, extra_features=3)
+    assert enc.embedding is not None and enc.rnn.input_size == 4 + 3
+    ids, feats, lengths = torch.randint(1, 20, (2, 6)), torch.randn(2, 6, 3), torch.tensor([6, 4])
+    x = torch.cat([enc.embedding(ids), feats], dim=-1)  # [e<t>; f<t>], (B, T, 7)
+    for training in (False, True):
+        enc.train(training)
+        torch.manual_seed(1)
+        got, got_final = enc(ids, lengths, features=feats)
+        torch.manual_seed(1)
+        want, want_final = enc.rnn(F.dropout(x, 0.5, training), lengths)
+        torch.testing.assert_close(got, want)
+        torch.testing.assert_close(got_final, want_final)
+    with pytest.raises(ValueError, match=r"features of shape \(B, T, F\) = \(2, 6, 3\), got None"):
+        enc(ids, lengths)
+    with pytest.raises(ValueError, match=r"got \(2, 6, 2\)"):
+        enc(ids, lengths, features=feats[..., :2])
+    with pytest.raises(ValueError, match="extra_features=0"):
+        SequenceEncoder(config)(ids, lengths, features=feats)
+
+
+def test_crf_tagger_follows_its_equations_on_the_shared_encoder() -> None:
+    torch.manual_seed(0)
+    V, D_w, H, n_chars, E_c, H_c = 30, 6, 5, 12, 3, 2
+    tags = ("O", "B-PER", "I-PER")
+    C = len(tags)
+    enc = EncoderConfig(
+        vocab_size=V,
+        embedding_dim=D_w,
+        cell="lstm",
+        hidden_size=H,
+        bidirectional=True,
+        input_dropout=0.5,
+    )
+    model = CRFTagger(
+        CRFTaggerConfig(
+            encoder=enc,
+            num_chars=n_chars,
+            char_dim=E_c,
+            char_hidden=H_c,
+            output_dropout=0.5,
+            tags=tags,
+        )
+    )
+    lengths = torch.tensor([5, 3])
+    batch = make_batch(torch.randint(1, V, (2, 5)), [5, 3], torch.randint(0, C, (2, 5)))
+    word_lengths = torch.randint(1, 5, (2, 5)) * mask_from_lengths(lengths, 5)
+    batch.extras.update(chars=torch.randint(1, n_chars, (2, 5, 4)), word_lengths=word_lengths)
+    assert model.chars is not None and model.encoder.embedding is not None
+    for training in (False, True):
+        model.train(training)
+        torch.manual_seed(2)
+        got = model.emissions(batch)
+        torch.manual_seed(2)
+        w = model.encoder.embedding(batch.inputs)  # (B, T, D_w)
+        c = model.chars(batch.extras["chars"], batch.extras["word_lengths"])  # (B, T, 2 H_c)
+        a, _ = model.encoder.rnn(F.dropout(torch.cat([w, c], -1), 0.5, training), lengths)
+        torch.testing.assert_close(got, model.emission(F.dropout(a, 0.5, training)))
+
+    def bilstm(D: int, H: int) -> int:  # two directions of W_ax (4H, D), W_aa (4H, H), b_a
+        return 2 * (4 * H * (D + H) + 4 * H)
+
+    chars = n_chars * E_c + bilstm(E_c, H_c)
+    expected = V * D_w + chars + bilstm(D_w + 2 * H_c, H) + (2 * H * C + C) + (C * C + 2 * C)
+    assert sum(p.numel() for p in model.parameters()) == expected
+    assert [r.params for r in model.layer_rows()][1] == chars  # embedding, chars, rnn, ...

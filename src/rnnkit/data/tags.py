@@ -37,6 +37,9 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
+import torch
+from torch import Tensor
+
 from rnnkit.errors import RnnkitError
 
 Scheme = Literal["BIO", "IOB1", "IOBES", "binary"]
@@ -351,3 +354,46 @@ def _explain(prev: str | None, tag: str | None, scheme: Scheme) -> str:
     if p is not None and p[0] in "BI":
         return f"{tag!r} follows {where}: in IOBES the entity must go on with I-{p[1]} or E-{p[1]}"
     return f"{tag!r} follows {where}: in IOBES an entity starts with B-{typ} or S-{typ}"
+
+
+# --------------------------------------------------------------------------- decoding constraints
+
+
+class TransitionConstraints(NamedTuple):
+    """Which tag sequences a decoder may return (True = allowed), as masks over tag ids.
+
+    allowed: (C, C) bool, allowed[i, j] says tag j may follow tag i.
+    start:   (C,) bool, which tags may begin a sentence.
+    end:     (C,) bool, which tags may end a sentence.
+
+    A CRF takes them as data (`rnnkit.layers.crf.CRF(C, constraints)`), knowing nothing of tags.
+    """
+
+    allowed: Tensor
+    start: Tensor
+    end: Tensor
+
+
+def transition_constraints(labels: Sequence[str], scheme: Scheme = "BIO") -> TransitionConstraints:
+    """The valid transitions between the tags `labels` (tag id -> tag string) under `scheme`.
+
+    In BIO this forbids O -> I-X, B-Y -> I-X and I-Y -> I-X for Y != X, and starting with
+    I-X; in IOBES also ending inside an entity. Labels that are not tags of the scheme (a
+    '<pad>' in the tag vocabulary, for instance) are forbidden everywhere, so they are never
+    decoded.
+
+    >>> c = transition_constraints(["O", "B-PER", "I-PER"])
+    >>> c.allowed.int().tolist(), c.start.tolist()
+    ([[1, 1, 0], [1, 1, 1], [1, 1, 1]], [True, True, False])
+    """
+    C = len(labels)
+    allowed = torch.tensor(
+        [[allowed_transition(labels[i], labels[j], scheme) for j in range(C)] for i in range(C)],
+        dtype=torch.bool,
+    ).reshape(C, C)
+    start = torch.tensor([allowed_transition(None, t, scheme) for t in labels], dtype=torch.bool)
+    end = torch.tensor(
+        [is_tag_of(t, scheme) and allowed_transition(t, None, scheme) for t in labels],
+        dtype=torch.bool,
+    )
+    return TransitionConstraints(allowed, start, end)

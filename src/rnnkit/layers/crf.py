@@ -30,51 +30,8 @@ per-step argmax. Training then learns what the transitions add.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
-
 import torch
 from torch import Tensor, nn
-
-from rnnkit.data.tags import Scheme, allowed_transition, is_tag_of
-
-
-class TransitionConstraints(NamedTuple):
-    """Which tag sequences `CRF.decode` may return (True = allowed).
-
-    allowed: (C, C), allowed[i, j] says tag j may follow tag i.
-    start:   (C,), which tags may begin a sentence.
-    end:     (C,), which tags may end a sentence.
-    """
-
-    allowed: Tensor
-    start: Tensor
-    end: Tensor
-
-
-def transition_constraints(labels: Sequence[str], scheme: Scheme = "BIO") -> TransitionConstraints:
-    """The valid transitions between the tags `labels` (tag id -> tag string) under `scheme`.
-
-    In BIO this forbids O -> I-X, B-Y -> I-X and I-Y -> I-X for Y != X, and starting with
-    I-X; in IOBES also ending inside an entity. Labels that are not tags of the scheme (a
-    '<pad>' in the tag vocabulary, for instance) are forbidden everywhere, so they are never
-    decoded.
-
-    >>> c = transition_constraints(["O", "B-PER", "I-PER"])
-    >>> c.allowed.int().tolist(), c.start.tolist()
-    ([[1, 1, 0], [1, 1, 1], [1, 1, 1]], [True, True, False])
-    """
-    C = len(labels)
-    allowed = torch.tensor(
-        [[allowed_transition(labels[i], labels[j], scheme) for j in range(C)] for i in range(C)],
-        dtype=torch.bool,
-    ).reshape(C, C)
-    start = torch.tensor([allowed_transition(None, t, scheme) for t in labels], dtype=torch.bool)
-    end = torch.tensor(
-        [is_tag_of(t, scheme) and allowed_transition(t, None, scheme) for t in labels],
-        dtype=torch.bool,
-    )
-    return TransitionConstraints(allowed, start, end)
 
 
 class CRF(nn.Module):
@@ -83,19 +40,28 @@ class CRF(nn.Module):
     Parameters: transitions A (C, C) with A[i, j] the score of tag j following tag i, start
     (C,) and end (C,); all start at zero.
 
-    constraints: optional `TransitionConstraints` (e.g. `transition_constraints(tag_names)`).
-    They are applied in decoding only: Viterbi searches the allowed sequences, while the
-    likelihood keeps normalising over all C^T sequences (gold sequences are valid, so
-    training just learns low scores for the invalid transitions; the constraint guarantees
-    them at prediction time). They are configuration, not learned state: they are kept out of
-    `state_dict` and must be given again when the model is rebuilt.
+    constraints: optional bool masks (allowed (C, C), start (C,), end (C,)), True where tag j
+    may follow tag i, begin a sentence, end a sentence. They are plain data: the layer knows
+    nothing of tag schemes, and `rnnkit.data.tags.transition_constraints(tag_names)` builds
+    them from tag strings. They are applied in decoding only: Viterbi searches the allowed
+    sequences, while the likelihood keeps normalising over all C^T sequences (gold sequences
+    are valid, so training just learns low scores for the invalid transitions; the
+    constraint guarantees them at prediction time). They are configuration, not learned
+    state: they are kept out of `state_dict` and must be given again when the model is
+    rebuilt.
+
+    With zero transitions (as initialised) Viterbi is the per-step argmax:
+
+    >>> crf = CRF(2)
+    >>> crf.decode(torch.tensor([[[0.0, 1.0], [2.0, 0.0], [0.0, 0.5]]]), torch.ones(1, 3).bool())
+    [[1, 0, 1]]
     """
 
-    allowed: Tensor  # (C, C) bool buffers, see `TransitionConstraints`
+    allowed: Tensor  # (C, C) bool buffers: the constraints' masks
     allowed_start: Tensor  # (C,)
     allowed_end: Tensor  # (C,)
 
-    def __init__(self, num_tags: int, constraints: TransitionConstraints | None = None):
+    def __init__(self, num_tags: int, constraints: tuple[Tensor, Tensor, Tensor] | None = None):
         super().__init__()
         if num_tags < 1:
             raise ValueError(f"a CRF needs at least one tag, got num_tags={num_tags}")
@@ -105,23 +71,24 @@ class CRF(nn.Module):
         self.end = nn.Parameter(torch.zeros(num_tags))  # (C,)
         self.constrained = constraints is not None
         if constraints is None:
-            constraints = TransitionConstraints(
+            constraints = (
                 torch.ones(num_tags, num_tags, dtype=torch.bool),
                 torch.ones(num_tags, dtype=torch.bool),
                 torch.ones(num_tags, dtype=torch.bool),
             )
+        allowed, start, end = constraints
         for name, value, shape in zip(
             ("allowed", "start", "end"),
-            constraints,
+            (allowed, start, end),
             [(num_tags, num_tags), (num_tags,), (num_tags,)],
         ):
             if tuple(value.shape) != shape:
                 raise ValueError(
                     f"constraints.{name} has shape {tuple(value.shape)}, expected {shape}"
                 )
-        self.register_buffer("allowed", constraints.allowed.bool().clone(), persistent=False)
-        self.register_buffer("allowed_start", constraints.start.bool().clone(), persistent=False)
-        self.register_buffer("allowed_end", constraints.end.bool().clone(), persistent=False)
+        self.register_buffer("allowed", allowed.bool().clone(), persistent=False)
+        self.register_buffer("allowed_start", start.bool().clone(), persistent=False)
+        self.register_buffer("allowed_end", end.bool().clone(), persistent=False)
 
     # ------------------------------------------------------------------ likelihood
 

@@ -13,8 +13,7 @@ each sequence backwards within its own length.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -22,12 +21,22 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnkit.cells.base import AnyCell, LSTMState, State, map_state
 
-FUSED_KINDS = ("rnn_tanh", "rnn_relu", "gru", "lstm")
+KERNELS: dict[str, Callable[..., tuple[Tensor, ...]]] = {
+    "rnn_tanh": torch.rnn_tanh,
+    "rnn_relu": torch.rnn_relu,
+    "gru": torch.gru,
+    "lstm": torch.lstm,
+}
+"""PyTorch's fused kernels by the `fused_kind` a cell declares (`rnnkit.cells.CELLS` says which
+cell name runs on which). Each is called as kernel(x, hx, weights, has_biases, num_layers,
+dropout, train, bidirectional, batch_first) on a padded batch, or as kernel(data, batch_sizes,
+hx, weights, has_biases, num_layers, dropout, train, bidirectional) on a packed one; hx is
+[h, c] for the LSTM and h alone otherwise."""
 
 
 def supports_fused(cell: AnyCell) -> bool:
     """True when PyTorch has a fused kernel for this cell's equations."""
-    return getattr(cell, "fused_kind", None) in FUSED_KINDS
+    return getattr(cell, "fused_kind", None) in KERNELS
 
 
 def fused_layer(
@@ -42,24 +51,27 @@ def fused_layer(
     state: (dirs, B, H) or LSTMState of two such -> outputs (B, T, dirs*H), final state like
     `state`. The two directions' outputs are concatenated, forward first.
     """
-    kind = cells[0].fused_kind
+    kernel = KERNELS[cells[0].fused_kind]
     weights = [w for cell in cells for w in cell.fused_weights()]
     bidirectional = len(cells) == 2
-    hx: list[Tensor] = list(state) if isinstance(state, LSTMState) else [state]
+    lstm = isinstance(state, LSTMState)
     T = x.shape[1]
 
     # `train` asks the kernel to keep what its backward pass needs (cuDNN refuses a backward
     # without it); dropout is 0 here, so the flag changes nothing else.
     train = torch.is_grad_enabled()
     if lengths is None or bool((lengths == T).all()):
-        args = (hx, weights, True, 1, 0.0, train, bidirectional, True)
-        return _unpack_result(kind, _run_padded(kind, x, args))
+        result = kernel(x, _hx(state), weights, True, 1, 0.0, train, bidirectional, True)
+        return _unpack_result(result, lstm)
 
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
     assert packed.sorted_indices is not None and packed.unsorted_indices is not None
-    hx = [h.index_select(1, packed.sorted_indices) for h in hx]
-    result = _run_packed(kind, packed, hx, weights, bidirectional, train)
-    out_data, final = _unpack_result(kind, result)
+    order = packed.sorted_indices
+    hx = _hx(map_state(lambda h: h.index_select(1, order), state))
+    result = kernel(
+        packed.data, packed.batch_sizes, hx, weights, True, 1, 0.0, train, bidirectional
+    )
+    out_data, final = _unpack_result(result, lstm)
     unpacked = PackedSequence(
         out_data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
     )
@@ -68,38 +80,13 @@ def fused_layer(
     return out, map_state(lambda h: h.index_select(1, unsort), final)
 
 
-def _run_padded(kind: str, x: Tensor, args: tuple[Any, ...]) -> tuple[Tensor, ...]:
-    hx, weights, *rest = args
-    if kind == "lstm":
-        return torch.lstm(x, hx, weights, *rest)
-    h0 = hx[0]
-    if kind == "gru":
-        return torch.gru(x, h0, weights, *rest)
-    if kind == "rnn_tanh":
-        return torch.rnn_tanh(x, h0, weights, *rest)
-    return torch.rnn_relu(x, h0, weights, *rest)
+def _hx(state: State) -> list[Tensor] | Tensor:
+    """The initial state as the kernels take it: [h, c] for the LSTM, h alone otherwise."""
+    return list(state) if isinstance(state, LSTMState) else state
 
 
-def _run_packed(
-    kind: str,
-    packed: PackedSequence,
-    hx: list[Tensor],
-    weights: list[Tensor],
-    bidirectional: bool,
-    train: bool,
-) -> tuple[Tensor, ...]:
-    data, sizes = packed.data, packed.batch_sizes
-    if kind == "lstm":
-        return torch.lstm(data, sizes, hx, weights, True, 1, 0.0, train, bidirectional)
-    if kind == "gru":
-        return torch.gru(data, sizes, hx[0], weights, True, 1, 0.0, train, bidirectional)
-    if kind == "rnn_tanh":
-        return torch.rnn_tanh(data, sizes, hx[0], weights, True, 1, 0.0, train, bidirectional)
-    return torch.rnn_relu(data, sizes, hx[0], weights, True, 1, 0.0, train, bidirectional)
-
-
-def _unpack_result(kind: str, result: tuple[Tensor, ...]) -> tuple[Tensor, State]:
-    if kind == "lstm":
+def _unpack_result(result: tuple[Tensor, ...], lstm: bool) -> tuple[Tensor, State]:
+    if lstm:
         out, h, c = result
         return out, LSTMState(h, c)
     out, h = result

@@ -1,4 +1,8 @@
-"""The one time loop: unroll any cell over a padded batch of sequences."""
+"""The one time loop: unroll any cell over a padded batch of sequences.
+
+`Recurrent` is the loop over one cell, what Keras calls `keras.layers.RNN(cell)`; the stack of
+layers that PyTorch calls `nn.RNN`/`nn.LSTM` is `rnnkit.layers.RNN`.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +43,8 @@ class Recurrent(nn.Module):
     (or LSTMState of two (B, H)).
 
     The input half of every step (W_ax x<t> + b) is computed for all T steps in one matrix
-    product before the loop; `cell.step(x_t, a)` is exactly `cell.recur(cell.project_input(x_t), a)`.
+    product before the loop; `cell.step(x_t, a)` is exactly
+    `cell.recur(cell.project_input(x_t), a)`.
     """
 
     def __init__(self, cell: AnyCell, reverse: bool = False):

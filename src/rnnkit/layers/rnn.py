@@ -1,5 +1,9 @@
 """A complete recurrent layer: cells stacked in depth, optionally bidirectional, run either by
-the readable loop or by PyTorch's fused kernels."""
+the readable loop or by PyTorch's fused kernels.
+
+`RNN` is the whole stack, as PyTorch's `nn.RNN`/`nn.LSTM` are; the loop over one cell is
+`rnnkit.layers.Recurrent` (what Keras calls `keras.layers.RNN(cell)`).
+"""
 
 from __future__ import annotations
 
@@ -10,41 +14,31 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.cells.base import AnyCell, State, map_state, stack_states
-from rnnkit.cells.gru import GRUCell
-from rnnkit.cells.lstm import LSTMCell
-from rnnkit.cells.rnn import SimpleRNNCell
+from rnnkit.cells.registry import CellSpec, cell_spec
 from rnnkit.layers.fused import fused_layer, supports_fused
 from rnnkit.layers.recurrent import Recurrent
 
-CellType = Literal["rnn", "rnn_relu", "gru", "lstm"]
 Execution = Literal["auto", "fused", "reference"]
 
 
 def make_cell(cell: str, input_size: int, hidden_size: int) -> AnyCell:
-    """Build a cell by name: 'rnn' (tanh), 'rnn_relu', 'gru' or 'lstm'."""
-    if cell == "rnn":
-        return SimpleRNNCell(input_size, hidden_size, "tanh")
-    if cell == "rnn_relu":
-        return SimpleRNNCell(input_size, hidden_size, "relu")
-    if cell == "gru":
-        return GRUCell(input_size, hidden_size)
-    if cell == "lstm":
-        return LSTMCell(input_size, hidden_size)
-    raise ValueError(f"unknown cell {cell!r}: expected one of rnn, rnn_relu, gru, lstm")
+    """Build a cell by its registry name (`rnnkit.cells.CELLS`): 'rnn' (tanh), 'rnn_relu',
+    'gru' or 'lstm'."""
+    return cell_spec(cell).make(input_size, hidden_size)
 
 
-def _packed_backward_is_slow(cell: str, x: Tensor, lengths: Tensor | None) -> bool:
+def _packed_backward_is_slow(spec: CellSpec, x: Tensor, lengths: Tensor | None) -> bool:
     """Whether `auto` should run the readable loop instead of the fused kernels.
 
     PyTorch's CPU kernels take variable lengths as a packed sequence, and their backward pass
-    over one grows much faster than linearly with T for LSTM and GRU: measured with torch
-    2.13, one thread, forward + backward, an LSTM of 64 units over 32 sequences of 250-500
-    steps took 2.4 s packed against 0.39 s in the readable loop (and 0.12 s vs 0.09 s for
-    the music model's LSTM-256 at T = 120). Equal lengths need no packing and stay fused;
-    so do the GPU (cuDNN) and inference.
+    over one grows much faster than linearly with T for LSTM and GRU (the gated cells):
+    measured with torch 2.13, one thread, forward + backward, an LSTM of 64 units over 32
+    sequences of 250-500 steps took 2.4 s packed against 0.39 s in the readable loop (and
+    0.12 s vs 0.09 s for the music model's LSTM-256 at T = 120). Equal lengths need no packing
+    and stay fused; so do the GPU (cuDNN) and inference (no autograd recording).
     """
     return (
-        cell in ("lstm", "gru")
+        spec.gated
         and x.device.type == "cpu"
         and torch.is_grad_enabled()
         and lengths is not None
@@ -64,16 +58,18 @@ class RNN(nn.Module):
     layer 0 forward, layer 0 backward, layer 1 forward, ...
     Padded steps emit zeros and the final state of each sequence is taken at its own length.
 
+    cell: a name of the cell registry `rnnkit.cells.CELLS` ('rnn', 'rnn_relu', 'gru', 'lstm').
     execution: 'reference' runs the explicit loop over the cell (`Recurrent`); 'fused' runs
     the same parameters through PyTorch's kernels; 'auto' (the default) picks fused whenever
     the cell has a fused kernel, except when training an LSTM or GRU on the CPU over
     sequences of different lengths, where PyTorch's packed backward is slow (see
-    `_packed_backward_is_slow`). Both give the same outputs, states and gradients.
+    `_packed_backward_is_slow`). Both give the same outputs, states and gradients;
+    `resolve_execution(x=x, lengths=lengths)` says which one a call will run.
     """
 
     def __init__(
         self,
-        cell: CellType | str,
+        cell: str,
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
@@ -85,6 +81,7 @@ class RNN(nn.Module):
         super().__init__()
         if merge not in ("concat", "sum"):
             raise ValueError(f"merge must be 'concat' or 'sum', got {merge!r}")
+        self.spec = cell_spec(cell)
         self.cell_type = cell
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -97,22 +94,40 @@ class RNN(nn.Module):
         layer_out = hidden_size * (self.num_directions if merge == "concat" else 1)
         self.output_size = layer_out
         # cells[l * dirs + d]: layer l, direction d (0 forward, 1 backward), as h_n is ordered.
-        self.cells = nn.ModuleList(
-            [
-                make_cell(cell, input_size if layer == 0 else layer_out, hidden_size)  # type: ignore[misc]
-                for layer in range(num_layers)
-                for _ in range(self.num_directions)
-            ]
-        )
+        cells = [
+            self.spec.make(input_size if layer == 0 else layer_out, hidden_size)
+            for layer in range(num_layers)
+            for _ in range(self.num_directions)
+        ]
+        self.cells = nn.ModuleList(cells)  # type: ignore[arg-type]
 
     def resolve_execution(
-        self, execution: Execution | None = None
+        self,
+        execution: Execution | None = None,
+        *,
+        x: Tensor | None = None,
+        lengths: Tensor | None = None,
     ) -> Literal["fused", "reference"]:
+        """The execution `forward(x, lengths, execution=execution)` runs (forward asks this).
+
+        'fused' and 'reference' are run as asked ('fused' raises when a cell has no fused
+        kernel). 'auto' runs fused when every cell has a kernel, except when autograd is
+        recording for a gated cell (GRU, LSTM) on the CPU and some length is below
+        T = x.shape[1]: then PyTorch's packed backward is slow and the readable loop runs
+        (`_packed_backward_is_slow`). Without x the answer is the one for sequences that all
+        run to T (lengths None); lengths without x cannot be judged and raise.
+        """
+        if lengths is not None and x is None:
+            raise ValueError("resolve_execution: give x with lengths (T and the device decide)")
         choice = execution or self.execution
         fusable = all(supports_fused(c) for c in self.cells)  # type: ignore[arg-type]
         if choice == "fused" and not fusable:
             raise ValueError("this cell has no fused kernel; use execution='reference'")
-        return "fused" if choice == "fused" or (choice == "auto" and fusable) else "reference"
+        if choice != "auto":
+            return "fused" if choice == "fused" else "reference"
+        if not fusable or (x is not None and _packed_backward_is_slow(self.spec, x, lengths)):
+            return "reference"
+        return "fused"
 
     def forward(
         self,
@@ -126,13 +141,7 @@ class RNN(nn.Module):
         if state is None:
             first: AnyCell = self.cells[0]  # type: ignore[assignment]
             state = stack_states([first.initial_state(B, like=x)] * (self.num_layers * dirs))
-        fused = self.resolve_execution(execution) == "fused"
-        if (
-            fused
-            and (execution or self.execution) == "auto"
-            and _packed_backward_is_slow(self.cell_type, x, lengths)
-        ):
-            fused = False
+        fused = self.resolve_execution(execution, x=x, lengths=lengths) == "fused"
 
         finals: list[State] = []
         out = x
@@ -141,7 +150,8 @@ class RNN(nn.Module):
                 # contiguous: the fused kernels return a transposed view, and dropout draws its
                 # mask in memory order; both executions must draw the same mask.
                 out = F.dropout(out.contiguous(), self.dropout, self.training)
-            cells: list[AnyCell] = list(self.cells[layer * dirs : (layer + 1) * dirs])  # type: ignore[arg-type]
+            layer_cells = self.cells[layer * dirs : (layer + 1) * dirs]
+            cells: list[AnyCell] = list(layer_cells)  # type: ignore[arg-type]
             layer_state = map_state(
                 lambda s, lo=layer * dirs: s[lo : lo + dirs], state
             )  # (dirs, B, H)

@@ -8,10 +8,12 @@ The architecture of Lample et al. (2016), "Neural Architectures for Named Entity
     e<t>  = W_ya dropout(a<t>) + b_y              emission scores                 (B, T, C)
     p(y | x) = exp(s(x, y)) / Z(x)                a linear-chain CRF over e<t> (rnnkit.layers.crf)
 
+The first and third lines, with the dropout, are the `SequenceEncoder` every architecture
+shares (`rnnkit.models.encoder`); the character features enter it as its extra features.
 The character features let the tagger recognise a name it has never seen as a word (`<unk>`):
 capitals, suffixes and hyphens survive in the spelling. The CRF scores whole tag sequences, so
 the decoded tags are a valid BIO sequence (the Viterbi search is constrained by
-`transition_constraints(tags, "BIO")`: no `O I-PER`, no `B-LOC I-PER`).
+`rnnkit.data.tags.transition_constraints(tags, "BIO")`: no `O I-PER`, no `B-LOC I-PER`).
 
 Loss, normalised per real token like every rnnkit loss (see `rnnkit.models.losses`):
 
@@ -31,21 +33,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.data.batch import Batch
+from rnnkit.data.tags import transition_constraints
 from rnnkit.errors import RnnkitError
 from rnnkit.layers.char_encoder import CharEncoder
-from rnnkit.layers.crf import CRF, transition_constraints
+from rnnkit.layers.crf import CRF
 from rnnkit.layers.dense import Dense
-from rnnkit.layers.embedding import Embedding
-from rnnkit.layers.rnn import RNN
 from rnnkit.models.base import ModelOutput
-from rnnkit.models.encoder import EncoderConfig
+from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.registry import register_architecture
-from rnnkit.models.summary import LayerRow, count_parameters, rnn_stack_title
+from rnnkit.models.summary import LayerRow, count_parameters
 
 CONLL_TAGS: tuple[str, ...] = (
     "O",
@@ -124,10 +124,7 @@ class CRFTagger(nn.Module):
     def __init__(self, config: CRFTaggerConfig):
         super().__init__()
         self.config = config
-        enc = config.encoder
-        self.embedding = Embedding(enc.vocab_size, enc.embedding_dim, padding_idx=0)
         self.chars: CharEncoder | None = None
-        features = enc.embedding_dim
         if config.num_chars > 0:
             self.chars = CharEncoder(
                 config.num_chars,
@@ -136,25 +133,17 @@ class CRFTagger(nn.Module):
                 kind="cnn" if config.char_encoder == "cnn" else "lstm",
                 kernel_size=config.char_kernel_size,
             )
-            features += self.chars.output_size
-        self.rnn = RNN(
-            enc.cell,
-            features,
-            enc.hidden_size,
-            num_layers=enc.num_layers,
-            bidirectional=enc.bidirectional,
-            merge=enc.merge,  # type: ignore[arg-type]
-            dropout=enc.dropout,
-            execution=enc.execution,  # type: ignore[arg-type]
-        )
+        # The words' embedding and the BiLSTM; the character features enter as extra features.
+        char_features = 0 if self.chars is None else self.chars.output_size
+        self.encoder = SequenceEncoder(config.encoder, padding_idx=0, extra_features=char_features)
         C = len(config.tags)
-        self.emission = Dense(self.rnn.output_size, C, "linear")
+        self.emission = Dense(self.encoder.output_size, C, "linear")
         # BIO: the readers convert every scheme to BIO, so the model only ever sees BIO tags.
         self.crf = CRF(C, transition_constraints(list(config.tags), "BIO"))
 
     def emissions(self, batch: Batch) -> Tensor:
         """e<t> for every step: (B, T) ids (+ char extras) -> (B, T, C)."""
-        x = self.embedding(batch.inputs)  # (B, T, D_w)
+        c = None
         if self.chars is not None:
             if CHARS not in batch.extras or WORD_LENGTHS not in batch.extras:
                 raise RnnkitError(
@@ -162,9 +151,7 @@ class CRFTagger(nn.Module):
                     f"and extras[{WORD_LENGTHS!r}] (B, T)"
                 )
             c = self.chars(batch.extras[CHARS], batch.extras[WORD_LENGTHS])  # (B, T, F)
-            x = torch.cat([x, c], dim=-1)  # (B, T, D_w + F)
-        x = F.dropout(x, self.config.encoder.input_dropout, self.training)
-        a, _ = self.rnn(x, batch.lengths)  # (B, T, 2H)
+        a, _ = self.encoder(batch.inputs, batch.lengths, features=c)  # (B, T, 2H)
         a = F.dropout(a, self.config.output_dropout, self.training)
         return self.emission(a)  # (B, T, C)
 
@@ -181,27 +168,12 @@ class CRFTagger(nn.Module):
         return self.crf.decode(self.emissions(batch), batch.mask)
 
     def layer_rows(self) -> list[LayerRow]:
-        enc = self.config.encoder
-        rows = [
-            LayerRow(
-                "embedding (Embedding)",
-                f"(B, T, {enc.embedding_dim})",
-                count_parameters(self.embedding),
-            )
-        ]
+        chars = []
         if self.chars is not None:
             kind = "BiLSTM" if self.chars.kind == "lstm" else "CNN"
-            rows.append(
-                LayerRow(
-                    f"chars (CharEncoder {kind})",
-                    f"(B, T, {self.chars.output_size})",
-                    count_parameters(self.chars),
-                )
-            )
-        name = rnn_stack_title(enc.cell, enc.hidden_size, enc.bidirectional, enc.num_layers)
-        rows.append(
-            LayerRow(f"rnn ({name})", f"(B, T, {self.rnn.output_size})", count_parameters(self.rnn))
-        )
+            shape = f"(B, T, {self.chars.output_size})"
+            chars = [LayerRow(f"chars (CharEncoder {kind})", shape, count_parameters(self.chars))]
+        rows = self.encoder.layer_rows(feature_rows=chars)
         C = len(self.config.tags)
         rows.append(LayerRow("emission (Dense)", f"(B, T, {C})", count_parameters(self.emission)))
         rows.append(LayerRow("crf (CRF)", f"(B, T) tags of {C}", count_parameters(self.crf)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -9,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.cells.base import LSTMState, State
+from rnnkit.cells.registry import cell_spec
 from rnnkit.errors import RnnkitError
 from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.rnn import RNN
@@ -25,7 +27,7 @@ class EncoderConfig:
     embedding_dim: int = 100
     # ... or (B, T, num_features) float frames when num_features > 0 (piano rolls, audio).
     num_features: int = 0
-    # Recurrent cell: "rnn" (tanh), "rnn_relu", "gru" or "lstm".
+    # Recurrent cell, a name in rnnkit.cells.CELLS: "rnn" (tanh), "rnn_relu", "gru" or "lstm".
     cell: str = "lstm"
     # Units per layer and direction (the lecture's n_a).
     hidden_size: int = 128
@@ -47,10 +49,7 @@ class EncoderConfig:
             raise RnnkitError(
                 "EncoderConfig: set exactly one of vocab_size (token ids) or num_features (frames)"
             )
-        if self.cell not in ("rnn", "rnn_relu", "gru", "lstm"):
-            raise RnnkitError(
-                f"EncoderConfig.cell: expected rnn, rnn_relu, gru or lstm, got {self.cell!r}"
-            )
+        cell_spec(self.cell, argument="EncoderConfig.cell")
         if self.hidden_size < 1 or self.num_layers < 1:
             raise RnnkitError("EncoderConfig: hidden_size and num_layers must be at least 1")
 
@@ -59,11 +58,17 @@ class SequenceEncoder(nn.Module):
     """x (B, T) ids or (B, T, D) frames -> a<t> for every step (B, T, H') and the final state.
 
     H' = hidden_size, or 2 * hidden_size for a bidirectional stack merged by concatenation.
+
+    extra_features: F > 0 when every step also carries features computed elsewhere (a
+    character encoder's feature of each word, say). `forward` then takes them as `features`
+    (B, T, F) and the stack reads [e<t>; f<t>], (B, T, D + F): the input dropout applies to
+    the concatenation, as it does to the embedding alone.
     """
 
-    def __init__(self, config: EncoderConfig, padding_idx: int | None = 0):
+    def __init__(self, config: EncoderConfig, padding_idx: int | None = 0, extra_features: int = 0):
         super().__init__()
         self.config = config
+        self.extra_features = extra_features
         self.embedding: Embedding | None = None
         if config.vocab_size > 0:
             self.embedding = Embedding(config.vocab_size, config.embedding_dim, padding_idx)
@@ -72,7 +77,7 @@ class SequenceEncoder(nn.Module):
             input_size = config.num_features
         self.rnn = RNN(
             config.cell,
-            input_size,
+            input_size + extra_features,
             config.hidden_size,
             num_layers=config.num_layers,
             bidirectional=config.bidirectional,
@@ -83,11 +88,26 @@ class SequenceEncoder(nn.Module):
         self.output_size = self.rnn.output_size
 
     def forward(
-        self, x: Tensor, lengths: Tensor | None = None, state: State | None = None
+        self,
+        x: Tensor,
+        lengths: Tensor | None = None,
+        state: State | None = None,
+        features: Tensor | None = None,
     ) -> tuple[Tensor, State]:
         e = self.embedding(x) if self.embedding is not None else x  # (B, T, D)
+        if self.extra_features or features is not None:
+            e = torch.cat([e, self._check_features(features, e)], dim=-1)  # (B, T, D + F)
         e = F.dropout(e, self.config.input_dropout, self.training)
         return self.rnn(e, lengths, state)  # (B, T, H'), state
+
+    def _check_features(self, features: Tensor | None, e: Tensor) -> Tensor:
+        if not self.extra_features:
+            raise ValueError("this encoder was built with extra_features=0: pass no features")
+        shape = (*e.shape[:2], self.extra_features)
+        if features is None or tuple(features.shape) != shape:
+            got = None if features is None else tuple(features.shape)
+            raise ValueError(f"expected features of shape (B, T, F) = {shape}, got {got}")
+        return features
 
     def final_output(self, final: State) -> Tensor:
         """The last layer's final a<T_x> of each sequence, both directions concatenated (or summed).
@@ -102,13 +122,17 @@ class SequenceEncoder(nn.Module):
             return forward_half + backward_half
         return torch.cat([forward_half, backward_half], dim=-1)  # (B, 2H)
 
-    def layer_rows(self, per_step: bool = True) -> list[LayerRow]:
-        """Summary rows of the embedding (if any) and the recurrent stack; `per_step` says
-        whether the stack's output is every a<t> (B, T, H') or one vector per sequence (B, H')."""
+    def layer_rows(
+        self, per_step: bool = True, feature_rows: Sequence[LayerRow] = ()
+    ) -> list[LayerRow]:
+        """Summary rows of the embedding (if any), `feature_rows` (the layers that compute the
+        extra features) and the recurrent stack; `per_step` says whether the stack's output is
+        every a<t> (B, T, H') or one vector per sequence (B, H')."""
         rows = []
         if self.embedding is not None:
             shape = f"(B, T, {self.embedding.embedding_dim})"
             rows.append(LayerRow("embedding (Embedding)", shape, count_parameters(self.embedding)))
+        rows.extend(feature_rows)
         c = self.config
         title = rnn_stack_title(c.cell, c.hidden_size, c.bidirectional, c.num_layers)
         shape = f"(B, T, {self.output_size})" if per_step else f"(B, {self.output_size})"
