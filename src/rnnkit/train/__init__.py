@@ -6,6 +6,22 @@
 `model(batch) -> ModelOutput(logits, loss, count)` is the only thing the engine asks of a
 model; `train_batches(epoch)` and `dev_batches()` produce `Batch`es. The losses a model computes
 live beside the models (`rnnkit.models.losses`), the running means in `rnnkit.metrics`.
+
+The modules, one concern each:
+
+    fit          fit(): the epoch loop, evaluation, best/last checkpoints, early stopping
+    step         one optimisation step: forward, backward, clip, optimiser, weight average
+    progress     where training stands: the run's resumable state, one epoch's running sums,
+                 its step records and summary
+    loop         the epoch loop's decisions: skip a resumed epoch's done batches, ranks agree
+    optim        the optimiser and the learning-rate schedule
+    averaging    the weight average (EMA)
+    interrupt    Ctrl-C / SIGTERM: stop after this step
+    checkpoint   checkpoint directories (rng: the RNG states, state_tree: state_dicts as JSON
+                 plus tensors)
+    distributed  torchrun: which process am I, collectives
+    logging      metrics.jsonl and TensorBoard;  plots: loss.png;  config: TrainConfig;
+    loading      load_model(checkpoint) in one call
 """
 
 from rnnkit.train.averaging import WeightAverage

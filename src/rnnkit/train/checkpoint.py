@@ -14,7 +14,8 @@ Layout of a checkpoint directory (e.g. `out_dir/last`, `out_dir/best`):
                            placeholders), Python's and NumPy's RNG states, and the size and
                            SHA-256 of every file plus a SHA-256 of its own content.
 
-Nothing is ever unpickled: tensors come from safetensors, the rest from JSON.
+Nothing is ever unpickled: tensors come from safetensors, the rest from JSON (the split of a
+state_dict into the two is `rnnkit.train.state_tree`, that of the RNG states `rnnkit.train.rng`).
 
 Atomic replacement. `save_checkpoint(path)` writes every file into the sibling `.NAME.tmp`,
 fsyncs the files and the directory, then swaps:
@@ -39,20 +40,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 import safetensors.torch
-import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from rnnkit.errors import CheckpointError, RnnkitError
+from rnnkit.train.rng import RngState, rng_from_json, rng_to_json
+from rnnkit.train.state_tree import join_tensors, split_tensors
 
 FORMAT = "rnnkit-checkpoint"
 FORMAT_VERSION = 1
@@ -67,30 +67,6 @@ class Stateful(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None: ...
-
-
-@dataclass
-class RngState:
-    """The random generators of one process: Python's, NumPy's, torch's CPU and current GPU."""
-
-    python: Any  # random.getstate()
-    numpy: Any  # np.random.get_state()
-    torch_cpu: Tensor  # torch.get_rng_state(): uint8
-    torch_cuda: Tensor | None = None  # torch.cuda.get_rng_state(device) of the training GPU
-
-    @classmethod
-    def capture(cls, device: torch.device | None = None) -> RngState:
-        cuda = None
-        if device is not None and device.type == "cuda":
-            cuda = torch.cuda.get_rng_state(device)
-        return cls(random.getstate(), np.random.get_state(), torch.get_rng_state(), cuda)
-
-    def restore(self, device: torch.device | None = None) -> None:
-        random.setstate(self.python)
-        np.random.set_state(self.numpy)
-        torch.set_rng_state(self.torch_cpu)
-        if self.torch_cuda is not None and device is not None and device.type == "cuda":
-            torch.cuda.set_rng_state(self.torch_cuda, device)
 
 
 @dataclass(frozen=True)
@@ -190,12 +166,12 @@ def save_checkpoint(
         "train_state": _json_section("train_state", meta.train_state),
         "aliases": aliases,
         "optimizer": None if optimizer is None
-        else _split(optimizer.state_dict(), "optimizer", state_tensors),
+        else split_tensors(optimizer.state_dict(), "optimizer", state_tensors),
         "scheduler": None if scheduler is None
-        else _split(scheduler.state_dict(), "scheduler", state_tensors),
+        else split_tensors(scheduler.state_dict(), "scheduler", state_tensors),
         "average": None if average is None
-        else _split(average.state_dict(), "average", state_tensors),
-        "rng": [_rng_to_json(r, rank, state_tensors) for rank, r in enumerate(meta.rng)],
+        else split_tensors(average.state_dict(), "average", state_tensors),
+        "rng": [rng_to_json(r, rank, state_tensors) for rank, r in enumerate(meta.rng)],
     }
     blobs = {MODEL_FILE: safetensors.torch.save(model_tensors)}
     if state_tensors:
@@ -249,81 +225,6 @@ def _json_section(name: str, value: Any) -> Any:
 def _json_digest(body: Mapping[str, Any]) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _split(tree: Any, prefix: str, tensors: dict[str, Tensor]) -> Any:
-    """A state_dict as JSON with tensors moved to `tensors` under their key paths.
-
-    Dicts with only plain string keys stay dicts; any other dict (the optimizer's integer
-    parameter ids) becomes {"__items__": [[key, value], ...]}, tuples {"__tuple__": [...]},
-    so `_join` rebuilds the exact structure.
-    """
-    if isinstance(tree, Tensor):
-        key = prefix
-        n = 1
-        while key in tensors:  # two paths that print the same ("a.b" vs ["a"]["b"])
-            key, n = f"{prefix}#{n}", n + 1
-        tensors[key] = tree.detach().to("cpu", copy=True).contiguous()
-        return {"__tensor__": key}
-    if isinstance(tree, Mapping):
-        if all(isinstance(k, str) and not k.startswith("__") for k in tree):
-            return {k: _split(v, f"{prefix}.{k}", tensors) for k, v in tree.items()}
-        return {"__items__": [[k, _split(v, f"{prefix}.{k}", tensors)] for k, v in tree.items()]}
-    if isinstance(tree, tuple):
-        return {"__tuple__": [_split(v, f"{prefix}.{i}", tensors) for i, v in enumerate(tree)]}
-    if isinstance(tree, list):
-        return [_split(v, f"{prefix}.{i}", tensors) for i, v in enumerate(tree)]
-    if isinstance(tree, np.generic):
-        return tree.item()
-    if tree is None or isinstance(tree, (bool, int, float, str)):
-        return tree
-    raise RnnkitError(f"cannot checkpoint {prefix} of type {type(tree).__name__}")
-
-
-def _join(tree: Any, tensors: Mapping[str, Tensor], where: Path) -> Any:
-    """Inverse of `_split`."""
-    if isinstance(tree, dict):
-        if set(tree) == {"__tensor__"}:
-            key = tree["__tensor__"]
-            if key not in tensors:
-                raise CheckpointError(f"{where}: tensor {key!r} named in {META_FILE} is missing")
-            return tensors[key]
-        if set(tree) == {"__tuple__"}:
-            return tuple(_join(v, tensors, where) for v in tree["__tuple__"])
-        if set(tree) == {"__items__"}:
-            return {k: _join(v, tensors, where) for k, v in tree["__items__"]}
-        return {k: _join(v, tensors, where) for k, v in tree.items()}
-    if isinstance(tree, list):
-        return [_join(v, tensors, where) for v in tree]
-    return tree
-
-
-def _rng_to_json(state: RngState, rank: int, tensors: dict[str, Tensor]) -> dict[str, Any]:
-    version, internal, gauss = state.python
-    kind, keys, pos, has_gauss, cached = state.numpy
-    tensors[f"rng.{rank}.torch_cpu"] = state.torch_cpu.detach().cpu().contiguous()
-    if state.torch_cuda is not None:
-        tensors[f"rng.{rank}.cuda"] = state.torch_cuda.detach().cpu().contiguous()
-    return {
-        "python": [version, list(internal), gauss],
-        "numpy": [kind, np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached)],
-        "torch_cpu": f"rng.{rank}.torch_cpu",
-        "torch_cuda": None if state.torch_cuda is None else f"rng.{rank}.cuda",
-    }
-
-
-def _rng_from_json(data: Mapping[str, Any], tensors: Mapping[str, Tensor], where: Path) -> RngState:
-    version, internal, gauss = data["python"]
-    kind, keys, pos, has_gauss, cached = data["numpy"]
-    for key in (data["torch_cpu"], data["torch_cuda"]):
-        if key is not None and key not in tensors:
-            raise CheckpointError(f"{where}: RNG tensor {key!r} is missing")
-    return RngState(
-        python=(version, tuple(internal), gauss),
-        numpy=(kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached),
-        torch_cpu=tensors[data["torch_cpu"]],
-        torch_cuda=None if data["torch_cuda"] is None else tensors[data["torch_cuda"]],
-    )
 
 
 def _write_file(path: Path, data: bytes) -> None:
@@ -396,6 +297,22 @@ def load_checkpoint(path: str | Path, expected_task: str | None = None) -> Loade
     """
     directory = _resolve(Path(path))
     meta_path = directory / META_FILE
+    body = _read_body(meta_path, directory)
+    task = body.get("task")
+    if expected_task is not None and task != expected_task:
+        made_for = "no task" if task is None else f"task {task!r}"
+        raise CheckpointError(
+            f"checkpoint {directory} was made for {made_for}, not {expected_task!r}"
+        )
+    try:
+        return _from_body(body, directory)
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{meta_path}: malformed ({type(e).__name__}: {e})") from e
+
+
+def _read_body(meta_path: Path, directory: Path) -> dict[str, Any]:
+    """checkpoint.json, checked to be an rnnkit checkpoint this version reads, unedited (its
+    "sha256" matches, and is removed)."""
     if not meta_path.is_file():
         raise CheckpointError(f"{meta_path}: missing; {directory} is not a complete checkpoint")
     try:
@@ -424,56 +341,53 @@ def load_checkpoint(path: str | Path, expected_task: str | None = None) -> Loade
         raise CheckpointError(
             f"{meta_path}: content does not match its checksum; the file was edited or damaged"
         )
-    task = body.get("task")
-    if expected_task is not None and task != expected_task:
-        made_for = "no task" if task is None else f"task {task!r}"
-        raise CheckpointError(
-            f"checkpoint {directory} was made for {made_for}, not {expected_task!r}"
-        )
-    try:
-        files = body["files"]
-        if MODEL_FILE not in files:
-            raise CheckpointError(f"{meta_path}: lists no {MODEL_FILE}")
-        model_state = _read_tensors(directory / MODEL_FILE, files[MODEL_FILE])
-        for name, target in body["aliases"].items():
-            if target not in model_state:
-                raise CheckpointError(
-                    f"{directory / MODEL_FILE}: tied tensor {target!r} is missing"
-                )
-            model_state[name] = model_state[target]
-        state_tensors: dict[str, Tensor] = {}
-        if STATE_FILE in files:
-            state_tensors = _read_tensors(directory / STATE_FILE, files[STATE_FILE])
-        state_path = directory / STATE_FILE
-        meta = CheckpointMeta(
-            task=task,
-            model_config=body["model_config"],
-            train_config=body["train_config"],
-            extras=body["extras"],
-            epoch=body["epoch"],
-            global_step=body["global_step"],
-            history=body["history"],
-            best_metric=body["best_metric"],
-            best_epoch=body["best_epoch"],
-            train_state=body["train_state"],
-            rng=[_rng_from_json(r, state_tensors, state_path) for r in body["rng"]],
-        )
-        optimizer_state = body["optimizer"]
-        scheduler_state = body["scheduler"]
-        average_state = body.get("average")  # absent from checkpoints of rnnkit <= 0.1
-        return LoadedCheckpoint(
-            path=directory,
-            meta=meta,
-            model_state=model_state,
-            optimizer_state=None if optimizer_state is None
-            else _join(optimizer_state, state_tensors, state_path),
-            scheduler_state=None if scheduler_state is None
-            else _join(scheduler_state, state_tensors, state_path),
-            average_state=None if average_state is None
-            else _join(average_state, state_tensors, state_path),
-        )
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{meta_path}: malformed ({type(e).__name__}: {e})") from e
+    return body
+
+
+def _from_body(body: Mapping[str, Any], directory: Path) -> LoadedCheckpoint:
+    """The checkpoint that a validated checkpoint.json describes, its tensor files verified.
+    A missing key or a value of the wrong type raises KeyError, TypeError or ValueError."""
+    files = body["files"]
+    model_state = _read_model_state(directory, files, body)
+    state_path = directory / STATE_FILE
+    state_tensors: dict[str, Tensor] = {}
+    if STATE_FILE in files:
+        state_tensors = _read_tensors(state_path, files[STATE_FILE])
+    meta = CheckpointMeta(
+        task=body.get("task"),
+        model_config=body["model_config"],
+        train_config=body["train_config"],
+        extras=body["extras"],
+        epoch=body["epoch"],
+        global_step=body["global_step"],
+        history=body["history"],
+        best_metric=body["best_metric"],
+        best_epoch=body["best_epoch"],
+        train_state=body["train_state"],
+        rng=[rng_from_json(r, state_tensors, state_path) for r in body["rng"]],
+    )
+    sections = [body["optimizer"], body["scheduler"],
+                body.get("average")]  # "average" is absent from checkpoints of rnnkit <= 0.1
+    optimizer, scheduler, average = (
+        None if s is None else join_tensors(s, state_tensors, state_path) for s in sections
+    )
+    return LoadedCheckpoint(path=directory, meta=meta, model_state=model_state,
+                            optimizer_state=optimizer, scheduler_state=scheduler,
+                            average_state=average)
+
+
+def _read_model_state(
+    directory: Path, files: Mapping[str, Any], body: Mapping[str, Any]
+) -> dict[str, Tensor]:
+    """The verified model tensors, tied ones (body["aliases"]: name -> stored name) filled in."""
+    if MODEL_FILE not in files:
+        raise CheckpointError(f"{directory / META_FILE}: lists no {MODEL_FILE}")
+    model_state = _read_tensors(directory / MODEL_FILE, files[MODEL_FILE])
+    for name, target in body["aliases"].items():
+        if target not in model_state:
+            raise CheckpointError(f"{directory / MODEL_FILE}: tied tensor {target!r} is missing")
+        model_state[name] = model_state[target]
+    return model_state
 
 
 def load_model_weights(
@@ -520,6 +434,8 @@ def _resolve(path: Path) -> Path:
 
 
 def _read_tensors(path: Path, expected: Mapping[str, Any]) -> dict[str, Tensor]:
+    """A safetensors file, after checking its size and SHA-256 against `expected` (its entry in
+    checkpoint.json's "files")."""
     if not path.is_file():
         raise CheckpointError(f"{path}: missing, but {META_FILE} lists it")
     data = path.read_bytes()

@@ -1,6 +1,6 @@
 """The training loop every rnnkit task uses.
 
-One optimiser step per batch:
+One optimiser step per batch (`rnnkit.train.step`):
 
     ModelOutput(logits, loss, count) = model(batch)     loss: per-step mean over real steps
     loss.backward()                                      backpropagation through time
@@ -11,8 +11,14 @@ One optimiser step per batch:
 
 then, at the end of each epoch: evaluate on the dev split, keep the best checkpoint, stop
 early when the dev metric stalls, save `last`. With a weight average (`ema_decay`, see
-`rnnkit.train.averaging`) the evaluation, `best` and the model returned are the average's. The engine knows nothing about tasks: a model is
-any nn.Module with `model(batch) -> ModelOutput`, and metrics come from `evaluate`.
+`rnnkit.train.averaging`) the evaluation, `best` and the model returned are the average's.
+The engine knows nothing about tasks: a model is any nn.Module with
+`model(batch) -> ModelOutput`, and metrics come from `evaluate`.
+
+This module holds `fit` and its epoch loop; the parts it wires live beside it, each testable
+alone: `step` (one optimisation step), `progress` (the run's state, one epoch's running sums,
+step records and summary), `loop` (skipping a resumed epoch's done batches, the ranks agreeing
+to go on), `optim` (optimiser, learning-rate schedule), `interrupt` (Ctrl-C), `rng` (seeding).
 
 Determinism and resuming. `train_batches(epoch)` must return the same batches every time it is
 called with the same epoch (and must not draw from the global random generators), e.g. a
@@ -32,19 +38,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
-import random
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
@@ -53,7 +53,7 @@ from tqdm import tqdm
 from rnnkit.config import to_dict
 from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
-from rnnkit.metrics.running import RunningMeans, accumulator_dtype
+from rnnkit.metrics.running import RunningMeans
 from rnnkit.models.base import ModelOutput
 from rnnkit.train.averaging import WeightAverage
 from rnnkit.train.checkpoint import (
@@ -66,14 +66,31 @@ from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import (
     DistInfo,
     all_reduce_max,
-    all_reduce_sum,
     barrier,
     broadcast_object,
     current_dist,
     gather_objects,
 )
+from rnnkit.train.interrupt import StopRequest
 from rnnkit.train.logging import MetricsLogger
+from rnnkit.train.loop import agree_across_ranks, skip_done
+from rnnkit.train.optim import LRSchedule, improves, make_optimizer
 from rnnkit.train.plots import plot_loss_curves
+from rnnkit.train.progress import EpochProgress, RunState
+from rnnkit.train.rng import seed_everything
+from rnnkit.train.step import train_step
+
+__all__ = [  # LRSchedule, make_optimizer and seed_everything live beside, and are used, here
+    "DevBatches",
+    "Evaluate",
+    "FitResult",
+    "LRSchedule",
+    "TrainBatches",
+    "evaluate_loss",
+    "fit",
+    "make_optimizer",
+    "seed_everything",
+]
 
 log = logging.getLogger("rnnkit.train")
 
@@ -99,87 +116,6 @@ class FitResult:
     out_dir: Path | None
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's (CPU and every GPU) random generators."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """Adam (default), AdamW or SGD with momentum 0.9 over the trainable parameters."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise RnnkitError("the model has no trainable parameters")
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=0.9,
-                               weight_decay=config.weight_decay)
-    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-
-
-class LRSchedule:
-    """The learning rate of every step: warmup times the schedule.
-
-    lr(step) = lr_schedule(...) * min(1, (step + 1) / warmup_steps)
-
-    constant: config.lr.
-    cosine:   min_lr + (lr - min_lr) * (1 + cos(pi * p)) / 2, p = progress through all epochs,
-              per step when the epoch's batches have a len(), per epoch otherwise.
-    plateau:  lr * plateau_factor^k, k = times the dev metric went plateau_patience + 1
-              evaluations without improving; never below min_lr.
-    Its state (the plateau's) is JSON-able and checkpointed.
-    """
-
-    def __init__(self, config: TrainConfig) -> None:
-        self.config = config
-        self.scale = 1.0
-        self.best: float | None = None
-        self.bad = 0
-
-    def lr(self, step: int, epoch: int, fraction: float = 0.0) -> float:
-        c = self.config
-        if c.lr_schedule == "cosine":
-            progress = min(1.0, (epoch + fraction) / max(c.epochs, 1))
-            lr = c.min_lr + (c.lr - c.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
-        elif c.lr_schedule == "plateau":
-            lr = max(c.min_lr, c.lr * self.scale)
-        else:
-            lr = c.lr
-        if c.warmup_steps > 0:
-            lr *= min(1.0, (step + 1) / c.warmup_steps)
-        return lr
-
-    def observe(self, value: float) -> None:
-        """Feed one dev evaluation of config.metric (plateau schedule only)."""
-        if self.config.lr_schedule != "plateau":
-            return
-        if _improves(value, self.best, self.config.mode):
-            self.best, self.bad = value, 0
-            return
-        self.bad += 1
-        if self.bad > self.config.plateau_patience:
-            self.scale *= self.config.plateau_factor
-            self.bad = 0
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"scale": self.scale, "best": self.best, "bad": self.bad}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.scale = float(state_dict["scale"])
-        self.best = None if state_dict["best"] is None else float(state_dict["best"])
-        self.bad = int(state_dict["bad"])
-
-
-def _improves(value: float, best: float | None, mode: str) -> bool:
-    if math.isnan(value):
-        return False
-    if best is None:
-        return True
-    return value < best if mode == "min" else value > best
-
-
 def evaluate_loss(model: nn.Module, batches: Iterable[Batch]) -> dict[str, float]:
     """The default evaluation: {"loss": count-weighted mean loss over all batches}, i.e. the
     per-step loss over every real step of the split."""
@@ -192,71 +128,6 @@ def evaluate_loss(model: nn.Module, batches: Iterable[Batch]) -> dict[str, float
     if not means.names():
         raise RnnkitError("the dev split yielded no batches")
     return means.means()
-
-
-@dataclass
-class _State:
-    """The engine's resumable state besides weights, optimizer, schedule and RNG."""
-
-    epoch: int = 0  # completed epochs
-    global_step: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_metric: float | None = None
-    best_epoch: int | None = None
-    bad_evals: int = 0  # evaluations since the last improvement (early stopping)
-    stopped_early: bool = False
-    last_metrics: dict[str, float] = field(default_factory=dict)
-    # Set when a run was interrupted inside an epoch: {"epoch", "steps", "loss_sum", "count",
-    # "grad_norm_sum", "tokens", "seconds"}; the resumed run skips `steps` batches and
-    # continues the sums.
-    in_progress: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "bad_evals": self.bad_evals,
-            "stopped_early": self.stopped_early,
-            "last_metrics": self.last_metrics,
-            "in_progress": self.in_progress,
-        }
-
-    @classmethod
-    def from_meta(cls, meta: CheckpointMeta) -> _State:
-        ts = meta.train_state
-        return cls(
-            epoch=meta.epoch,
-            global_step=meta.global_step,
-            history=list(meta.history),
-            best_metric=meta.best_metric,
-            best_epoch=meta.best_epoch,
-            bad_evals=int(ts.get("bad_evals", 0)),
-            stopped_early=bool(ts.get("stopped_early", False)),
-            last_metrics=dict(ts.get("last_metrics", {})),
-            in_progress=ts.get("in_progress"),
-        )
-
-
-class _StopRequest:
-    """Turns the first SIGINT/SIGTERM into a flag checked between steps; the second aborts."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, Any] = {}
-
-    def install(self) -> None:
-        if threading.current_thread() is threading.main_thread():  # signals need the main thread
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-
-    def uninstall(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        log.warning("interrupted: saving after this step (interrupt again to abort at once)")
 
 
 def fit(
@@ -346,9 +217,9 @@ class _Run:
         self.schedule = LRSchedule(config)
         self.average = (WeightAverage(self.model, config.ema_decay)
                         if config.ema_decay > 0 else None)
-        self.state = _State()
+        self.state = RunState()
         self.best_weights: dict[str, Tensor] | None = None
-        self.stop = _StopRequest()
+        self.stop = StopRequest()
         self.show_progress = config.progress and self.dist.is_main and sys.stderr.isatty()
 
     # --- the run -----------------------------------------------------------------------------
@@ -394,7 +265,7 @@ class _Run:
                        self.average if keeps_average else None)
         if self.average is not None and not keeps_average:
             self.average = WeightAverage(self.model, self.config.ema_decay)  # from here on
-        self.state = _State.from_meta(loaded.meta)
+        self.state = RunState.from_meta(loaded.meta)
         saved = loaded.meta.train_config
         changed = sorted(k for k, v in to_dict(self.config).items()
                          if k in saved and saved[k] != v and k not in _RESUME_FREE)
@@ -446,128 +317,47 @@ class _Run:
 
     def _train(self, epoch: int) -> dict[str, float] | None:
         """One pass over train_batches(epoch): its summary, or None when a stop was requested
-        midway (the position and running sums are then in state.in_progress).
-
-        The sums live in one small device tensor, acc = [sum loss*count, sum count, sum of
-        pre-clip gradient norms], updated without synchronising; they are read every
-        log_every steps and at the end. The gradient norm is the same on every rank (DDP
-        averages the gradients first), so only the loss sums and token counts are all-reduced.
-        """
-        config, dist, state = self.config, self.dist, self.state
-        acc = torch.zeros(3, dtype=accumulator_dtype(self.device), device=self.device)
-        skip, tokens, seconds_before = 0, 0, 0.0
-        ip = state.in_progress
-        if ip is not None and ip["epoch"] == epoch:
-            skip, seconds_before = int(ip["steps"]), float(ip["seconds"])
-            loss_sum, count, tokens = ip["loss_sum"], ip["count"], int(ip["tokens"])
-            if not dist.is_main:  # the saved sums are over all ranks: count them once
-                loss_sum, count, tokens = 0.0, 0.0, 0
-            acc = torch.tensor([loss_sum, count, ip["grad_norm_sum"]], dtype=acc.dtype,
-                               device=self.device)
+        midway (the position and running sums are then in state.in_progress)."""
+        config, state = self.config, self.state
+        saved = state.in_progress
+        progress = EpochProgress(epoch, self.device, self.dist,
+                                 saved if saved is not None and saved["epoch"] == epoch else None)
         state.in_progress = None
         batches = self.train_batches(epoch)
         n = len(batches) if isinstance(batches, Sized) else None
         iterator = iter(batches)
-        for i in range(skip):
-            if next(iterator, None) is None:
-                raise RnnkitError(f"resuming epoch {epoch + 1} at batch {skip + 1}, but "
-                                  f"train_batches({epoch}) yields only {i}: the data changed")
-        step_in_epoch = skip
-        logged = [0.0, 0.0, 0.0]  # local acc at the last step record
-        logged_tokens, logged_steps = 0, 0
-        t_start = t_logged = time.perf_counter()
+        skip_done(iterator, progress.steps, epoch)
+        progress.start()
         self.net.train()
-        bar = tqdm(total=n, initial=skip, disable=not self.show_progress, leave=False,
+        bar = tqdm(total=n, initial=progress.steps, disable=not self.show_progress, leave=False,
                    desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", dynamic_ncols=True)
         try:
             while True:
                 batch = next(iterator, None)
-                stop, end = self.stop.requested, batch is None
-                if dist.is_distributed:  # every rank must take the same decision
-                    missing, present, any_stop = all_reduce_max(
-                        [float(batch is None), float(batch is not None), float(stop)], dist)
-                    if missing > 0 and present > 0:
-                        raise RnnkitError(
-                            f"epoch {epoch + 1}: the ranks yielded different numbers of batches "
-                            f"(rank {dist.rank} {'ran out' if end else 'has more'} after "
-                            f"{step_in_epoch}); shard so that every rank gets as many batches"
-                        )
-                    end, stop = missing > 0, any_stop > 0
+                end, stop = agree_across_ranks(batch is None, self.stop.requested, self.dist,
+                                               epoch, progress.steps)
                 if end:
                     break
                 if stop:
-                    self._save_progress(epoch, step_in_epoch, acc, tokens,
-                                        seconds_before + time.perf_counter() - t_start)
+                    self._save_progress(progress)
                     return None
                 assert batch is not None
                 num_steps = batch.num_steps  # real time steps, counted on the CPU copy
-                fraction = step_in_epoch / n if n else 0.0
+                fraction = progress.steps / n if n else 0.0
                 lr = self.schedule.lr(state.global_step, epoch, fraction)
-                loss, count, grad_norm = self._step(batch.to(self.device), lr)
-                c = count.to(acc.dtype)
-                acc += torch.stack((loss.to(acc.dtype) * c, c, grad_norm.to(acc.dtype)))
+                out = train_step(self.net, self.optimizer, batch.to(self.device), lr,
+                                 config.clip_norm, self.average)
+                progress.add(out, num_steps)
                 state.global_step += 1
-                step_in_epoch += 1
-                tokens += num_steps
                 bar.update(1)
                 if state.global_step % config.log_every == 0:
-                    now = time.perf_counter()
-                    local = acc.tolist()  # synchronises
-                    loss_sum, count_sum, window_tokens = all_reduce_sum(
-                        [local[0] - logged[0], local[1] - logged[1],
-                         float(tokens - logged_tokens)], dist)
-                    window_steps = step_in_epoch - logged_steps
-                    train_loss = loss_sum / max(count_sum, 1.0)
-                    self._check_finite(train_loss, epoch)
-                    rec = {"kind": "step", "epoch": epoch + 1, "step": state.global_step,
-                           "train_loss": train_loss,
-                           "grad_norm": (local[2] - logged[2]) / max(window_steps, 1), "lr": lr,
-                           "tokens_per_s": window_tokens / max(now - t_logged, 1e-9),
-                           "seconds": seconds_before + now - t_start}
-                    self.logger.log(rec)
-                    bar.set_postfix(loss=f"{train_loss:.4f}", tok_s=f"{rec['tokens_per_s']:.0f}")
-                    logged, logged_tokens, logged_steps, t_logged = (
-                        local, tokens, step_in_epoch, now)
+                    record = progress.step_record(state.global_step, lr)
+                    self.logger.log(record)
+                    bar.set_postfix(loss=f"{record['train_loss']:.4f}",
+                                    tok_s=f"{record['tokens_per_s']:.0f}")
         finally:
             bar.close()
-        if step_in_epoch == 0:
-            raise RnnkitError(f"train_batches({epoch}) yielded no batches")
-        local = acc.tolist()
-        seconds = seconds_before + time.perf_counter() - t_start
-        loss_sum, count_sum, tokens_all = all_reduce_sum([local[0], local[1], float(tokens)], dist)
-        train_loss = loss_sum / max(count_sum, 1.0)
-        self._check_finite(train_loss, epoch)
-        return {
-            "train_loss": train_loss,
-            "grad_norm": local[2] / step_in_epoch,
-            "lr": float(self.optimizer.param_groups[0]["lr"]),
-            "tokens_per_s": tokens_all / max(seconds, 1e-9),
-            "seconds": seconds,
-        }
-
-    def _step(self, batch: Batch, lr: float) -> tuple[Tensor, Tensor, Tensor]:
-        """Forward, backward, clip, update. Returns (loss, count, pre-clip gradient norm),
-        still on the device (reading them would synchronise)."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        out: ModelOutput = self.net(batch)
-        if out.loss is None:
-            raise RnnkitError("the model returned no loss: training batches need targets")
-        self.optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        max_norm = self.config.clip_norm if self.config.clip_norm is not None else math.inf
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
-        self.optimizer.step()
-        if self.average is not None:
-            self.average.update()
-        return out.loss.detach(), out.count, grad_norm
-
-    def _check_finite(self, loss: float, epoch: int) -> None:
-        if not math.isfinite(loss):
-            raise RnnkitError(
-                f"training diverged: the train loss is {loss} in epoch {epoch + 1} (step "
-                f"{self.state.global_step}); lower lr or clip_norm"
-            )
+        return progress.summary(state.global_step, float(self.optimizer.param_groups[0]["lr"]))
 
     def _evaluate(self) -> dict[str, float]:
         """Every rank evaluates the whole dev split; rank 0's numbers are the ones used."""
@@ -593,7 +383,7 @@ class _Run:
         value = metrics[config.metric]
         state.last_metrics = dict(metrics)
         self.schedule.observe(value)
-        if _improves(value, state.best_metric, config.mode):
+        if improves(value, state.best_metric, config.mode):
             state.best_metric, state.best_epoch, state.bad_evals = value, epoch + 1, 0
             return True
         state.bad_evals += 1
@@ -627,19 +417,13 @@ class _Run:
             save_checkpoint(self.out / "last", self.model, self.optimizer, self.schedule,
                             self._meta(rng), average=self.average)
 
-    def _save_progress(self, epoch: int, steps: int, acc: Tensor, tokens: int,
-                       seconds: float) -> None:
-        local = acc.tolist()
-        loss_sum, count_sum, tokens_all = all_reduce_sum([local[0], local[1], float(tokens)],
-                                                         self.dist)
-        self.state.in_progress = {
-            "epoch": epoch, "steps": steps, "loss_sum": loss_sum, "count": count_sum,
-            "grad_norm_sum": local[2], "tokens": int(tokens_all), "seconds": seconds,
-        }
+    def _save_progress(self, progress: EpochProgress) -> None:
+        """Keep the interrupted epoch's position and sums in the state (saved with `last`)."""
+        self.state.in_progress = progress.snapshot()
         if self.dist.is_main:
             where = "" if self.out is None else f" to {self.out / 'last'}"
-            log.warning("saving the interrupted run%s (epoch %d, step %d)", where, epoch + 1,
-                        self.state.global_step)
+            log.warning("saving the interrupted run%s (epoch %d, step %d)", where,
+                        progress.epoch + 1, self.state.global_step)
 
     def _finish(self) -> None:
         """Restore the best weights (else leave the average in the model), draw the loss
