@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
     print(
         f"torch {torch.__version__}, {device}{gpu}, {len(os.sched_getaffinity(0))} cores, "
-        f"{torch.get_num_threads()} threads, float32, forward + backward, median of {repeats} interleaved rounds after {warmup} "
+        f"{torch.get_num_threads()} threads, float32, forward + backward, median of {repeats} "
+        f"interleaved rounds after {warmup} "
         "warm-up\n"
     )
     header = [

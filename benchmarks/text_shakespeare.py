@@ -80,7 +80,9 @@ def time_per_step(
     return (time.perf_counter() - start) / max(len(batches) - 1, 1)
 
 
-def choose_threads(prepared: Prepared[text.TextConfig], model: nn.Module, config: TrainConfig) -> str:
+def choose_threads(
+    prepared: Prepared[text.TextConfig], model: nn.Module, config: TrainConfig
+) -> str:
     """Keep torch's default thread count or 1, whichever trains faster here and now."""
     default = torch.get_num_threads()
     if default == 1:
@@ -95,7 +97,9 @@ def choose_threads(prepared: Prepared[text.TextConfig], model: nn.Module, config
     return f"{shown}: using {best}"
 
 
-def time_evaluation(prepared: Prepared[text.TextConfig], model: nn.Module, windows: int = 3) -> float:
+def time_evaluation(
+    prepared: Prepared[text.TextConfig], model: nn.Module, windows: int = 3
+) -> float:
     """Seconds for one pass over the validation batches, from timing a few of them."""
     if prepared.dev_batches is None:
         return 0.0

@@ -65,10 +65,17 @@ def _trained(seed: int = 0, H: int = 6) -> tuple[TiedLM, torch.optim.Optimizer]:
 
 def _meta(task: str = "text", epoch: int = 3) -> CheckpointMeta:
     return CheckpointMeta(
-        task=task, model_config={"hidden": 6}, train_config={"lr": 0.01},
-        extras={"vocab": ["<pad>", "a", "b"]}, epoch=epoch, global_step=12,
-        history=[{"epoch": 1, "train_loss": 1.5}], best_metric=0.25, best_epoch=2,
-        train_state={"bad_evals": 1}, rng=[RngState.capture()],
+        task=task,
+        model_config={"hidden": 6},
+        train_config={"lr": 0.01},
+        extras={"vocab": ["<pad>", "a", "b"]},
+        epoch=epoch,
+        global_step=12,
+        history=[{"epoch": 1, "train_loss": 1.5}],
+        best_metric=0.25,
+        best_epoch=2,
+        train_state={"bad_evals": 1},
+        rng=[RngState.capture()],
     )
 
 
@@ -93,8 +100,9 @@ def test_round_trip_is_exact(tmp_path: Path) -> None:
     rng = RngState.capture()
     expected = (torch.rand(3), random.random(), np.random.rand())
     meta = _meta()
-    save_checkpoint(tmp_path / "last", model, opt, schedule,
-                    CheckpointMeta(**{**meta.__dict__, "rng": [rng]}))
+    save_checkpoint(
+        tmp_path / "last", model, opt, schedule, CheckpointMeta(**{**meta.__dict__, "rng": [rng]})
+    )
 
     loaded = load_checkpoint(tmp_path / "last", expected_task="text")
     fresh = TiedLM()
@@ -111,10 +119,27 @@ def test_round_trip_is_exact(tmp_path: Path) -> None:
             assert torch.equal(a["state"][k][name], b["state"][k][name])
     assert fresh_schedule.state_dict() == schedule.state_dict()
     m = loaded.meta
-    assert (m.task, m.model_config, m.extras, m.epoch, m.global_step, m.best_metric,
-            m.best_epoch, m.history, m.train_state) == (
-        "text", {"hidden": 6}, {"vocab": ["<pad>", "a", "b"]}, 3, 12, 0.25, 2,
-        [{"epoch": 1, "train_loss": 1.5}], {"bad_evals": 1})
+    assert (
+        m.task,
+        m.model_config,
+        m.extras,
+        m.epoch,
+        m.global_step,
+        m.best_metric,
+        m.best_epoch,
+        m.history,
+        m.train_state,
+    ) == (
+        "text",
+        {"hidden": 6},
+        {"vocab": ["<pad>", "a", "b"]},
+        3,
+        12,
+        0.25,
+        2,
+        [{"epoch": 1, "train_loss": 1.5}],
+        {"bad_evals": 1},
+    )
     m.rng[0].restore()  # the generators continue exactly where they were captured
     again = (torch.rand(3), random.random(), np.random.rand())
     assert torch.equal(again[0], expected[0]) and again[1:] == expected[1:]
@@ -200,8 +225,11 @@ def test_wrong_task(tmp_path: Path) -> None:
 def test_shape_mismatch_names_first_tensor(tmp_path: Path) -> None:
     _save(tmp_path / "c")
     bigger = TiedLM(H=8)
-    with pytest.raises(CheckpointError, match=r"tensor 'embed.weight' is \(11, 6\) in the "
-                                              r"checkpoint but \(11, 8\) in the model") as info:
+    with pytest.raises(
+        CheckpointError,
+        match=r"tensor 'embed.weight' is \(11, 6\) in the "
+        r"checkpoint but \(11, 8\) in the model",
+    ) as info:
         load_model_weights(bigger, tmp_path / "c")
     assert "\n" not in str(info.value)
     other = nn.Sequential(nn.Linear(2, 2))
@@ -244,8 +272,9 @@ def _epoch_of(path: Path) -> int:
     return load_checkpoint(path).meta.epoch
 
 
-def test_failed_write_leaves_previous_checkpoint(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_leaves_previous_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "last"
     old_model = _save(path, seed=0, epoch=1)
     real_write = ckpt._write_file
@@ -268,8 +297,9 @@ def test_failed_write_leaves_previous_checkpoint(tmp_path: Path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last"]  # no temporary left
 
 
-def test_crash_while_writing_then_next_save(tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_while_writing_then_next_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "last"
     _save(path, epoch=1)
     real_write = ckpt._write_file

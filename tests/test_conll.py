@@ -245,9 +245,7 @@ def test_write_conll_without_gold_writes_token_and_prediction(tmp_path: Path) ->
     predicted = [["B-PER", "O", "O", "B-LOC"], ["O"]]
     out = tmp_path / "tagged.txt"
     write_conll(out, tokens, None, predicted)
-    assert out.read_bytes().decode("utf-8") == (
-        "Zoë B-PER\nlives O\nin O\nKöln B-LOC\n\nHi O\n\n"
-    )
+    assert out.read_bytes().decode("utf-8") == ("Zoë B-PER\nlives O\nin O\nKöln B-LOC\n\nHi O\n\n")
     back = read_conll(out)
     assert [s.tokens for s in back] == tokens
     assert [s.tags for s in back] == predicted

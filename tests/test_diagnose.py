@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -89,7 +89,10 @@ def test_gradient_norms_equal_hand_unrolled_autograd(cell: str) -> None:
     rnn = make_rnn(cell, D, H, gain=1.3)
     x = torch.randn(B, T, D, dtype=torch.float64)
     v = torch.randn(H, dtype=torch.float64)
-    head: Callable[[Tensor], Tensor] = lambda a: a @ v
+
+    def head(a: Tensor) -> Tensor:
+        return a @ v
+
     measured = gradient_norms(rnn, x, head=head)
     expected = hand_unrolled_norms(rnn, x, v)
     assert measured.shape == (T,)

@@ -127,13 +127,23 @@ def test_two_process_ddp_equals_single_process_over_the_union(tmp_path: Path) ->
     script.write_text(WORKER)
     # Start the two workers the way torchrun does (it only sets these variables), without
     # torchrun's extra agent process: a third torch import would cost seconds.
-    base = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo",
-            "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "WORLD_SIZE": "2",
-            "LOCAL_WORLD_SIZE": "2"}
+    base = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "GLOO_SOCKET_IFNAME": "lo",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(_free_port()),
+        "WORLD_SIZE": "2",
+        "LOCAL_WORLD_SIZE": "2",
+    }
     procs = [
-        subprocess.Popen([sys.executable, str(script), str(tmp_path)],
-                         env={**base, "RANK": str(r), "LOCAL_RANK": str(r)},
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path)],
+            env={**base, "RANK": str(r), "LOCAL_RANK": str(r)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for r in (0, 1)
     ]
     try:
@@ -146,8 +156,9 @@ def test_two_process_ddp_equals_single_process_over_the_union(tmp_path: Path) ->
         assert p.returncode == 0, output[-3000:]
     reports = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert all(r["world_size"] == 2 for r in reports)
-    untimed = [[{k: v for k, v in rec.items() if k not in TIMING} for rec in r["history"]]
-               for r in reports]
+    untimed = [
+        [{k: v for k, v in rec.items() if k not in TIMING} for rec in r["history"]] for r in reports
+    ]
     assert untimed[0] == untimed[1]  # every rank reports the same all-reduced numbers
     for r in reports:
         assert "ranks yielded different numbers of batches" in r["uneven"]
@@ -163,5 +174,6 @@ def test_two_process_ddp_equals_single_process_over_the_union(tmp_path: Path) ->
     ddp_state = load_checkpoint(tmp_path / "ddp" / "last").model_state
     for name, value in reference.state_dict().items():
         torch.testing.assert_close(ddp_state[name], value, rtol=0, atol=1e-6)
-    assert not any(torch.equal(ddp_state[n], v) for n, v in worker.Tagger().state_dict().items()
-                   if v.dim() > 0)  # it trained
+    assert not any(
+        torch.equal(ddp_state[n], v) for n, v in worker.Tagger().state_dict().items() if v.dim() > 0
+    )  # it trained

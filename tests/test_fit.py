@@ -101,9 +101,18 @@ def new_model(dropout: float = 0.3) -> Tagger:
 
 
 # device="cpu": the exactness tests are about CPU arithmetic, also on a machine with a GPU
-CONFIG = TrainConfig(epochs=4, lr=0.02, progress=False, log_every=4, clip_norm=1.0,
-                     lr_schedule="plateau", plateau_patience=0, warmup_steps=5, seed=3,
-                     device="cpu")
+CONFIG = TrainConfig(
+    epochs=4,
+    lr=0.02,
+    progress=False,
+    log_every=4,
+    clip_norm=1.0,
+    lr_schedule="plateau",
+    plateau_patience=0,
+    warmup_steps=5,
+    seed=3,
+    device="cpu",
+)
 TIMING = ("seconds", "eval_seconds", "tokens_per_s")
 
 
@@ -132,8 +141,12 @@ def test_same_call_twice_gives_identical_metrics_and_weights() -> None:
 
 def test_training_learns_the_task() -> None:
     model = new_model(dropout=0.0)
-    result = fit(model, train_batches, dev_batches,
-                 replace(CONFIG, epochs=30, lr=0.05, lr_schedule="constant", warmup_steps=0))
+    result = fit(
+        model,
+        train_batches,
+        dev_batches,
+        replace(CONFIG, epochs=30, lr=0.05, lr_schedule="constant", warmup_steps=0),
+    )
     first, last = result.history[0]["dev_loss"], result.history[-1]["dev_loss"]
     assert last < 0.25 * first
     assert result.best_metric == min(r["dev_loss"] for r in result.history)
@@ -148,11 +161,18 @@ def test_resume_after_two_epochs_equals_four_straight(tmp_path: Path) -> None:
     a = fit(straight, train_batches, dev_batches, config, out_dir=tmp_path / "a", task="toy")
 
     first = new_model()
-    fit(first, train_batches, dev_batches, replace(config, epochs=2), out_dir=tmp_path / "b",
-        task="toy")
+    fit(
+        first,
+        train_batches,
+        dev_batches,
+        replace(config, epochs=2),
+        out_dir=tmp_path / "b",
+        task="toy",
+    )
     resumed = Tagger(dropout=0.3)  # fresh weights: everything must come from the checkpoint
-    b = fit(resumed, train_batches, dev_batches, config, out_dir=tmp_path / "b", task="toy",
-            resume=True)
+    b = fit(
+        resumed, train_batches, dev_batches, config, out_dir=tmp_path / "b", task="toy", resume=True
+    )
 
     assert _untimed(a.history) == _untimed(b.history)
     assert a.final_metrics == b.final_metrics and a.best_epoch == b.best_epoch
@@ -210,8 +230,9 @@ def test_gradient_is_clipped_by_global_norm_and_norm_is_recorded() -> None:
     grads = [p.grad.clone() for p in reference.parameters() if p.grad is not None]
     norm = math.sqrt(sum(float((g.double() ** 2).sum()) for g in grads))
     clip, lr = norm / 10, 0.1
-    config = TrainConfig(epochs=1, lr=lr, optimizer="sgd", clip_norm=clip, progress=False,
-                         device="cpu")
+    config = TrainConfig(
+        epochs=1, lr=lr, optimizer="sgd", clip_norm=clip, progress=False, device="cpu"
+    )
     result = fit(model, lambda epoch: [batch], None, config)
     assert result.history[0]["grad_norm"] == pytest.approx(norm, rel=1e-5)
     for p, p0, g in zip(model.parameters(), reference.parameters(), grads):
@@ -226,8 +247,11 @@ def test_lr_schedules() -> None:
     assert cos.lr(0, 0) == pytest.approx(1.0)
     assert cos.lr(0, 2) == pytest.approx(0.55)
     assert cos.lr(0, 3, fraction=1.0) == pytest.approx(0.1)
-    plateau = LRSchedule(TrainConfig(lr=1.0, lr_schedule="plateau", plateau_patience=1,
-                                     plateau_factor=0.5, min_lr=0.3))
+    plateau = LRSchedule(
+        TrainConfig(
+            lr=1.0, lr_schedule="plateau", plateau_patience=1, plateau_factor=0.5, min_lr=0.3
+        )
+    )
     for value in (5.0, 4.0, 4.5, 4.5):  # improves, improves, then 2 bad > patience 1
         plateau.observe(value)
     assert plateau.lr(100, 0) == 0.5
@@ -257,16 +281,31 @@ def test_early_stopping_keeps_and_restores_best(tmp_path: Path) -> None:
         assert torch.equal(model.state_dict()[k], v)  # restore_best
 
     # resuming a run that stopped early does nothing more
-    again = fit(new_model(), train_batches, dev_batches, config, evaluate=evaluate,
-                out_dir=tmp_path, resume=True)
+    again = fit(
+        new_model(),
+        train_batches,
+        dev_batches,
+        config,
+        evaluate=evaluate,
+        out_dir=tmp_path,
+        resume=True,
+    )
     assert again.epochs_completed == 5 and again.stopped_early
 
 
 def test_outputs_on_disk(tmp_path: Path) -> None:
     model = new_model()
     config = replace(CONFIG, epochs=2, eval_every=2)
-    result: FitResult = fit(model, train_batches, dev_batches, config, out_dir=tmp_path,
-                            task="toy", model_config={"H": 8}, extras={"tags": ["A", "B", "C"]})
+    result: FitResult = fit(
+        model,
+        train_batches,
+        dev_batches,
+        config,
+        out_dir=tmp_path,
+        task="toy",
+        model_config={"H": 8},
+        extras={"tags": ["A", "B", "C"]},
+    )
     records = read_metrics(tmp_path)
     steps = [r for r in records if r["kind"] == "step"]
     epochs = [r for r in records if r["kind"] == "epoch"]
@@ -282,8 +321,7 @@ def test_outputs_on_disk(tmp_path: Path) -> None:
 
 
 def test_tokens_per_second_counts_real_steps(tmp_path: Path) -> None:
-    fit(new_model(), train_batches, None, replace(CONFIG, epochs=1, log_every=6),
-        out_dir=tmp_path)
+    fit(new_model(), train_batches, None, replace(CONFIG, epochs=1, log_every=6), out_dir=tmp_path)
     (step,) = [r for r in read_metrics(tmp_path) if r["kind"] == "step"]
     real_steps = sum(b.num_steps for b in TRAIN)
     assert step["tokens_per_s"] * step["seconds"] == pytest.approx(real_steps, rel=1e-6)
@@ -331,8 +369,9 @@ def test_device_auto_resolves() -> None:
             resolve_device("cuda")
 
 
-def test_tensorboard_receives_numeric_fields(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tensorboard_receives_numeric_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With torch.utils.tensorboard importable, every numeric field becomes a scalar."""
     calls: list[tuple[str, float, int]] = []
 
@@ -349,8 +388,9 @@ def test_tensorboard_receives_numeric_fields(tmp_path: Path,
     fake = types.ModuleType("torch.utils.tensorboard")
     fake.SummaryWriter = FakeWriter  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake)
-    result = fit(new_model(), train_batches, dev_batches, replace(CONFIG, epochs=1),
-                 out_dir=tmp_path)
+    result = fit(
+        new_model(), train_batches, dev_batches, replace(CONFIG, epochs=1), out_dir=tmp_path
+    )
     tags = {tag for tag, _, _ in calls}
     assert {"epoch/train_loss", "epoch/dev_loss", "step/train_loss", "step/lr"} <= tags
     assert ("epoch/dev_loss", result.history[0]["dev_loss"], 6) in calls
@@ -369,8 +409,14 @@ def test_cuda_training_and_checkpoint_to_cpu(tmp_path: Path) -> None:
     on_cpu = evaluate_loss(cpu_model, DEV)["loss"]
     assert on_cpu == pytest.approx(result.best_metric, abs=1e-3)  # cuDNN may use TF32
     resumed = new_model(dropout=0.0)
-    more = fit(resumed, train_batches, dev_batches, replace(config, epochs=9), out_dir=tmp_path,
-               resume=True)
+    more = fit(
+        resumed,
+        train_batches,
+        dev_batches,
+        replace(config, epochs=9),
+        out_dir=tmp_path,
+        resume=True,
+    )
     assert more.epochs_completed == 9 and more.global_step == 9 * len(TRAIN)
 
 
@@ -429,11 +475,18 @@ def test_resume_with_a_weight_average_equals_the_straight_run(tmp_path: Path) ->
     a = fit(straight, train_batches, dev_batches, config, out_dir=tmp_path / "a", task="toy")
     first = new_model()
     with pytest.raises(KeyboardInterrupt):
-        fit(first, InterruptAt(epoch=2, index=1), dev_batches, config, out_dir=tmp_path / "b",
-            task="toy")
+        fit(
+            first,
+            InterruptAt(epoch=2, index=1),
+            dev_batches,
+            config,
+            out_dir=tmp_path / "b",
+            task="toy",
+        )
     resumed = Tagger(dropout=0.3)
-    b = fit(resumed, train_batches, dev_batches, config, out_dir=tmp_path / "b", task="toy",
-            resume=True)
+    b = fit(
+        resumed, train_batches, dev_batches, config, out_dir=tmp_path / "b", task="toy", resume=True
+    )
     assert _untimed(a.history) == _untimed(b.history)
     assert _same_weights(straight, resumed)
     sa = load_checkpoint(tmp_path / "a" / "last").average_state

@@ -82,12 +82,15 @@ def test_no_upward_or_circular_package_dependency() -> None:
     assert not violations, "\n".join(violations)
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("from rnnkit.train.fit import fit\n", [(1, "rnnkit.train.fit")]),
-    ("def f():\n    import rnnkit.cli\n", [(2, "rnnkit.cli")]),
-    ("from rnnkit import cli, __version__\n", [(1, "rnnkit.cli")]),
-    ("from . import x\nimport torch\n", []),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("from rnnkit.train.fit import fit\n", [(1, "rnnkit.train.fit")]),
+        ("def f():\n    import rnnkit.cli\n", [(2, "rnnkit.cli")]),
+        ("from rnnkit import cli, __version__\n", [(1, "rnnkit.cli")]),
+        ("from . import x\nimport torch\n", []),
+    ],
+)
 def test_the_import_reader_sees_lazy_and_package_imports(
     tmp_path: Path, source: str, expected: list[tuple[int, str]]
 ) -> None:
@@ -105,3 +108,19 @@ def test_layers_know_nothing_of_tag_schemes() -> None:
         if imported == "rnnkit.data.tags"
     ]
     assert not found, found
+
+
+def test_no_module_over_500_lines_and_no_function_over_60() -> None:
+    """The size limits of the README's layout section, for the package's code."""
+    too_long = []
+    for path in modules():
+        source = path.read_text(encoding="utf-8")
+        rel = path.relative_to(ROOT)
+        if source.count("\n") > 500:
+            too_long.append(f"{rel}: {source.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > 60:
+                    too_long.append(f"{rel}:{node.lineno}: {node.name} has {length} lines")
+    assert not too_long, "\n".join(too_long)

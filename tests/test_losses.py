@@ -54,8 +54,9 @@ def test_cross_entropy_equals_torch_mean_on_equal_lengths() -> None:
 def test_padding_values_change_neither_loss_nor_gradient() -> None:
     logits, targets, mask = _seq_inputs()
     g = torch.Generator().manual_seed(7)
-    junk_logits = torch.where(mask[..., None], logits, 1e3 * torch.randn(logits.shape, generator=g,
-                                                                          dtype=logits.dtype))
+    junk_logits = torch.where(
+        mask[..., None], logits, 1e3 * torch.randn(logits.shape, generator=g, dtype=logits.dtype)
+    )
     for pad_target in (-100, 4, 123456):
         junk_targets = targets.masked_fill(~mask, pad_target)
         a = logits.clone().requires_grad_()
@@ -125,10 +126,14 @@ def test_classification_losses() -> None:
     binary = torch.randn(5, generator=g)
     y = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0])
     loss, _ = classification_loss(binary, y)
-    hand = -sum(
-        yi * math.log(1 / (1 + math.exp(-zi))) + (1 - yi) * math.log(1 - 1 / (1 + math.exp(-zi)))
-        for zi, yi in zip(binary.tolist(), y.tolist())
-    ) / 5
+    hand = (
+        -sum(
+            yi * math.log(1 / (1 + math.exp(-zi)))
+            + (1 - yi) * math.log(1 - 1 / (1 + math.exp(-zi)))
+            for zi, yi in zip(binary.tolist(), y.tolist())
+        )
+        / 5
+    )
     assert loss.item() == pytest.approx(hand, rel=1e-5)
     multi = (torch.rand(5, 3, generator=g) > 0.5).float()
     loss, _ = classification_loss(logits, multi)
@@ -162,8 +167,9 @@ def test_running_means_weight_by_count_and_restore() -> None:
 
 
 def test_accuracy_with_and_without_mask() -> None:
-    logits = torch.tensor([[[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]],
-                           [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]])  # (B=2, T=3, C=2)
+    logits = torch.tensor(
+        [[[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]]
+    )  # (B=2, T=3, C=2)
     targets = torch.tensor([[1, 1, 0], [0, 0, 0]])
     mask = mask_from_lengths(torch.tensor([3, 1]))
     acc, count = accuracy(logits, targets, mask)

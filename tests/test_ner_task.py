@@ -439,7 +439,11 @@ def test_cli_tag_file_writes_conll_and_jsonl(trained: tuple[Path, Path], tmp_pat
 
 
 # The softmax preset has no character encoder, so it has no --char-* options.
-WORDS_ONLY = [a for i, a in enumerate(TINY) if not (a.startswith("--char") or TINY[i - 1].startswith("--char"))]
+WORDS_ONLY = [
+    a
+    for i, a in enumerate(TINY)
+    if not (a.startswith("--char") or TINY[i - 1].startswith("--char"))
+]
 
 
 def test_softmax_preset_has_no_character_options(capsys: pytest.CaptureFixture[str]) -> None:

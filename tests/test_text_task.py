@@ -270,7 +270,10 @@ def test_evaluate_equals_one_pass_over_the_validation_text(
     assert metrics["nats_per_char"] == pytest.approx(nats, rel=1e-5)
     assert metrics["bits_per_char"] == pytest.approx(nats / math.log(2), rel=1e-5)
     # the run's own streams give the dev loss it logged for its best epoch
-    assert main(["evaluate", "text", "--checkpoint", str(out / "best"), "--data", str(data), "--json"]) == 0
+    assert (
+        main(["evaluate", "text", "--checkpoint", str(out / "best"), "--data", str(data), "--json"])
+        == 0
+    )
     again = json.loads(capsys.readouterr().out)
     best = min(r["dev_loss"] for r in records(out))
     assert again["loss"] == pytest.approx(best, rel=1e-5)

@@ -127,8 +127,7 @@ def test_step_needs_a_loss() -> None:
 
     model = NoLoss()
     with pytest.raises(RnnkitError, match="returned no loss: training batches need targets"):
-        train_step(model, torch.optim.SGD(model.parameters(), lr=0.1), make_batches(1)[0], 0.1,
-                   1.0)
+        train_step(model, torch.optim.SGD(model.parameters(), lr=0.1), make_batches(1)[0], 0.1, 1.0)
 
 
 # --- the epoch's progress record -------------------------------------------------------------
@@ -145,8 +144,7 @@ def _step(i: int) -> StepOutput:
 
 def _weighted(indices: range) -> float:
     """The count-weighted train loss of the given steps, computed independently."""
-    return (sum(LOSSES[i] * COUNTS[i] for i in indices)
-            / sum(COUNTS[i] for i in indices))
+    return sum(LOSSES[i] * COUNTS[i] for i in indices) / sum(COUNTS[i] for i in indices)
 
 
 def _mean_norm(indices: range) -> float:
@@ -197,7 +195,10 @@ def test_snapshot_then_resume_gives_the_uninterrupted_summary_exactly() -> None:
         interrupted.add(_step(i), TOKENS[i])
     snapshot = interrupted.snapshot()
     assert {k: snapshot[k] for k in ("epoch", "steps", "tokens")} == {
-        "epoch": 1, "steps": 2, "tokens": sum(TOKENS[:2])}
+        "epoch": 1,
+        "steps": 2,
+        "tokens": sum(TOKENS[:2]),
+    }
     assert snapshot["loss_sum"] == LOSSES[0] * COUNTS[0] + LOSSES[1] * COUNTS[1]
     assert snapshot["count"] == COUNTS[0] + COUNTS[1]
     assert snapshot["grad_norm_sum"] == NORMS[0] + NORMS[1]
@@ -212,8 +213,15 @@ def test_snapshot_then_resume_gives_the_uninterrupted_summary_exactly() -> None:
 
 
 def test_a_resumed_epoch_counts_the_saved_sums_on_rank_0_only() -> None:
-    saved = {"epoch": 0, "steps": 4, "loss_sum": 9.0, "count": 6.0, "grad_norm_sum": 3.0,
-             "tokens": 20, "seconds": 1.5}
+    saved = {
+        "epoch": 0,
+        "steps": 4,
+        "loss_sum": 9.0,
+        "count": 6.0,
+        "grad_norm_sum": 3.0,
+        "tokens": 20,
+        "seconds": 1.5,
+    }
     other = DistInfo(rank=1, world_size=2, local_rank=1, device=CPU)
     progress = EpochProgress(epoch=0, device=CPU, dist=other, saved=saved)  # no collective yet
     assert progress.steps == 4 and progress.tokens == 0
@@ -251,8 +259,11 @@ def test_skip_done_draws_exactly_the_done_batches() -> None:
     iterator = iter(batches)
     skip_done(iterator, 0, epoch=0)
     assert next(iterator) is batches[0]
-    with pytest.raises(RnnkitError, match=r"resuming epoch 2 at batch 7, but train_batches\(1\) "
-                                          r"yields only 5: the data changed"):
+    with pytest.raises(
+        RnnkitError,
+        match=r"resuming epoch 2 at batch 7, but train_batches\(1\) "
+        r"yields only 5: the data changed",
+    ):
         skip_done(iter(batches), 6, epoch=1)
 
 
@@ -315,8 +326,11 @@ def test_ranks_with_different_numbers_of_batches_is_an_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     dist = _two_ranks(monkeypatch, other_end=True, other_stop=False)
-    with pytest.raises(RnnkitError, match=r"epoch 2: the ranks yielded different numbers of "
-                                          r"batches \(rank 0 has more after 5\)"):
+    with pytest.raises(
+        RnnkitError,
+        match=r"epoch 2: the ranks yielded different numbers of "
+        r"batches \(rank 0 has more after 5\)",
+    ):
         agree_across_ranks(False, False, dist, 1, 5)
     dist = _two_ranks(monkeypatch, other_end=False, other_stop=False)
     with pytest.raises(RnnkitError, match=r"rank 0 ran out after 5"):
@@ -327,14 +341,33 @@ def test_ranks_with_different_numbers_of_batches_is_an_error(
 
 
 def test_run_state_round_trips_through_a_checkpoint(tmp_path: Path) -> None:
-    state = RunState(epoch=3, global_step=40, history=[{"kind": "epoch", "epoch": 3}],
-                     best_metric=0.5, best_epoch=2, bad_evals=1, stopped_early=True,
-                     last_metrics={"loss": 0.75},
-                     in_progress={"epoch": 3, "steps": 2, "loss_sum": 1.5, "count": 4.0,
-                                  "grad_norm_sum": 0.5, "tokens": 9, "seconds": 0.25})
-    meta = CheckpointMeta(epoch=state.epoch, global_step=state.global_step,
-                          history=state.history, best_metric=state.best_metric,
-                          best_epoch=state.best_epoch, train_state=state.to_json())
+    state = RunState(
+        epoch=3,
+        global_step=40,
+        history=[{"kind": "epoch", "epoch": 3}],
+        best_metric=0.5,
+        best_epoch=2,
+        bad_evals=1,
+        stopped_early=True,
+        last_metrics={"loss": 0.75},
+        in_progress={
+            "epoch": 3,
+            "steps": 2,
+            "loss_sum": 1.5,
+            "count": 4.0,
+            "grad_norm_sum": 0.5,
+            "tokens": 9,
+            "seconds": 0.25,
+        },
+    )
+    meta = CheckpointMeta(
+        epoch=state.epoch,
+        global_step=state.global_step,
+        history=state.history,
+        best_metric=state.best_metric,
+        best_epoch=state.best_epoch,
+        train_state=state.to_json(),
+    )
     save_checkpoint(tmp_path / "last", Tagger(), meta=meta)
     assert RunState.from_meta(load_checkpoint(tmp_path / "last").meta) == state
 

@@ -108,7 +108,8 @@ def add_summary_command(commands: Any) -> None:
         "summary",
         help="show a model's layers and parameter counts",
         description="Show a model's layers, output shapes and parameter counts. With no arguments: "
-        "the lecture's sentiment model, Embedding(10,000, 100) -> SimpleRNN(10) -> Dense(1, sigmoid).",
+        "the lecture's sentiment model, Embedding(10,000, 100) -> SimpleRNN(10) -> "
+        "Dense(1, sigmoid).",
     )
     summary.add_argument(
         "task", nargs="?", choices=sorted(RECIPES), help="show this task's model (its --preset)"
@@ -140,7 +141,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.out_dir is not None:
         out = result.out_dir
         print(
-            f"checkpoints: {out / 'best'} (best), {out / 'last'} (last); log: {out / 'metrics.jsonl'}"
+            f"checkpoints: {out / 'best'} (best), {out / 'last'} (last); "
+            f"log: {out / 'metrics.jsonl'}"
         )
     return 0
 

@@ -63,7 +63,8 @@ def pad_sequences(
             )
         if not pad_trailing and s.shape[1:] != first.shape[1:]:
             raise RnnkitError(
-                f"example {i} has shape {tuple(s.shape)}, expected (T, {', '.join(map(str, first.shape[1:]))}) "
+                f"example {i} has shape {tuple(s.shape)}, "
+                f"expected (T, {', '.join(map(str, first.shape[1:]))}) "
                 f"like example 0"
             )
     lengths = torch.tensor([s.shape[0] for s in seqs], dtype=torch.int64)  # (B,)
@@ -87,7 +88,8 @@ def _collate(
     if isinstance(values, Tensor):
         if values.dim() == 0 or values.shape[0] != B:
             raise RnnkitError(
-                f"{name}: expected a tensor with batch size {B} first, got shape {tuple(values.shape)}"
+                f"{name}: expected a tensor with batch size {B} first, "
+                f"got shape {tuple(values.shape)}"
             )
         return values
     if len(values) != B:

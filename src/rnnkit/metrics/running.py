@@ -58,14 +58,19 @@ class RunningMeans:
         """{name: (sum of mean*count, sum of count)}: the raw state, JSON-able."""
         return {n: (float(self._sums[n]), float(self._counts[n])) for n in self.names()}
 
-    def load_totals(self, totals: dict[str, tuple[float, float]] | dict[str, list[float]],
-                    device: torch.device | str = "cpu") -> None:
+    def load_totals(
+        self,
+        totals: dict[str, tuple[float, float]] | dict[str, list[float]],
+        device: torch.device | str = "cpu",
+    ) -> None:
         """Restore the state written by `totals()` (used to resume mid-epoch)."""
         dtype = accumulator_dtype(torch.device(device))
-        self._sums = {n: torch.tensor(s, dtype=dtype, device=device)
-                      for n, (s, _) in totals.items()}
-        self._counts = {n: torch.tensor(c, dtype=dtype, device=device)
-                        for n, (_, c) in totals.items()}
+        self._sums = {
+            n: torch.tensor(s, dtype=dtype, device=device) for n, (s, _) in totals.items()
+        }
+        self._counts = {
+            n: torch.tensor(c, dtype=dtype, device=device) for n, (_, c) in totals.items()
+        }
 
     def reset(self) -> None:
         self._sums.clear()

@@ -133,7 +133,8 @@ def load_splits(config: MusicDataConfig) -> dict[str, list[list[list[int]]]]:
 
 
 def frame_examples(chorales: list[list[list[int]]]) -> list[tuple[Tensor, Tensor]]:
-    """(inputs, targets) per chorale: targets the (T, 88) roll, inputs shifted behind a zero frame."""
+    """(inputs, targets) per chorale: targets the (T, 88) roll, inputs shifted behind a zero
+    frame."""
     start = torch.zeros(KEYS)
     return [next_step_pair(to_multihot(c), start) for c in chorales]
 

@@ -161,8 +161,7 @@ def load_run(
     model, meta = load_model(checkpoint, expected_task=name)
     if not isinstance(model, model_type):
         raise CheckpointError(
-            f"checkpoint {checkpoint}: holds a {type(model).__name__}, not a "
-            f"{model_type.__name__}"
+            f"checkpoint {checkpoint}: holds a {type(model).__name__}, not a {model_type.__name__}"
         )
     try:
         data = from_dict(data_type, meta.extras.get("data", {}))

@@ -138,7 +138,9 @@ def load_text(path: str | Path | None) -> tuple[str, Path]:
     """(text, path) of a UTF-8 text file (the shared Tiny Shakespeare when `path` is None);
     an empty file is an error."""
     p = find_data(
-        path, "tinyshakespeare/input.txt", "no text given: pass --data FILE (a plain UTF-8 text file)"
+        path,
+        "tinyshakespeare/input.txt",
+        "no text given: pass --data FILE (a plain UTF-8 text file)",
     )
     text = read_text(p)
     if not text:
@@ -296,7 +298,9 @@ def load(checkpoint: str | Path) -> Loaded[StatefulLanguageModel, Vocabulary, Te
     try:
         vocab = Vocabulary.from_dict(meta.extras["vocab"])
     except (KeyError, RnnkitError) as e:
-        raise CheckpointError(f"checkpoint {checkpoint}: no usable character vocabulary ({e})") from e
+        raise CheckpointError(
+            f"checkpoint {checkpoint}: no usable character vocabulary ({e})"
+        ) from e
     return Loaded(StatefulLanguageModel.from_language_model(model).eval(), vocab, data)
 
 

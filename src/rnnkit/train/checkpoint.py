@@ -165,11 +165,14 @@ def save_checkpoint(
         "history": _json_section("history", meta.history),
         "train_state": _json_section("train_state", meta.train_state),
         "aliases": aliases,
-        "optimizer": None if optimizer is None
+        "optimizer": None
+        if optimizer is None
         else split_tensors(optimizer.state_dict(), "optimizer", state_tensors),
-        "scheduler": None if scheduler is None
+        "scheduler": None
+        if scheduler is None
         else split_tensors(scheduler.state_dict(), "scheduler", state_tensors),
-        "average": None if average is None
+        "average": None
+        if average is None
         else split_tensors(average.state_dict(), "average", state_tensors),
         "rng": [rng_to_json(r, rank, state_tensors) for rank, r in enumerate(meta.rng)],
     }
@@ -204,8 +207,14 @@ def _model_tensors(model: nn.Module) -> tuple[dict[str, Tensor], dict[str, str]]
             )
         t = t.detach()
         if t.numel() > 0:
-            key = (t.device, t.untyped_storage().data_ptr(), t.storage_offset(),
-                   tuple(t.shape), tuple(t.stride()), t.dtype)
+            key = (
+                t.device,
+                t.untyped_storage().data_ptr(),
+                t.storage_offset(),
+                tuple(t.shape),
+                tuple(t.stride()),
+                t.dtype,
+            )
             if key in seen:
                 aliases[name] = seen[key]
                 continue
@@ -327,9 +336,7 @@ def _read_body(meta_path: Path, directory: Path) -> dict[str, Any]:
             "the file is truncated or corrupt"
         ) from e
     if not isinstance(body, dict) or body.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{meta_path}: not an rnnkit checkpoint (no \"format\": \"{FORMAT}\")"
-        )
+        raise CheckpointError(f'{meta_path}: not an rnnkit checkpoint (no "format": "{FORMAT}")')
     version = body.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(
@@ -366,14 +373,22 @@ def _from_body(body: Mapping[str, Any], directory: Path) -> LoadedCheckpoint:
         train_state=body["train_state"],
         rng=[rng_from_json(r, state_tensors, state_path) for r in body["rng"]],
     )
-    sections = [body["optimizer"], body["scheduler"],
-                body.get("average")]  # "average" is absent from checkpoints of rnnkit <= 0.1
+    sections = [
+        body["optimizer"],
+        body["scheduler"],
+        body.get("average"),
+    ]  # "average" is absent from checkpoints of rnnkit <= 0.1
     optimizer, scheduler, average = (
         None if s is None else join_tensors(s, state_tensors, state_path) for s in sections
     )
-    return LoadedCheckpoint(path=directory, meta=meta, model_state=model_state,
-                            optimizer_state=optimizer, scheduler_state=scheduler,
-                            average_state=average)
+    return LoadedCheckpoint(
+        path=directory,
+        meta=meta,
+        model_state=model_state,
+        optimizer_state=optimizer,
+        scheduler_state=scheduler,
+        average_state=average,
+    )
 
 
 def _read_model_state(
@@ -409,8 +424,10 @@ def check_model_state(model: nn.Module, state: Mapping[str, Tensor], where: str 
         return
     if mismatched:
         k = mismatched[0]
-        first = (f"tensor {k!r} is {tuple(state[k].shape)} in the checkpoint but "
-                 f"{tuple(own[k].shape)} in the model")
+        first = (
+            f"tensor {k!r} is {tuple(state[k].shape)} in the checkpoint but "
+            f"{tuple(own[k].shape)} in the model"
+        )
     elif missing:
         first = f"model tensor {missing[0]!r} is missing from the checkpoint"
     else:

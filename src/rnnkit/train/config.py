@@ -89,30 +89,48 @@ class TrainConfig:
         _check(self.epochs >= 0, f"epochs must be >= 0, got {self.epochs}")
         _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
-        _check(self.optimizer in OPTIMIZERS,
-               f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
+        _check(
+            self.optimizer in OPTIMIZERS,
+            f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}",
+        )
         _check(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
-        _check(self.clip_norm is None or self.clip_norm > 0,
-               f"clip_norm must be > 0 or None (no clipping), got {self.clip_norm}")
-        _check(self.lr_schedule in LR_SCHEDULES,
-               f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}; got {self.lr_schedule!r}")
+        _check(
+            self.clip_norm is None or self.clip_norm > 0,
+            f"clip_norm must be > 0 or None (no clipping), got {self.clip_norm}",
+        )
+        _check(
+            self.lr_schedule in LR_SCHEDULES,
+            f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}; got {self.lr_schedule!r}",
+        )
         _check(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
-        _check(0 <= self.min_lr <= self.lr,
-               f"min_lr must be between 0 and lr={self.lr}, got {self.min_lr}")
-        _check(0 < self.plateau_factor < 1,
-               f"plateau_factor must be in (0, 1), got {self.plateau_factor}")
-        _check(self.plateau_patience >= 0,
-               f"plateau_patience must be >= 0, got {self.plateau_patience}")
+        _check(
+            0 <= self.min_lr <= self.lr,
+            f"min_lr must be between 0 and lr={self.lr}, got {self.min_lr}",
+        )
+        _check(
+            0 < self.plateau_factor < 1,
+            f"plateau_factor must be in (0, 1), got {self.plateau_factor}",
+        )
+        _check(
+            self.plateau_patience >= 0,
+            f"plateau_patience must be >= 0, got {self.plateau_patience}",
+        )
         _check(0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay}")
         _check(self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}")
         _check(self.mode in MODES, f"mode must be 'min' or 'max', got {self.mode!r}")
-        _check(self.patience is None or self.patience >= 1,
-               f"patience must be >= 1 or None (no early stopping), got {self.patience}")
-        _check(self.num_threads is None or self.num_threads >= 1,
-               f"num_threads must be >= 1 or None, got {self.num_threads}")
+        _check(
+            self.patience is None or self.patience >= 1,
+            f"patience must be >= 1 or None (no early stopping), got {self.patience}",
+        )
+        _check(
+            self.num_threads is None or self.num_threads >= 1,
+            f"num_threads must be >= 1 or None, got {self.num_threads}",
+        )
         _check(self.log_every >= 1, f"log_every must be >= 1, got {self.log_every}")
-        _check(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
-               f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        _check(
+            self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}",
+        )
 
 
 def _check(ok: bool, message: str) -> None:

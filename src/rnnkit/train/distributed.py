@@ -56,7 +56,8 @@ class DistInfo:
 
 
 def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
-    """"auto" -> cuda:<local_rank> when CUDA is available, else cpu; "cuda" -> cuda:<local_rank>."""
+    """The device of this process: "auto" -> cuda:<local_rank> when CUDA is available, else
+    cpu; "cuda" -> cuda:<local_rank>."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":

@@ -41,7 +41,6 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +52,6 @@ from tqdm import tqdm
 from rnnkit.config import to_dict
 from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
-from rnnkit.metrics.running import RunningMeans
-from rnnkit.models.base import ModelOutput
 from rnnkit.train.averaging import WeightAverage
 from rnnkit.train.checkpoint import (
     CheckpointMeta,
@@ -77,6 +74,7 @@ from rnnkit.train.loop import agree_across_ranks, skip_done
 from rnnkit.train.optim import LRSchedule, improves, make_optimizer
 from rnnkit.train.plots import plot_loss_curves
 from rnnkit.train.progress import EpochProgress, RunState
+from rnnkit.train.results import FitResult, evaluate_loss
 from rnnkit.train.rng import seed_everything
 from rnnkit.train.step import train_step
 
@@ -100,34 +98,6 @@ Evaluate = Callable[[nn.Module, Iterable[Batch]], Mapping[str, float]]
 
 # Fields of TrainConfig that may change between a run and its resumption without a warning.
 _RESUME_FREE = {"epochs", "out_dir", "progress", "device", "log_every", "patience", "num_threads"}
-
-
-@dataclass
-class FitResult:
-    """What `fit` returns. The model itself is trained in place (best weights when restored)."""
-
-    history: list[dict[str, Any]]  # one record per epoch, as in metrics.jsonl
-    best_metric: float | None  # best value of config.metric on dev (None without dev)
-    best_epoch: int | None  # 1-based epoch of best_metric
-    epochs_completed: int
-    global_step: int  # optimiser steps over the whole run
-    stopped_early: bool
-    final_metrics: dict[str, float]  # dev metrics of the last evaluation ({} without dev)
-    out_dir: Path | None
-
-
-def evaluate_loss(model: nn.Module, batches: Iterable[Batch]) -> dict[str, float]:
-    """The default evaluation: {"loss": count-weighted mean loss over all batches}, i.e. the
-    per-step loss over every real step of the split."""
-    means = RunningMeans()
-    for batch in batches:
-        out: ModelOutput = model(batch)
-        if out.loss is None:
-            raise RnnkitError("the model returned no loss on a dev batch: dev batches need targets")
-        means.add("loss", out.loss, out.count)
-    if not means.names():
-        raise RnnkitError("the dev split yielded no batches")
-    return means.means()
 
 
 def fit(
@@ -173,8 +143,18 @@ def fit(
                    process group if any, else a single process on config.device.
     """
     config = config if config is not None else TrainConfig()
-    run = _Run(model, train_batches, dev_batches, config, evaluate or evaluate_loss,
-               out_dir, task, model_config, extras, dist)
+    run = _Run(
+        model,
+        train_batches,
+        dev_batches,
+        config,
+        evaluate or evaluate_loss,
+        out_dir,
+        task,
+        model_config,
+        extras,
+        dist,
+    )
     return run.fit(resume)
 
 
@@ -215,8 +195,7 @@ class _Run:
         self.extras = dict(extras or {})
         self.optimizer = make_optimizer(self.model, config)
         self.schedule = LRSchedule(config)
-        self.average = (WeightAverage(self.model, config.ema_decay)
-                        if config.ema_decay > 0 else None)
+        self.average = WeightAverage(self.model, config.ema_decay) if config.ema_decay > 0 else None
         self.state = RunState()
         self.best_weights: dict[str, Tensor] | None = None
         self.stop = StopRequest()
@@ -261,22 +240,32 @@ class _Run:
             raise RnnkitError("resume needs an out_dir that holds a 'last' checkpoint")
         loaded = load_checkpoint(self.out / "last", expected_task=self.task)
         keeps_average = self.average is not None and loaded.average_state is not None
-        loaded.restore(self.model, self.optimizer, self.schedule,
-                       self.average if keeps_average else None)
+        loaded.restore(
+            self.model, self.optimizer, self.schedule, self.average if keeps_average else None
+        )
         if self.average is not None and not keeps_average:
             self.average = WeightAverage(self.model, self.config.ema_decay)  # from here on
         self.state = RunState.from_meta(loaded.meta)
         saved = loaded.meta.train_config
-        changed = sorted(k for k, v in to_dict(self.config).items()
-                         if k in saved and saved[k] != v and k not in _RESUME_FREE)
+        changed = sorted(
+            k
+            for k, v in to_dict(self.config).items()
+            if k in saved and saved[k] != v and k not in _RESUME_FREE
+        )
         if changed and self.dist.is_main:
-            log.warning("resuming with a changed training config (%s): the run will differ from "
-                        "an uninterrupted one", ", ".join(changed))
+            log.warning(
+                "resuming with a changed training config (%s): the run will differ from "
+                "an uninterrupted one",
+                ", ".join(changed),
+            )
         if len(loaded.meta.rng) == self.dist.world_size:
             loaded.meta.rng[self.dist.rank].restore(self.device)
         else:
-            log.warning("checkpoint has RNG states for %d processes, this run has %d: reseeding",
-                        len(loaded.meta.rng), self.dist.world_size)
+            log.warning(
+                "checkpoint has RNG states for %d processes, this run has %d: reseeding",
+                len(loaded.meta.rng),
+                self.dist.world_size,
+            )
             seed_everything(self.config.seed + self.dist.rank + 1000 * self.state.epoch)
 
     def _epoch(self, epoch: int) -> None:
@@ -285,12 +274,17 @@ class _Run:
             self._save_last()
             barrier(self.dist)
             raise KeyboardInterrupt
-        record: dict[str, Any] = {"kind": "epoch", "epoch": epoch + 1,
-                                  "step": self.state.global_step, **train}
+        record: dict[str, Any] = {
+            "kind": "epoch",
+            "epoch": epoch + 1,
+            "step": self.state.global_step,
+            **train,
+        }
         improved = False
         last_epoch = epoch + 1 == self.config.epochs
-        if self.dev_batches is not None and ((epoch + 1) % self.config.eval_every == 0
-                                             or last_epoch):
+        if self.dev_batches is not None and (
+            (epoch + 1) % self.config.eval_every == 0 or last_epoch
+        ):
             t0 = time.perf_counter()
             metrics = self._evaluate()
             record.update({f"dev_{k}": v for k, v in metrics.items()})
@@ -300,14 +294,23 @@ class _Run:
         self.state.epoch = epoch + 1
         self.logger.log(record)
         if self.dist.is_main:
-            log.info("epoch %d/%d  %s", epoch + 1, self.config.epochs, "  ".join(
-                f"{k}={v:.4g}" for k, v in record.items()
-                if k not in ("kind", "epoch", "step") and isinstance(v, float)))
+            log.info(
+                "epoch %d/%d  %s",
+                epoch + 1,
+                self.config.epochs,
+                "  ".join(
+                    f"{k}={v:.4g}"
+                    for k, v in record.items()
+                    if k not in ("kind", "epoch", "step") and isinstance(v, float)
+                ),
+            )
         if improved:
             with self._averaged():
                 if self.config.restore_best:
-                    self.best_weights = {k: v.detach().to("cpu", copy=True)
-                                         for k, v in self.model.state_dict().items()}
+                    self.best_weights = {
+                        k: v.detach().to("cpu", copy=True)
+                        for k, v in self.model.state_dict().items()
+                    }
                 if self.writes:
                     assert self.out is not None
                     save_checkpoint(self.out / "best", self.model, meta=self._meta([]))
@@ -320,8 +323,12 @@ class _Run:
         midway (the position and running sums are then in state.in_progress)."""
         config, state = self.config, self.state
         saved = state.in_progress
-        progress = EpochProgress(epoch, self.device, self.dist,
-                                 saved if saved is not None and saved["epoch"] == epoch else None)
+        progress = EpochProgress(
+            epoch,
+            self.device,
+            self.dist,
+            saved if saved is not None and saved["epoch"] == epoch else None,
+        )
         state.in_progress = None
         batches = self.train_batches(epoch)
         n = len(batches) if isinstance(batches, Sized) else None
@@ -329,13 +336,21 @@ class _Run:
         skip_done(iterator, progress.steps, epoch)
         progress.start()
         self.net.train()
-        bar = tqdm(total=n, initial=progress.steps, disable=not self.show_progress, leave=False,
-                   desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", dynamic_ncols=True)
+        bar = tqdm(
+            total=n,
+            initial=progress.steps,
+            disable=not self.show_progress,
+            leave=False,
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            unit="batch",
+            dynamic_ncols=True,
+        )
         try:
             while True:
                 batch = next(iterator, None)
-                end, stop = agree_across_ranks(batch is None, self.stop.requested, self.dist,
-                                               epoch, progress.steps)
+                end, stop = agree_across_ranks(
+                    batch is None, self.stop.requested, self.dist, epoch, progress.steps
+                )
                 if end:
                     break
                 if stop:
@@ -345,19 +360,28 @@ class _Run:
                 num_steps = batch.num_steps  # real time steps, counted on the CPU copy
                 fraction = progress.steps / n if n else 0.0
                 lr = self.schedule.lr(state.global_step, epoch, fraction)
-                out = train_step(self.net, self.optimizer, batch.to(self.device), lr,
-                                 config.clip_norm, self.average)
+                out = train_step(
+                    self.net,
+                    self.optimizer,
+                    batch.to(self.device),
+                    lr,
+                    config.clip_norm,
+                    self.average,
+                )
                 progress.add(out, num_steps)
                 state.global_step += 1
                 bar.update(1)
                 if state.global_step % config.log_every == 0:
-                    record = progress.step_record(state.global_step, lr)
-                    self.logger.log(record)
-                    bar.set_postfix(loss=f"{record['train_loss']:.4f}",
-                                    tok_s=f"{record['tokens_per_s']:.0f}")
+                    self._log_step(progress, lr, bar)
         finally:
             bar.close()
         return progress.summary(state.global_step, float(self.optimizer.param_groups[0]["lr"]))
+
+    def _log_step(self, progress: EpochProgress, lr: float, bar: tqdm[Any]) -> None:
+        """A step record in the log, and the loss and speed beside the progress bar."""
+        record = progress.step_record(self.state.global_step, lr)
+        self.logger.log(record)
+        bar.set_postfix(loss=f"{record['train_loss']:.4f}", tok_s=f"{record['tokens_per_s']:.0f}")
 
     def _evaluate(self) -> dict[str, float]:
         """Every rank evaluates the whole dev split; rank 0's numbers are the ones used."""
@@ -390,9 +414,14 @@ class _Run:
         if config.patience is not None and state.bad_evals >= config.patience:
             state.stopped_early = True
             if self.dist.is_main:
-                log.info("early stopping: dev %s has not improved for %d evaluations (best %.4g "
-                         "in epoch %s)", config.metric, state.bad_evals, state.best_metric,
-                         state.best_epoch)
+                log.info(
+                    "early stopping: dev %s has not improved for %d evaluations (best %.4g "
+                    "in epoch %s)",
+                    config.metric,
+                    state.bad_evals,
+                    state.best_metric,
+                    state.best_epoch,
+                )
         return False
 
     def _averaged(self) -> contextlib.AbstractContextManager[None]:
@@ -404,9 +433,16 @@ class _Run:
     def _meta(self, rng: list[RngState]) -> CheckpointMeta:
         s = self.state
         return CheckpointMeta(
-            task=self.task, model_config=self.model_config, train_config=to_dict(self.config),
-            extras=self.extras, epoch=s.epoch, global_step=s.global_step, history=s.history,
-            best_metric=s.best_metric, best_epoch=s.best_epoch, train_state=s.to_json(),
+            task=self.task,
+            model_config=self.model_config,
+            train_config=to_dict(self.config),
+            extras=self.extras,
+            epoch=s.epoch,
+            global_step=s.global_step,
+            history=s.history,
+            best_metric=s.best_metric,
+            best_epoch=s.best_epoch,
+            train_state=s.to_json(),
             rng=rng,
         )
 
@@ -414,16 +450,26 @@ class _Run:
         rng: list[RngState] = gather_objects(RngState.capture(self.device), self.dist)
         if self.writes:
             assert self.out is not None
-            save_checkpoint(self.out / "last", self.model, self.optimizer, self.schedule,
-                            self._meta(rng), average=self.average)
+            save_checkpoint(
+                self.out / "last",
+                self.model,
+                self.optimizer,
+                self.schedule,
+                self._meta(rng),
+                average=self.average,
+            )
 
     def _save_progress(self, progress: EpochProgress) -> None:
         """Keep the interrupted epoch's position and sums in the state (saved with `last`)."""
         self.state.in_progress = progress.snapshot()
         if self.dist.is_main:
             where = "" if self.out is None else f" to {self.out / 'last'}"
-            log.warning("saving the interrupted run%s (epoch %d, step %d)", where,
-                        progress.epoch + 1, self.state.global_step)
+            log.warning(
+                "saving the interrupted run%s (epoch %d, step %d)",
+                where,
+                progress.epoch + 1,
+                self.state.global_step,
+            )
 
     def _finish(self) -> None:
         """Restore the best weights (else leave the average in the model), draw the loss
@@ -440,6 +486,5 @@ class _Run:
             self.average.copy_to_model()
         if self.writes and self.state.history:
             assert self.out is not None
-            plot_loss_curves(self.state.history, self.out / "loss.png",
-                             title=self.task or None)
+            plot_loss_curves(self.state.history, self.out / "loss.png", title=self.task or None)
         barrier(self.dist)

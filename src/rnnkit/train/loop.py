@@ -16,8 +16,10 @@ def skip_done(batches: Iterator[Batch], done: int, epoch: int) -> None:
     interrupted run trained on; the data must still yield them."""
     for i in range(done):
         if next(batches, None) is None:
-            raise RnnkitError(f"resuming epoch {epoch + 1} at batch {done + 1}, but "
-                              f"train_batches({epoch}) yields only {i}: the data changed")
+            raise RnnkitError(
+                f"resuming epoch {epoch + 1} at batch {done + 1}, but "
+                f"train_batches({epoch}) yields only {i}: the data changed"
+            )
 
 
 def agree_across_ranks(

@@ -79,8 +79,13 @@ class EpochProgress:
            window from the start of the epoch.
     """
 
-    def __init__(self, epoch: int, device: torch.device, dist: DistInfo,
-                 saved: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        epoch: int,
+        device: torch.device,
+        dist: DistInfo,
+        saved: Mapping[str, Any] | None = None,
+    ) -> None:
         self.epoch, self.dist = epoch, dist
         self.steps = 0  # batches trained on in this epoch, before an interruption included
         self.tokens = 0  # real time steps in this rank's batches
@@ -104,8 +109,9 @@ class EpochProgress:
     def add(self, out: StepOutput, num_steps: int) -> None:
         """Count one step: its loss, count and gradient norm, and the batch's real time steps."""
         c = out.count.to(self.acc.dtype)
-        self.acc += torch.stack((out.loss.to(self.acc.dtype) * c, c,
-                                 out.grad_norm.to(self.acc.dtype)))
+        self.acc += torch.stack(
+            (out.loss.to(self.acc.dtype) * c, c, out.grad_norm.to(self.acc.dtype))
+        )
         self.steps += 1
         self.tokens += num_steps
 
@@ -115,16 +121,26 @@ class EpochProgress:
         now = time.perf_counter()
         local = self.acc.tolist()
         loss_sum, count_sum, window_tokens = all_reduce_sum(
-            [local[0] - self._logged[0], local[1] - self._logged[1],
-             float(self.tokens - self._logged_tokens)], self.dist)
+            [
+                local[0] - self._logged[0],
+                local[1] - self._logged[1],
+                float(self.tokens - self._logged_tokens),
+            ],
+            self.dist,
+        )
         window_steps = self.steps - self._logged_steps
         train_loss = loss_sum / max(count_sum, 1.0)
         check_finite(train_loss, self.epoch, global_step)
-        record = {"kind": "step", "epoch": self.epoch + 1, "step": global_step,
-                  "train_loss": train_loss,
-                  "grad_norm": (local[2] - self._logged[2]) / max(window_steps, 1), "lr": lr,
-                  "tokens_per_s": window_tokens / max(now - self._t_logged, 1e-9),
-                  "seconds": self.seconds_before + now - self._t_start}
+        record = {
+            "kind": "step",
+            "epoch": self.epoch + 1,
+            "step": global_step,
+            "train_loss": train_loss,
+            "grad_norm": (local[2] - self._logged[2]) / max(window_steps, 1),
+            "lr": lr,
+            "tokens_per_s": window_tokens / max(now - self._t_logged, 1e-9),
+            "seconds": self.seconds_before + now - self._t_start,
+        }
         self._logged, self._logged_tokens, self._logged_steps = local, self.tokens, self.steps
         self._t_logged = now
         return record
@@ -148,17 +164,24 @@ class EpochProgress:
         """The position and sums (over all ranks) to save when the run stops inside the epoch;
         `EpochProgress(..., saved=snapshot)` continues from it."""
         seconds, loss_sum, count_sum, grad_norm_sum, tokens = self._totals()
-        return {"epoch": self.epoch, "steps": self.steps, "loss_sum": loss_sum,
-                "count": count_sum, "grad_norm_sum": grad_norm_sum, "tokens": int(tokens),
-                "seconds": seconds}
+        return {
+            "epoch": self.epoch,
+            "steps": self.steps,
+            "loss_sum": loss_sum,
+            "count": count_sum,
+            "grad_norm_sum": grad_norm_sum,
+            "tokens": int(tokens),
+            "seconds": seconds,
+        }
 
     def _totals(self) -> tuple[float, float, float, float, float]:
         """(seconds, sum loss*count, sum count, sum of gradient norms, tokens) of the epoch so
         far, summed over all ranks except the gradient norms (the same on every rank)."""
         local = self.acc.tolist()  # synchronises: the seconds include the queued steps
         seconds = self.seconds_before + time.perf_counter() - self._t_start
-        loss_sum, count_sum, tokens = all_reduce_sum([local[0], local[1], float(self.tokens)],
-                                                     self.dist)
+        loss_sum, count_sum, tokens = all_reduce_sum(
+            [local[0], local[1], float(self.tokens)], self.dist
+        )
         return seconds, loss_sum, count_sum, local[2], tokens
 
 

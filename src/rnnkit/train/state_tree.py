@@ -36,11 +36,13 @@ def split_tensors(tree: Any, prefix: str, tensors: dict[str, Tensor]) -> Any:
     if isinstance(tree, Mapping):
         if all(isinstance(k, str) and not k.startswith("__") for k in tree):
             return {k: split_tensors(v, f"{prefix}.{k}", tensors) for k, v in tree.items()}
-        return {"__items__": [[k, split_tensors(v, f"{prefix}.{k}", tensors)]
-                              for k, v in tree.items()]}
+        return {
+            "__items__": [[k, split_tensors(v, f"{prefix}.{k}", tensors)] for k, v in tree.items()]
+        }
     if isinstance(tree, tuple):
-        return {"__tuple__": [split_tensors(v, f"{prefix}.{i}", tensors)
-                              for i, v in enumerate(tree)]}
+        return {
+            "__tuple__": [split_tensors(v, f"{prefix}.{i}", tensors) for i, v in enumerate(tree)]
+        }
     if isinstance(tree, list):
         return [split_tensors(v, f"{prefix}.{i}", tensors) for i, v in enumerate(tree)]
     if isinstance(tree, np.generic):
@@ -57,7 +59,8 @@ def join_tensors(tree: Any, tensors: Mapping[str, Tensor], where: Path) -> Any:
             key = tree["__tensor__"]
             if key not in tensors:
                 raise CheckpointError(
-                    f"{where}: tensor {key!r} named in checkpoint.json is missing")
+                    f"{where}: tensor {key!r} named in checkpoint.json is missing"
+                )
             return tensors[key]
         if set(tree) == {"__tuple__"}:
             return tuple(join_tensors(v, tensors, where) for v in tree["__tuple__"])

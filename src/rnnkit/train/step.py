@@ -1,11 +1,11 @@
 """One optimisation step on one batch:
 
-    ModelOutput(logits, loss, count) = net(batch)       loss: per-step mean over real steps
-    loss.backward()                                      backpropagation through time
-    g = ||grad||_2 over all parameters                   recorded before clipping
-    grad <- grad * min(1, clip_norm / g)                 global-norm clipping
-    theta <- optimizer(theta, grad, lr)                  lr from the schedule, set here
-    avg <- avg + (1 - d) * (theta - avg)                 only with a weight average
+ModelOutput(logits, loss, count) = net(batch)       loss: per-step mean over real steps
+loss.backward()                                      backpropagation through time
+g = ||grad||_2 over all parameters                   recorded before clipping
+grad <- grad * min(1, clip_norm / g)                 global-norm clipping
+theta <- optimizer(theta, grad, lr)                  lr from the schedule, set here
+avg <- avg + (1 - d) * (theta - avg)                 only with a weight average
 """
 
 from __future__ import annotations

@@ -33,10 +33,10 @@ counts; `rnnkit.metrics.entities`); it picks the best checkpoint and stops train
 The word, character and tag vocabularies and the normalisation switches are saved in every
 checkpoint, so `evaluate`, `tag_texts` and `tag_file` need only the checkpoint directory.
 
-Raw text is split into words and punctuation by `rnnkit.data.text.tokenize_with_offsets` (CoNLL / Penn
-Treebank conventions: "U.S." stays whole, "Clinton's" -> "Clinton" "'s", "don't" -> "do"
-"n't"), which keeps each token's character offsets, so entities can be marked in the original
-text with its spacing untouched.
+Raw text is split into words and punctuation by `rnnkit.data.text.tokenize_with_offsets`
+(CoNLL / Penn Treebank conventions: "U.S." stays whole, "Clinton's" -> "Clinton" "'s",
+"don't" -> "do" "n't"), which keeps each token's character offsets, so entities can be marked
+in the original text with its spacing untouched.
 """
 
 from __future__ import annotations
@@ -171,7 +171,9 @@ def prepare(config: NERConfig, dist: DistInfo | None = None) -> Prepared[NERConf
         data=replace(d, train_file=str(train_path.resolve()), dev_file=str(dev_path.resolve())),
         model=sized_model(config.model, pipeline),
     )
-    return Prepared(sized, train_batches, lambda: dev, evaluator(pipeline.tags), pipeline.to_extras())
+    return Prepared(
+        sized, train_batches, lambda: dev, evaluator(pipeline.tags), pipeline.to_extras()
+    )
 
 
 def sized_model(
@@ -220,7 +222,9 @@ def score_file(
 
 
 def evaluate(
-    checkpoint: str | Path, data: str | None = None, split: str | None = None,
+    checkpoint: str | Path,
+    data: str | None = None,
+    split: str | None = None,
     format: str | None = None,
 ) -> dict[str, Any]:
     """`score_file` as a dict: {"overall": {precision, recall, f1, ...}, "per_type": {...},

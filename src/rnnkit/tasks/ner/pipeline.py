@@ -203,5 +203,3 @@ def unk_replacement(
 
 def sentence_length(example: Example) -> int:
     return len(example.words)
-
-
