@@ -23,7 +23,7 @@ contract alone (`rnnkit.cli`), and a test runs every recipe through it. The smal
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -168,14 +168,3 @@ def load_run(
     except RnnkitError as e:
         raise CheckpointError(f"checkpoint {checkpoint}: unusable data config ({e})") from None
     return model, meta, data
-
-
-def with_data(config: C, **changes: Any) -> C:
-    """`config` with fields of its data part changed."""
-    return replace(config, data=replace(config.data, **changes))  # type: ignore[type-var]
-
-
-def check_split(split: str, available: Mapping[str, Any] | tuple[str, ...]) -> None:
-    """An RnnkitError listing the choices when `split` is not one of them."""
-    if split not in available:
-        raise RnnkitError(f"split {split!r} is not available; choose one of {', '.join(available)}")
