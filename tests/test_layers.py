@@ -163,9 +163,9 @@ def test_auto_execution_picks_fused() -> None:
     assert RNN("gru", 2, 3, execution="reference").resolve_execution() == "reference"
 
 
-def test_auto_avoids_the_packed_cpu_kernels_only_when_training_on_varied_lengths(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def fused_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per call of the fused path, counted by a spy around it."""
     import rnnkit.layers.rnn as rnn_module
 
     calls: list[int] = []
@@ -176,6 +176,13 @@ def test_auto_avoids_the_packed_cpu_kernels_only_when_training_on_varied_lengths
         return real(*args, **kwargs)
 
     monkeypatch.setattr(rnn_module, "fused_layer", spy)
+    return calls
+
+
+def test_auto_avoids_the_packed_cpu_kernels_only_when_training_on_varied_lengths(
+    fused_calls: list[int],
+) -> None:
+    calls = fused_calls
     rnn = RNN("lstm", 3, 4)
     x = torch.randn(2, 5, 3)
     rnn(x, torch.tensor([5, 2]))
@@ -202,23 +209,13 @@ EXECUTION_CASES = [
 
 @pytest.mark.parametrize("cell,lengths,grad,execution,expected", EXECUTION_CASES)
 def test_resolve_execution_says_what_forward_runs(
-    monkeypatch: pytest.MonkeyPatch,
+    fused_calls: list[int],
     cell: str,
     lengths: list[int] | None,
     grad: bool,
     execution: str,
     expected: str,
 ) -> None:
-    import rnnkit.layers.rnn as rnn_module
-
-    calls: list[int] = []
-    real = rnn_module.fused_layer
-
-    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(rnn_module, "fused_layer", spy)
     rnn = RNN(cell, 3, 4, num_layers=2, execution=execution)  # type: ignore[arg-type]
     x = torch.randn(2, 5, 3)
     L = None if lengths is None else torch.tensor(lengths)
@@ -226,7 +223,7 @@ def test_resolve_execution_says_what_forward_runs(
         said = rnn.resolve_execution(x=x, lengths=L)
         rnn(x, L)
     assert said == expected
-    assert calls == ([1, 1] if expected == "fused" else []), "forward ran what it was told"
+    assert fused_calls == ([1, 1] if expected == "fused" else []), "forward ran what it was told"
 
 
 def test_resolve_execution_needs_the_inputs_to_judge_lengths() -> None:

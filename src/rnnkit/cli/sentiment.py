@@ -10,8 +10,11 @@ from typing import Any
 from rnnkit.cli.commands import TaskCommands
 from rnnkit.cli.options import add_checkpoint_option, check_argument_texts
 from rnnkit.errors import RnnkitError
+from rnnkit.tasks import STDIN, read_lines
 from rnnkit.tasks import sentiment as recipe
-from rnnkit.tasks.recipe import STDIN, read_lines
+
+BLANK = "empty text: every line must hold one review"
+NO_TEXT = "no texts to classify"
 
 
 def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
@@ -66,9 +69,9 @@ def gather_texts(args: argparse.Namespace) -> list[str]:
     if args.file is not None and args.texts:
         raise RnnkitError("give the texts as arguments or with --file, not both")
     if args.file is not None:
-        return read_lines(args.file, "review")
+        return read_lines(args.file, BLANK, NO_TEXT)
     if args.texts == [STDIN]:
-        return read_lines(STDIN, "review")
+        return read_lines(STDIN, BLANK, NO_TEXT)
     if STDIN in args.texts:
         raise RnnkitError("'-' (read standard input) must be the only text argument")
     if not args.texts:

@@ -53,7 +53,7 @@ from rnnkit.data.tags import (
     find_violation,
     to_bio,
 )
-from rnnkit.data.text import read_text
+from rnnkit.data.text import read_text, split_lines
 from rnnkit.errors import DataError, RnnkitError
 
 DOCSTART = "-DOCSTART-"
@@ -220,10 +220,7 @@ def write_conll(
 
 def _read_lines(path: str | Path) -> list[str]:
     """The file's lines (`read_text`: UTF-8 checked, gzip undone), without line ends."""
-    lines = read_text(path).split("\n")
-    if lines[-1] == "":
-        lines.pop()  # the newline that ends the last line
-    return lines
+    return split_lines(read_text(path))
 
 
 def _read_columns(

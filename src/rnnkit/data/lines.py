@@ -5,28 +5,27 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from rnnkit.data.text import decode_text, read_text
+from rnnkit.data.text import decode_text, read_text, split_lines
 from rnnkit.errors import DataError
 
 STDIN = "-"
 
 
-def read_lines(source: str | Path, what: str = "text") -> list[str]:
-    """The lines of a UTF-8 file, or of standard input when `source` is '-'. A blank line is
-    a DataError naming the file and line (results must line up with the input), and so is an
-    input without any line."""
+def read_lines(source: str | Path, blank: str, empty: str = "empty file: no text") -> list[str]:
+    """The lines of a UTF-8 file, or of standard input when `source` is '-'.
+
+    Results must line up with the input, so a blank line is a DataError naming the file and
+    the line, with the message `blank`; an input without any line is one with `empty`.
+    """
     if str(source) == STDIN:
         name = "<stdin>"
-        text = decode_text(sys.stdin.buffer.read(), name)
+        lines = split_lines(decode_text(sys.stdin.buffer.read(), name))
     else:
         name = str(source)
-        text = read_text(source)
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the newline that ends the last line
+        lines = split_lines(read_text(source))
     if not lines:
-        raise DataError(f"no {what} in the input", path=name)
+        raise DataError(empty, path=name)
     for number, line in enumerate(lines, start=1):
         if not line.strip():
-            raise DataError(f"empty text: every line must hold one {what}", path=name, line=number)
+            raise DataError(blank, path=name, line=number)
     return lines

@@ -127,6 +127,15 @@ def read_text(path: str | Path) -> str:
     return _normalise_newlines(_decode(raw, p, compressed))
 
 
+def split_lines(text: str) -> list[str]:
+    """The lines of a text without their line ends; the newline that ends the last line does
+    not start another one ("a\nb\n" -> ["a", "b"], "" -> [])."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def decode_text(raw: bytes, source: str | Path) -> str:
     """Bytes read from elsewhere (standard input) as `read_text` reads a file: UTF-8, no
     byte-order mark, `\n` line endings; errors name `source` (e.g. "<stdin>") and the line."""

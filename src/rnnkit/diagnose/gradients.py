@@ -26,21 +26,22 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnkit.cells import CELLS
 from rnnkit.cells.base import AnyCell, LSTMState, State
 from rnnkit.diagnose.jsonable import json_floats
 from rnnkit.errors import RnnkitError
 from rnnkit.layers import RNN, Recurrent
 
-CELL_TYPES = ("rnn", "rnn_relu", "gru", "lstm")
+CELL_TYPES = tuple(CELLS)  # every registered cell: rnn, rnn_relu, gru, lstm
 
 
 def check_cells(cells: Sequence[str]) -> None:
     """Reject an empty or unknown list of cell names (a boundary check for the configs)."""
     if not cells:
         raise RnnkitError("expected at least one cell type")
-    unknown = [c for c in cells if c not in CELL_TYPES]
+    unknown = [c for c in cells if c not in CELLS]
     if unknown:
-        raise RnnkitError(f"unknown cell type(s) {unknown}: expected some of {list(CELL_TYPES)}")
+        raise RnnkitError(f"unknown cell type(s) {unknown}: expected some of {list(CELLS)}")
 
 
 def scale_recurrent_weights(rnn: RNN, gain: float) -> None:

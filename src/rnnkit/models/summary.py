@@ -6,6 +6,8 @@ from typing import NamedTuple
 
 from torch import nn
 
+from rnnkit.cells import cell_spec
+
 
 class LayerRow(NamedTuple):
     name: str  # e.g. "embedding (Embedding)"
@@ -57,8 +59,8 @@ def summary(model: nn.Module, title: str | None = None) -> str:
 
 
 def rnn_layer_name(cell: str) -> str:
-    """Keras's names for the recurrent layers."""
-    return {"rnn": "SimpleRNN", "rnn_relu": "SimpleRNN", "gru": "GRU", "lstm": "LSTM"}[cell]
+    """Keras's names for the recurrent layers (from the cell registry)."""
+    return cell_spec(cell).keras_name
 
 
 def rnn_stack_title(cell: str, hidden_size: int, bidirectional: bool, num_layers: int) -> str:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rnnkit.data.lines import STDIN, read_lines  # for the command line, which reads no data
 from rnnkit.tasks import music, ner, sentiment, text
 from rnnkit.tasks.music import MusicConfig
 from rnnkit.tasks.ner import NERConfig
-from rnnkit.tasks.recipe import STDIN, Loaded, Prepared, Recipe, read_lines, run_training
+from rnnkit.tasks.recipe import Loaded, Prepared, Recipe, run_training
 from rnnkit.tasks.sentiment import SentimentConfig
 from rnnkit.tasks.text import TextConfig
 

@@ -165,9 +165,9 @@ def evaluate_nll(model: nn.Module, batches: Any) -> dict[str, float]:
 def prepare(config: MusicConfig, dist: DistInfo | None = None) -> Prepared[MusicConfig]:
     """The chorales as next-frame examples: shuffled, transposed training batches (this
     rank's share) and the valid batches."""
-    splits = load_splits(config.data)
-    if config.data.source == "jsb":
+    if config.data.source == "jsb":  # record the folder it reads
         config = replace(config, data=replace(config.data, path=str(jsb_folder(config.data))))
+    splits = load_splits(config.data)
     rank, world = (dist.rank, dist.world_size) if dist is not None else (0, 1)
     transform = (
         transposer(config.train.seed, config.data.transpose) if config.data.transpose else None

@@ -31,7 +31,6 @@ import torch
 from torch import nn
 
 from rnnkit.config import from_dict, to_dict
-from rnnkit.data.lines import STDIN, read_lines
 from rnnkit.errors import CheckpointError, RnnkitError
 from rnnkit.models.registry import describe_model
 from rnnkit.train.checkpoint import CheckpointMeta
@@ -41,13 +40,11 @@ from rnnkit.train.fit import DevBatches, Evaluate, FitResult, TrainBatches, fit
 from rnnkit.train.loading import load_model
 
 __all__ = [
-    "STDIN",
     "Loaded",
     "Prepared",
     "Recipe",
     "TaskConfig",
     "load_run",
-    "read_lines",  # one text per line, from a file or standard input (for the command line)
     "run_training",
 ]
 

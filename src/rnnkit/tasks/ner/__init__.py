@@ -210,7 +210,7 @@ def score_file(
     and for a tag the model was never trained on.
     """
     tagger = NERTagger(checkpoint)
-    trained = load(checkpoint).data
+    trained = tagger.data
     if path is None and trained.dev_file is None:
         raise RnnkitError(f"checkpoint {checkpoint} does not name its dev file; pass --data")
     source = path if path is not None else str(trained.dev_file)

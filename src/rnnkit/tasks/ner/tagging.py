@@ -13,10 +13,11 @@ import torch
 from torch import nn
 
 from rnnkit.data.conll import read_conll, write_conll
+from rnnkit.data.lines import read_lines
 from rnnkit.data.sequences import in_order_batches
 from rnnkit.data.tags import bio_to_spans
-from rnnkit.data.text import Token, read_text, tokenize_with_offsets
-from rnnkit.errors import DataError, RnnkitError
+from rnnkit.data.text import Token, read_text, split_lines, tokenize_with_offsets
+from rnnkit.errors import RnnkitError
 from rnnkit.tasks.ner.config import NERDataConfig
 from rnnkit.tasks.ner.evaluation import predict_ids
 from rnnkit.tasks.ner.pipeline import (
@@ -86,6 +87,7 @@ class NERTagger:
         loaded = load(checkpoint)
         self.model = loaded.model
         self.pipeline = loaded.pipeline
+        self.data = loaded.data  # the data config it was trained on
         self.checkpoint = str(checkpoint)
 
     def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
@@ -153,16 +155,9 @@ def tag_file(
     """
     tagger = NERTagger(checkpoint)
     if format == "text":
-        lines = read_text(path).split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
-        for number, line in enumerate(lines, start=1):
-            if not tokenize_with_offsets(line):
-                raise DataError(
-                    "empty line: every line must hold text to tag", path=path, line=number
-                )
-        if not lines:
-            raise DataError("empty file: no text to tag", path=path)
+        lines = read_lines(
+            path, "empty line: every line must hold text to tag", "empty file: no text to tag"
+        )
         records = [t.to_json() for t in tagger.tag_texts(lines)]
         _write_jsonl(records, out)
         return len(records)
@@ -190,7 +185,7 @@ def tag_file(
 
 def _single_column(path: str | Path) -> bool:
     """Whether the first token line of a CoNLL file has one column (tokens, no tags)."""
-    for line in read_text(path).split("\n"):
+    for line in split_lines(read_text(path)):
         fields = line.split()
         if fields and fields[0] != "-DOCSTART-":
             return len(fields) == 1
