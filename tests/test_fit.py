@@ -5,29 +5,42 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import sys
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
+from fit_helpers import (  # noqa: F401  (_one_thread: the autouse fixture)
+    CONFIG,
+    DEV,
+    TIMING,
+    TRAIN,
+    C,
+    InterruptAt,
+    Tagger,
+    V,
+    _one_thread,
+    _same_weights,
+    _untimed,
+    dev_batches,
+    make_batches,
+    new_model,
+    train_batches,
+)
 from torch import nn
 
 from rnnkit.config import from_dict, to_dict
-from rnnkit.data.batch import Batch, mask_from_lengths
+from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
 from rnnkit.models.base import ModelOutput
-from rnnkit.models.losses import sequence_cross_entropy
 from rnnkit.train import (
     FitResult,
     LRSchedule,
     TrainConfig,
-    WeightAverage,
     evaluate_loss,
     fit,
     load_checkpoint,
@@ -35,94 +48,6 @@ from rnnkit.train import (
     read_metrics,
     resolve_device,
 )
-
-V, C = 7, 3  # vocabulary, tag classes
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread (and do not stall on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-class Tagger(nn.Module):
-    """Embedding -> GRU -> dropout -> Linear, one tag per step: the smallest many-to-many model."""
-
-    def __init__(self, dropout: float = 0.0, H: int = 8) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(V, 5)
-        self.rnn = nn.GRU(5, H, batch_first=True)
-        self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(H, C)
-
-    def forward(self, batch: Batch) -> ModelOutput:
-        a, _ = self.rnn(self.embed(batch.inputs))  # (B, T, H)
-        logits = self.head(self.drop(a))  # (B, T, C)
-        assert batch.targets is not None
-        loss, count = sequence_cross_entropy(logits, batch.targets, batch.mask)
-        return ModelOutput(logits, loss, count)
-
-
-def make_batches(n: int, seed: int, B: int = 4) -> list[Batch]:
-    """n batches of variable-length sequences; the tag of a step is its token id mod C."""
-    g = torch.Generator().manual_seed(seed)
-    out = []
-    for _ in range(n):
-        lengths = torch.randint(2, 7, (B,), generator=g)
-        T = int(lengths.max())
-        inputs = torch.randint(0, V, (B, T), generator=g)
-        mask = mask_from_lengths(lengths, T)
-        inputs = inputs.masked_fill(~mask, 0)
-        targets = (inputs % C).masked_fill(~mask, -100)
-        out.append(Batch(inputs, lengths, mask, targets))
-    return out
-
-
-TRAIN = make_batches(6, seed=1)
-DEV = make_batches(2, seed=2)
-
-
-def train_batches(epoch: int) -> list[Batch]:
-    """A different, deterministic order every epoch (as a seeded batcher would give)."""
-    order = torch.randperm(len(TRAIN), generator=torch.Generator().manual_seed(100 + epoch))
-    return [TRAIN[i] for i in order.tolist()]
-
-
-def dev_batches() -> list[Batch]:
-    return DEV
-
-
-def new_model(dropout: float = 0.3) -> Tagger:
-    torch.manual_seed(0)
-    return Tagger(dropout)
-
-
-# device="cpu": the exactness tests are about CPU arithmetic, also on a machine with a GPU
-CONFIG = TrainConfig(
-    epochs=4,
-    lr=0.02,
-    progress=False,
-    log_every=4,
-    clip_norm=1.0,
-    lr_schedule="plateau",
-    plateau_patience=0,
-    warmup_steps=5,
-    seed=3,
-    device="cpu",
-)
-TIMING = ("seconds", "eval_seconds", "tokens_per_s")
-
-
-def _untimed(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in r.items() if k not in TIMING} for r in history]
-
-
-def _same_weights(a: nn.Module, b: nn.Module) -> bool:
-    sa, sb = a.state_dict(), b.state_dict()
-    return all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
 def test_same_call_twice_gives_identical_metrics_and_weights() -> None:
@@ -187,19 +112,6 @@ def test_resume_after_two_epochs_equals_four_straight(tmp_path: Path) -> None:
     # the metrics log reads as one run: 4 epoch records, no duplicates
     epochs = [r["epoch"] for r in read_metrics(tmp_path / "b") if r["kind"] == "epoch"]
     assert epochs == [1, 2, 3, 4]
-
-
-class InterruptAt:
-    """train_batches that sends this process SIGINT while producing one given batch."""
-
-    def __init__(self, epoch: int, index: int) -> None:
-        self.epoch, self.index = epoch, index
-
-    def __call__(self, epoch: int) -> Iterable[Batch]:
-        for i, batch in enumerate(train_batches(epoch)):
-            if (epoch, i) == (self.epoch, self.index):
-                os.kill(os.getpid(), signal.SIGINT)
-            yield batch
 
 
 def test_interrupt_mid_epoch_saves_and_resumes_exactly(tmp_path: Path) -> None:
@@ -420,84 +332,3 @@ def test_cuda_training_and_checkpoint_to_cpu(tmp_path: Path) -> None:
         resume=True,
     )
     assert more.epochs_completed == 9 and more.global_step == 9 * len(TRAIN)
-
-
-# --- the weight average (TrainConfig.ema_decay) --------------------------------------------
-
-
-def test_weight_average_follows_its_formula() -> None:
-    model = nn.Linear(3, 2)
-    avg = WeightAverage(model, decay=0.9)
-    expected = [p.detach().clone() for p in model.parameters()]
-    torch.manual_seed(5)
-    for n in range(30):
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(torch.randn_like(p))
-        d = min(0.9, (1 + n) / (10 + n))
-        expected = [d * e + (1 - d) * p.detach() for e, p in zip(expected, model.parameters())]
-        avg.update()
-    live = [p.detach().clone() for p in model.parameters()]
-    with avg.applied():
-        for p, e in zip(model.parameters(), expected):
-            torch.testing.assert_close(p.detach(), e)
-    for p, w in zip(model.parameters(), live):  # swapped back exactly
-        assert torch.equal(p.detach(), w)
-
-
-def test_training_with_a_weight_average_evaluates_and_keeps_the_average(tmp_path: Path) -> None:
-    config = replace(CONFIG, ema_decay=0.8, lr_schedule="constant")
-    model = new_model()
-    result = fit(model, train_batches, dev_batches, config, out_dir=tmp_path, task="toy")
-    last = load_checkpoint(tmp_path / "last")
-    assert last.average_state is not None and last.average_state["updates"] == 24
-    averaged = last.average_state["average"]
-    # the raw weights are in `last`, the average differs from them
-    raw = new_model()
-    raw.load_state_dict(last.model_state)
-    assert any(not torch.equal(averaged[k], last.model_state[k]) for k in averaged)
-    # the dev metric of every epoch is the average's: re-evaluating the saved average agrees
-    assert result.best_epoch is not None
-    best = new_model()
-    load_model_weights(best, tmp_path / "best")
-    best.eval()
-    with torch.no_grad():
-        dev = evaluate_loss(best, dev_batches())
-    assert dev["loss"] == pytest.approx(result.best_metric, rel=1e-6)
-    raw.eval()
-    with torch.no_grad():
-        assert evaluate_loss(raw, dev_batches())["loss"] != pytest.approx(dev["loss"], rel=1e-6)
-    # the model returned holds the best average
-    assert _same_weights(model, best)
-
-
-def test_resume_with_a_weight_average_equals_the_straight_run(tmp_path: Path) -> None:
-    config = replace(CONFIG, ema_decay=0.8)
-    straight = new_model()
-    a = fit(straight, train_batches, dev_batches, config, out_dir=tmp_path / "a", task="toy")
-    first = new_model()
-    with pytest.raises(KeyboardInterrupt):
-        fit(
-            first,
-            InterruptAt(epoch=2, index=1),
-            dev_batches,
-            config,
-            out_dir=tmp_path / "b",
-            task="toy",
-        )
-    resumed = Tagger(dropout=0.3)
-    b = fit(
-        resumed, train_batches, dev_batches, config, out_dir=tmp_path / "b", task="toy", resume=True
-    )
-    assert _untimed(a.history) == _untimed(b.history)
-    assert _same_weights(straight, resumed)
-    sa = load_checkpoint(tmp_path / "a" / "last").average_state
-    sb = load_checkpoint(tmp_path / "b" / "last").average_state
-    assert sa is not None and sb is not None and sa["updates"] == sb["updates"]
-    for k, v in sa["average"].items():
-        assert torch.equal(v, sb["average"][k])
-
-
-def test_ema_decay_is_validated() -> None:
-    with pytest.raises(RnnkitError, match="ema_decay"):
-        TrainConfig(ema_decay=1.0)
