@@ -26,6 +26,7 @@ from rnnkit.cli.configargs import add_config_arguments, apply_overrides
 from rnnkit.cli.options import add_checkpoint_option
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import RECIPES, Recipe
+from rnnkit.train.distributed import distributed_run
 
 TASK_COMMANDS: dict[str, TaskCommands] = {
     "music": music.COMMANDS,
@@ -130,7 +131,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.quiet:
         extra["progress"] = False
     config = apply_overrides(config, extra)
-    result = recipe.train(config, resume=args.resume)
+    # Under torchrun (WORLD_SIZE > 1) every process joins one group, trains on its shard of the
+    # data, and only rank 0 writes and reports.
+    with distributed_run(config.train.device) as dist:
+        result = recipe.train(config, resume=args.resume)
+    if not dist.is_main:
+        return 0
     if result.best_metric is not None:
         print(
             f"trained {result.epochs_completed} epochs ({result.global_step} steps); best dev "

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,6 +120,20 @@ def current_dist(device: str = "auto") -> DistInfo:
             local_rank = int(os.environ.get("LOCAL_RANK", "0"))
             return DistInfo(rank, world_size, local_rank, resolve_device(device, local_rank))
     return single_process(device)
+
+
+@contextmanager
+def distributed_run(device: str = "auto") -> Iterator[DistInfo]:
+    """`with distributed_run(device) as info:` joins the torchrun process group for the block
+    when the environment describes one (see `init_distributed`), and leaves it afterwards;
+    alone it is a single-process DistInfo. The command line trains inside one, so that
+    `torchrun --nproc_per_node=N -m rnnkit train TASK` trains one model on N shards."""
+    info = init_distributed(device)
+    try:
+        yield info
+    finally:
+        if info.is_distributed:
+            cleanup_distributed()
 
 
 def cleanup_distributed() -> None:
