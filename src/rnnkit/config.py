@@ -9,9 +9,11 @@ that any layer may use it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from rnnkit.errors import RnnkitError
@@ -74,7 +76,9 @@ def _from_json(where: str, hint: Any, value: Any) -> Any:
         options = [a for a in args if a is not type(None)]
         if len(options) == 1:
             return _from_json(where, options[0], value)
-        return value  # a real union of several types: passed through unchecked
+        if isinstance(value, Mapping) and all(_is_dataclass_type(o) for o in options):
+            return _one_of(where, options, value)
+        return value  # a real union of several other types: passed through unchecked
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         if not isinstance(value, Mapping):
             raise RnnkitError(f"{where}: expected a JSON object, got {value!r}")
@@ -98,3 +102,64 @@ def _from_json(where: str, hint: Any, value: Any) -> Any:
                 f"{where}: expected {hint.__name__}, got {type(value).__name__} {value!r}"
             )
     return value
+
+
+def _is_dataclass_type(hint: Any) -> bool:
+    return dataclasses.is_dataclass(hint) and isinstance(hint, type)
+
+
+def _one_of(where: str, options: list[Any], value: Mapping[str, Any]) -> Any:
+    """A union of config dataclasses (e.g. a CRF tagger's or a softmax tagger's config): the
+    first whose fields take every key of `value` (unknown keys are refused, so the fields
+    tell the options apart)."""
+    errors = []
+    for option in options:
+        try:
+            return from_dict(option, value)
+        except RnnkitError as e:
+            errors.append(str(e))
+    raise RnnkitError(f"{where}: fits none of {', '.join(o.__name__ for o in options)}: {errors}")
+
+
+def read_config_file(path: str | Path, base: C) -> C:
+    """`base` (a config dataclass) with the values of a JSON or TOML file laid over it.
+
+    The file holds the same nested object `to_dict` writes (`rnnkit train TASK --print-config`
+    prints one); it may give only some fields. Unknown keys and values of the wrong type are
+    an RnnkitError naming the file."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise RnnkitError(f"{p}: cannot read the config file ({e.strerror or e})") from None
+    try:
+        if p.suffix.lower() == ".toml":
+            import tomllib  # Python 3.11+
+
+            data = tomllib.loads(raw.decode("utf-8"))
+        else:
+            data = json.loads(raw.decode("utf-8"))
+    except ImportError:
+        raise RnnkitError(f"{p}: TOML config files need Python 3.11 or later") from None
+    except (UnicodeDecodeError, ValueError) as e:
+        raise RnnkitError(f"{p}: not a valid {p.suffix.lstrip('.') or 'JSON'} file: {e}") from None
+    if not isinstance(data, Mapping):
+        raise RnnkitError(f"{p}: expected an object of config fields, got {type(data).__name__}")
+    try:
+        return from_dict(type(base), _merge(to_dict(base), data))
+    except RnnkitError as e:
+        raise RnnkitError(f"{p}: {e}") from None
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """`over` laid over `base`, nested objects merged key by key. An object with a key that
+    `base`'s has not replaces it whole (another kind of config, e.g. a softmax tagger's in
+    place of a CRF tagger's)."""
+    out = dict(base)
+    for key, value in over.items():
+        old = out.get(key)
+        if isinstance(value, Mapping) and isinstance(old, Mapping) and set(value) <= set(old):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out

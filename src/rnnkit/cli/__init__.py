@@ -24,6 +24,7 @@ from rnnkit.cli import diagnose, music, ner, sentiment, text
 from rnnkit.cli.commands import TaskCommands, format_metrics
 from rnnkit.cli.configargs import add_config_arguments, apply_overrides
 from rnnkit.cli.options import add_checkpoint_option
+from rnnkit.config import read_config_file, to_dict
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import RECIPES, Recipe
 from rnnkit.train.distributed import distributed_run
@@ -89,6 +90,17 @@ def add_train_command(verbs: Any, recipe: Recipe[Any], preset: str) -> None:
         help="continue the interrupted or finished run in --out (raise --epochs to train longer)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a JSON or TOML file of config fields laid over the preset (the options given "
+        "here win over it); --print-config writes one",
+    )
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the configuration this command would train with, as JSON, and exit",
+    )
     config = recipe.PRESETS[preset]
     add_config_arguments(p, config, hidden=recipe.HIDDEN | {"out_dir", "progress"})
     p.set_defaults(run=cmd_train, recipe=recipe)
@@ -124,13 +136,19 @@ def add_summary_command(commands: Any) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     recipe: Recipe[Any] = args.recipe
-    config = apply_overrides(recipe.PRESETS[args.preset], vars(args))
+    config = recipe.PRESETS[args.preset]
+    if args.config:
+        config = read_config_file(args.config, config)
+    config = apply_overrides(config, vars(args))
     extra: dict[str, Any] = {}
     if args.out_dir_arg:
         extra["out_dir"] = args.out_dir_arg
     if args.quiet:
         extra["progress"] = False
     config = apply_overrides(config, extra)
+    if args.print_config:
+        print(json.dumps(to_dict(config), indent=2))
+        return 0
     # Under torchrun (WORLD_SIZE > 1) every process joins one group, trains on its shard of the
     # data, and only rank 0 writes and reports.
     with distributed_run(config.train.device) as dist:
