@@ -359,3 +359,25 @@ def test_crash_after_the_swap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         _save(path, epoch=2)
     assert (tmp_path / ".last.old").exists()
     assert _epoch_of(path) == 2
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused_at_load(tmp_path: Path, bad: float) -> None:
+    model = nn.Linear(3, 2)
+    with torch.no_grad():
+        model.weight[1, 2] = bad
+    save_checkpoint(tmp_path / "c", model)
+    with pytest.raises(CheckpointError, match=r"model\.safetensors: tensor 'weight' holds 1 non"):
+        load_checkpoint(tmp_path / "c")
+
+
+def test_weights_of_another_dtype_are_refused_at_load(tmp_path: Path) -> None:
+    save_checkpoint(tmp_path / "double", nn.Linear(3, 2).double())
+    loaded = load_checkpoint(tmp_path / "double")
+    with pytest.raises(CheckpointError, match="'weight' is torch.float64 in the checkpoint"):
+        loaded.restore(nn.Linear(3, 2))
+    model = nn.Linear(3, 2)
+    model.weight = nn.Parameter(torch.zeros(2, 3, dtype=torch.complex64))
+    save_checkpoint(tmp_path / "complex", model)
+    with pytest.raises(CheckpointError, match=r"model\.safetensors: tensor 'weight' has dtype"):
+        load_checkpoint(tmp_path / "complex")

@@ -27,6 +27,7 @@ from rnnkit.cli.options import add_checkpoint_option
 from rnnkit.config import read_config_file, to_dict
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import RECIPES, Recipe
+from rnnkit.tasks.recipe import recorded_config
 from rnnkit.train.distributed import distributed_run
 
 TASK_COMMANDS: dict[str, TaskCommands] = {
@@ -81,13 +82,15 @@ def add_train_command(verbs: Any, recipe: Recipe[Any], preset: str) -> None:
         "--out",
         dest="out_dir_arg",
         metavar="DIR",
-        help="run directory: checkpoints, metrics.jsonl, loss.png "
-        f"(default: {recipe.PRESETS[preset].train.out_dir})",
+        help="run directory: checkpoints, metrics.jsonl, loss.png; one that holds a run needs "
+        f"--resume or --overwrite (default: {recipe.PRESETS[preset].train.out_dir})",
     )
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue the interrupted or finished run in --out (raise --epochs to train longer)",
+        help="continue the interrupted or finished run in --out with the configuration and data "
+        "it recorded; options given with it change that (raise --epochs to train longer; other "
+        "data needs --change-data)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
@@ -136,13 +139,18 @@ def add_summary_command(commands: Any) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     recipe: Recipe[Any] = args.recipe
-    config = recipe.PRESETS[args.preset]
+    preset = recipe.PRESETS[args.preset]
+    if args.out_dir_arg == "":
+        raise RnnkitError("--out: an empty path; give a directory")
+    out = args.out_dir_arg if args.out_dir_arg is not None else preset.train.out_dir
+    base = preset
+    if args.resume and out is not None:
+        # resume from what the run recorded; the options given change it
+        base = recorded_config(recipe.NAME, type(preset), out) or preset
     if args.config:
-        config = read_config_file(args.config, config)
-    config = apply_overrides(config, vars(args))
-    extra: dict[str, Any] = {}
-    if args.out_dir_arg:
-        extra["out_dir"] = args.out_dir_arg
+        base = read_config_file(args.config, base)
+    config = apply_overrides(base, vars(args))
+    extra: dict[str, Any] = {"out_dir": out}
     if args.quiet:
         extra["progress"] = False
     config = apply_overrides(config, extra)

@@ -26,14 +26,15 @@ Two pieces, which meet in `Batch.extras["continues"]`, a (B,) bool per batch:
                                             the detached final state of the previous batch when
                                             that row continues, from zero otherwise
 
-The training engine knows nothing of state: each epoch (and each evaluation) begins with a
-batch marked False, which resets the carry. After a resume from the middle of an epoch, the
-carried state is not in the checkpoint, so the first resumed window starts from zero; the run
-then differs from an uninterrupted one by that one window's context (epoch-boundary resumes are
-exact).
+Each epoch (and each evaluation) begins with a batch marked False, which resets the carry.
+The training engine sees the carry only through `carry_state_dict` / `load_carry_state_dict`
+(`rnnkit.train.carry`): a checkpoint saved in the middle of an epoch keeps it, so a resumed
+run continues with the state the interrupted one had, exactly as if never interrupted.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor
@@ -190,6 +191,23 @@ class StatefulLanguageModel(LanguageModel):
         # at the window boundary while the forward values carry on.
         self.carry = map_state(lambda s: s.detach(), final) if CONTINUES in batch.extras else None
         return self.output(batch, logits)
+
+    def carry_state_dict(self) -> dict[str, Tensor]:
+        """The carried state as named tensors, {"a"} or {"a", "c"} (LSTM); {} when none."""
+        if self.carry is None:
+            return {}
+        if isinstance(self.carry, LSTMState):
+            return {"a": self.carry.a, "c": self.carry.c}
+        return {"a": self.carry}
+
+    def load_carry_state_dict(self, state: Mapping[str, Tensor]) -> None:
+        """Carry the state `carry_state_dict` returned (e.g. from a mid-epoch checkpoint)."""
+        if not state:
+            self.carry = None
+        elif "c" in state:
+            self.carry = LSTMState(state["a"], state["c"])
+        else:
+            self.carry = state["a"]
 
     @classmethod
     def from_language_model(cls, model: LanguageModel) -> StatefulLanguageModel:

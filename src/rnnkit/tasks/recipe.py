@@ -22,8 +22,9 @@ contract alone (`rnnkit.cli`), and a test runs every recipe through it. The smal
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -33,11 +34,12 @@ from torch import nn
 from rnnkit.config import from_dict, to_dict
 from rnnkit.errors import CheckpointError, RnnkitError
 from rnnkit.models.registry import describe_model
-from rnnkit.train.checkpoint import CheckpointMeta
+from rnnkit.train.checkpoint import CheckpointMeta, checkpoint_exists, checkpoint_extras
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import DistInfo, current_dist
 from rnnkit.train.fit import DevBatches, Evaluate, FitResult, TrainBatches, fit
 from rnnkit.train.loading import load_model
+from rnnkit.train.rundir import check_run_dir
 
 __all__ = [
     "Loaded",
@@ -45,6 +47,7 @@ __all__ = [
     "Recipe",
     "TaskConfig",
     "load_run",
+    "recorded_config",
     "run_training",
 ]
 
@@ -126,14 +129,37 @@ def run_training(
     prepare: Callable[[C, DistInfo | None], Prepared[C]],
     build_model: Callable[[C], nn.Module],
     resume: bool = False,
+    prepare_resumed: Callable[[C, DistInfo | None, Mapping[str, Any]], Prepared[C]] | None = None,
 ) -> FitResult:
     """Train a task: prepare its data, build the model from the seed, fit, checkpoint.
 
     Checkpoints and logs go to config.train.out_dir; each records the task's name, the model's
-    description, the data config and the recipe's extras, which is all `load` needs.
+    description, the whole task config (`recorded_config`), its data config and the recipe's
+    extras (vocabularies), which is all `load` needs. A directory that holds a run is refused
+    before any data is read, unless resume or config.train.overwrite (`rnnkit.train.rundir`).
+
+    resume: continue the run in out_dir on the data it recorded: data settings left None
+    (the file) take the recorded values, different ones are refused unless
+    config.train.change_data; `prepare_resumed(config, dist, recorded extras)` prepares the
+    data with the recorded vocabularies (without it the rebuilt ones must equal those).
     """
     dist = current_dist(config.train.device)
-    prepared = prepare(config, dist)
+    out = config.train.out_dir
+    check_run_dir(out, resume, config.train.overwrite)
+    recorded: dict[str, Any] | None = None
+    if resume:
+        assert out is not None  # check_run_dir refuses resume without a directory
+        if not checkpoint_exists(Path(out) / "last"):
+            raise RnnkitError(f"--resume: {out} holds no run to continue (no {out}/last)")
+        recorded = checkpoint_extras(Path(out) / "last", expected_task=name)
+        config = _replaced(config, data=_resumed_data(config, recorded, out))
+    if recorded is not None and prepare_resumed is not None:
+        prepared = prepare_resumed(config, dist, recorded)
+    else:
+        prepared = prepare(config, dist)
+    extras = {**prepared.extras, "data": to_dict(prepared.config.data)}
+    if recorded is not None:
+        _check_same_pipeline(prepared.extras, recorded, str(out))
     torch.manual_seed(config.train.seed)
     model = build_model(prepared.config)
     return fit(
@@ -144,10 +170,71 @@ def run_training(
         evaluate=prepared.evaluate,
         task=name,
         model_config=describe_model(model),
-        extras={**prepared.extras, "data": to_dict(prepared.config.data)},
+        extras={**extras, "config": to_dict(prepared.config)},
         resume=resume,
         dist=dist,
     )
+
+
+def recorded_config(name: str, config_type: type[C], out_dir: str | Path) -> C | None:
+    """The task config the run in `out_dir` recorded in its `last` checkpoint (overwrite and
+    change_data off), to resume it with; None when there is no such run, or it was made by an
+    rnnkit that recorded none."""
+    if not checkpoint_exists(Path(out_dir) / "last"):
+        return None
+    extras = checkpoint_extras(Path(out_dir) / "last", expected_task=name)
+    if "config" not in extras:
+        return None
+    try:
+        config = from_dict(config_type, extras["config"])
+    except RnnkitError as e:
+        raise CheckpointError(f"checkpoint {out_dir}/last: unusable task config ({e})") from None
+    return _replaced(config, train=replace(config.train, overwrite=False, change_data=False))
+
+
+def _replaced(config: C, **changes: Any) -> C:
+    """dataclasses.replace for a task config (a frozen dataclass the TypeVar cannot say)."""
+    return replace(config, **changes)  # type: ignore[type-var]
+
+
+def _resumed_data(config: C, recorded: Mapping[str, Any], out: str) -> Any:
+    """config.data with the settings left None taken from the run's recorded data config;
+    settings that differ from it are refused unless config.train.change_data."""
+    given = config.data
+    try:
+        saved = from_dict(type(given), recorded.get("data", {}))
+    except RnnkitError as e:
+        raise CheckpointError(f"checkpoint {out}/last: unusable data config ({e})") from None
+    values, changed = {}, []
+    for f in dataclasses.fields(given):
+        new, old = getattr(given, f.name), getattr(saved, f.name)
+        if new is None or new == old or _same_file(new, old):
+            values[f.name] = old
+        else:
+            values[f.name] = new
+            option = "--" + f.metadata.get("option", f.name).replace("_", "-")
+            changed.append(f"{option} {new} (the run's: {old})")
+    if changed and not config.train.change_data:
+        raise RnnkitError(
+            f"--resume continues the run in {out} on the data it recorded, but "
+            f"{'; '.join(changed)}: drop the option to resume on the run's data, or add "
+            "--change-data to continue its weights on other data (its vocabulary is kept)"
+        )
+    return replace(given, **values)
+
+
+def _same_file(a: Any, b: Any) -> bool:
+    return isinstance(a, str) and isinstance(b, str) and Path(a).resolve() == Path(b).resolve()
+
+
+def _check_same_pipeline(built: Mapping[str, Any], recorded: Mapping[str, Any], out: str) -> None:
+    """The vocabularies a resumed run's data gave must be the run's: ids must keep meaning."""
+    differ = sorted(k for k in built if k in recorded and built[k] != recorded[k])
+    if differ:
+        raise RnnkitError(
+            f"--resume: the data gives a {', '.join(differ)} other than the run's in {out}, so "
+            "the trained weights would be read under other ids; resume on the run's own data"
+        )
 
 
 def load_run(

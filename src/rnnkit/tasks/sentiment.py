@@ -274,15 +274,19 @@ def evaluate_classifier(model: nn.Module, batches: Iterable[Batch]) -> dict[str,
 # ----------------------------------------------------------------------------- the recipe
 
 
-def prepare(config: SentimentConfig, dist: DistInfo | None = None) -> Prepared[SentimentConfig]:
-    """Read the training reviews, hold out the dev part, build the vocabulary from the rest,
-    encode both; the model config gets the vocabulary's size."""
+def prepare(
+    config: SentimentConfig, dist: DistInfo | None = None, pipeline: TextPipeline | None = None
+) -> Prepared[SentimentConfig]:
+    """Read the training reviews, hold out the dev part, build the vocabulary from the rest
+    (unless `pipeline` is given: a resumed run's), encode both; the model config gets the
+    vocabulary's size."""
     path = training_source(config.data)
     train_part, dev_part = split_dev(
         load_sentiment(path, split="train"), config.data.dev_fraction, config.data.split_seed
     )
     train_tokens = [tokenize(ex.text) for ex in train_part]
-    pipeline = TextPipeline.build(train_tokens, config.data.max_words, config.data.max_len)
+    if pipeline is None:
+        pipeline = TextPipeline.build(train_tokens, config.data.max_words, config.data.max_len)
     train_examples = encode_examples(train_part, pipeline, train_tokens)
     dev = encode_examples(dev_part, pipeline, [tokenize(ex.text) for ex in dev_part])
     rank, world = (dist.rank, dist.world_size) if dist is not None else (0, 1)
@@ -308,7 +312,14 @@ def build_model(config: SentimentConfig) -> SequenceClassifier:
 
 def train(config: SentimentConfig, resume: bool = False) -> FitResult:
     """Train the review classifier; checkpoints and logs go to config.train.out_dir."""
-    return run_training(NAME, config, prepare, build_model, resume)
+    return run_training(
+        NAME,
+        config,
+        prepare,
+        build_model,
+        resume,
+        lambda c, d, extras: prepare(c, d, TextPipeline.from_extras(extras, "the run to resume")),
+    )
 
 
 # -------------------------------------------------------------------- evaluate and predict

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -221,11 +222,13 @@ def evaluate_chars(model: nn.Module, batches: Any) -> dict[str, float]:
 # ------------------------------------------------------------------------------ the recipe
 
 
-def prepare(config: TextConfig, dist: DistInfo | None = None) -> Prepared[TextConfig]:
-    """Read and split the text, build the vocabulary and the batches of streams; the model
-    config gets the vocabulary's size."""
+def prepare(
+    config: TextConfig, dist: DistInfo | None = None, vocab: Vocabulary | None = None
+) -> Prepared[TextConfig]:
+    """Read and split the text, build the vocabulary (unless given: a resumed run's) and the
+    batches of streams; the model config gets the vocabulary's size."""
     text, path = load_text(config.data.path)
-    vocab = build_vocabulary(text)
+    vocab = vocab if vocab is not None else build_vocabulary(text)
     ids = encode(text, vocab, path)
     assert vocab.bos_id is not None
     inputs, targets = next_char_pairs(ids, vocab.bos_id)
@@ -267,7 +270,18 @@ def train(config: TextConfig, resume: bool = False) -> FitResult:
     """Train the character model; checkpoints and logs go to config.train.out_dir. It is
     saved as a plain language model: the stateful model only adds the carried state, which
     is not a parameter."""
-    return run_training(NAME, config, prepare, build_model, resume)
+    return run_training(NAME, config, prepare, build_model, resume, prepare_resumed)
+
+
+def prepare_resumed(
+    config: TextConfig, dist: DistInfo | None, extras: Mapping[str, Any]
+) -> Prepared[TextConfig]:
+    """`prepare` with the vocabulary a run recorded (resuming it)."""
+    try:
+        vocab = Vocabulary.from_dict(extras["vocab"])
+    except (KeyError, RnnkitError) as e:
+        raise CheckpointError(f"the run to resume has no usable vocabulary ({e})") from e
+    return prepare(config, dist, vocab)
 
 
 def new_model(config: LanguageModelConfig) -> StatefulLanguageModel:

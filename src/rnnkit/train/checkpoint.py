@@ -31,7 +31,8 @@ checkpoint is loadable.
 
 Validation on load: a missing directory or file, a size or checksum mismatch (truncation,
 flipped bytes, hand edits), unreadable JSON or safetensors, a checkpoint made for another task,
-and tensors whose names or shapes do not fit the model each raise `CheckpointError` with a
+model tensors with NaN or inf values or of a dtype no weight has, and tensors whose names,
+shapes or dtypes do not fit the model each raise `CheckpointError` with a
 one-line message naming the file and what is wrong.
 """
 
@@ -51,6 +52,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from rnnkit.errors import CheckpointError, RnnkitError
+from rnnkit.train.model_state import check_model_state, check_tensor_values
 from rnnkit.train.rng import RngState, rng_from_json, rng_to_json
 from rnnkit.train.state_tree import join_tensors, split_tensors
 
@@ -96,6 +98,8 @@ class LoadedCheckpoint:
     optimizer_state: dict[str, Any] | None
     scheduler_state: dict[str, Any] | None
     average_state: dict[str, Any] | None = None  # the weight average, when the run kept one
+    # The state a stateful model carries between batches, one per rank (see rnnkit.train.carry)
+    carry_state: list[dict[str, Tensor]] | None = None
 
     def restore(
         self,
@@ -140,11 +144,13 @@ def save_checkpoint(
     scheduler: Stateful | None = None,
     meta: CheckpointMeta | None = None,
     average: Stateful | None = None,
+    carry: list[dict[str, Tensor]] | None = None,
 ) -> Path:
     """Write a checkpoint directory at `path` atomically (see the module docstring).
 
     `model` may be wrapped in DistributedDataParallel (its inner module is saved). Without an
     optimizer, scheduler and RNG states the checkpoint is weights-only (no optimizer file).
+    `carry`: the state a stateful model carries between batches, per rank (mid-epoch saves).
     Returns the path.
     """
     path = Path(path)
@@ -176,6 +182,8 @@ def save_checkpoint(
         else split_tensors(average.state_dict(), "average", state_tensors),
         "rng": [rng_to_json(r, rank, state_tensors) for rank, r in enumerate(meta.rng)],
     }
+    if carry is not None:
+        body["carry"] = split_tensors(carry, "carry", state_tensors)
     blobs = {MODEL_FILE: safetensors.torch.save(model_tensors)}
     if state_tensors:
         blobs[STATE_FILE] = safetensors.torch.save(state_tensors)
@@ -319,6 +327,19 @@ def load_checkpoint(path: str | Path, expected_task: str | None = None) -> Loade
         raise CheckpointError(f"{meta_path}: malformed ({type(e).__name__}: {e})") from e
 
 
+def checkpoint_extras(path: str | Path, expected_task: str | None = None) -> dict[str, Any]:
+    """The caller extras of a checkpoint (vocabularies, configs), read and validated like
+    `load_checkpoint` does, without reading its tensors."""
+    directory = _resolve(Path(path))
+    body = _read_body(directory / META_FILE, directory)
+    if expected_task is not None and body.get("task") != expected_task:
+        raise CheckpointError(f"checkpoint {directory} was not made for {expected_task!r}")
+    extras = body.get("extras")
+    if not isinstance(extras, dict):
+        raise CheckpointError(f"{directory / META_FILE}: malformed (no extras object)")
+    return extras
+
+
 def _read_body(meta_path: Path, directory: Path) -> dict[str, Any]:
     """checkpoint.json, checked to be an rnnkit checkpoint this version reads, unedited (its
     "sha256" matches, and is removed)."""
@@ -376,9 +397,10 @@ def _from_body(body: Mapping[str, Any], directory: Path) -> LoadedCheckpoint:
     sections = [
         body["optimizer"],
         body["scheduler"],
-        body.get("average"),
-    ]  # "average" is absent from checkpoints of rnnkit <= 0.1
-    optimizer, scheduler, average = (
+        body.get("average"),  # absent from checkpoints of rnnkit <= 0.1
+        body.get("carry"),  # only in mid-epoch saves of stateful models
+    ]
+    optimizer, scheduler, average, carry = (
         None if s is None else join_tensors(s, state_tensors, state_path) for s in sections
     )
     return LoadedCheckpoint(
@@ -388,6 +410,7 @@ def _from_body(body: Mapping[str, Any], directory: Path) -> LoadedCheckpoint:
         optimizer_state=optimizer,
         scheduler_state=scheduler,
         average_state=average,
+        carry_state=carry,
     )
 
 
@@ -398,6 +421,7 @@ def _read_model_state(
     if MODEL_FILE not in files:
         raise CheckpointError(f"{directory / META_FILE}: lists no {MODEL_FILE}")
     model_state = _read_tensors(directory / MODEL_FILE, files[MODEL_FILE])
+    check_tensor_values(model_state, directory / MODEL_FILE)
     for name, target in body["aliases"].items():
         if target not in model_state:
             raise CheckpointError(f"{directory / MODEL_FILE}: tied tensor {target!r} is missing")
@@ -412,31 +436,6 @@ def load_model_weights(
     loaded = load_checkpoint(path, expected_task)
     loaded.restore(model)
     return loaded.meta
-
-
-def check_model_state(model: nn.Module, state: Mapping[str, Tensor], where: str | Path) -> None:
-    """Raise CheckpointError unless `state` has exactly the model's tensor names and shapes."""
-    own = model.state_dict()
-    mismatched = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    if not (mismatched or missing or unexpected):
-        return
-    if mismatched:
-        k = mismatched[0]
-        first = (
-            f"tensor {k!r} is {tuple(state[k].shape)} in the checkpoint but "
-            f"{tuple(own[k].shape)} in the model"
-        )
-    elif missing:
-        first = f"model tensor {missing[0]!r} is missing from the checkpoint"
-    else:
-        first = f"checkpoint tensor {unexpected[0]!r} has no counterpart in the model"
-    raise CheckpointError(
-        f"checkpoint {where} does not fit this model: {first} ({len(mismatched)} shape "
-        f"mismatches, {len(missing)} missing, {len(unexpected)} unexpected); was it made with "
-        "another model configuration?"
-    )
 
 
 def _resolve(path: Path) -> Path:

@@ -8,13 +8,21 @@ can be inspected and resumed from its directory alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 from rnnkit.errors import RnnkitError
 
 LR_SCHEDULES = ("constant", "cosine", "plateau")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 MODES = ("min", "max")
+# Fields that may change between a run and its resumption without making it differ from an
+# uninterrupted one (how long, where, how it is shown), so without a warning.
+RESUME_FREE = frozenset(
+    {"epochs", "out_dir", "progress", "device", "log_every", "patience", "num_threads"}
+    | {"overwrite", "change_data"}
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,12 @@ class TrainConfig:
     # Directory for checkpoints (last/, best/), metrics.jsonl, TensorBoard events and the loss
     # curve; None writes nothing. `fit(out_dir=...)` overrides it.
     out_dir: str | None = None
+    # Replace the run already in out_dir (its checkpoints, metrics.jsonl, tb/, loss.png)
+    # instead of refusing to start; the old run is deleted once this one owns the directory.
+    overwrite: bool = False
+    # With --resume: continue on a data file other than the one the run recorded (the run's
+    # vocabulary is kept; text it cannot encode is an error). Without it that is refused.
+    change_data: bool = False
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 0, f"epochs must be >= 0, got {self.epochs}")
@@ -131,8 +145,24 @@ class TrainConfig:
             self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
             f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}",
         )
+        _check(
+            self.out_dir != "",
+            "out_dir must be a directory or None (writes nothing), got '' (an empty path)",
+        )
 
 
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise RnnkitError(f"TrainConfig: {message}")
+
+
+def changed_on_resume(config: TrainConfig, saved: Mapping[str, Any]) -> list[str]:
+    """The fields of `config` that differ from the run's saved TrainConfig (as JSON) and make
+    the resumed run differ from an uninterrupted one (all but RESUME_FREE)."""
+    return sorted(
+        f.name
+        for f in fields(config)
+        if f.name in saved
+        and saved[f.name] != getattr(config, f.name)
+        and f.name not in RESUME_FREE
+    )

@@ -30,8 +30,12 @@ seeded `rnnkit.data.batching.BucketBatcher`. The RNG states (dropout) are seeded
 end with identical weights and metrics. Ctrl-C (SIGINT) or SIGTERM asks the loop to stop after
 the current step: it saves `last` including the position inside the epoch and the running sums,
 then raises KeyboardInterrupt; `resume=True` skips the batches already done and continues as if
-never interrupted. A second Ctrl-C aborts at once (the previous `last` stays valid, and the
-progress since the last epoch end is lost).
+never interrupted (a model that carries state between batches gets it back, `carry`). A second
+Ctrl-C aborts at once, except during a checkpoint write, which completes first (a `last`
+announced as saved is saved); after an abort the previous `last` stays valid.
+
+Run directories (`rundir`): one run at a time owns out_dir (`.lock`), and a directory that
+holds a run is refused unless `resume=True` or `config.overwrite` says what to do with it.
 """
 
 from __future__ import annotations
@@ -53,13 +57,14 @@ from rnnkit.config import to_dict
 from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
 from rnnkit.train.averaging import WeightAverage
+from rnnkit.train.carry import capture_carry, restore_carry
 from rnnkit.train.checkpoint import (
     CheckpointMeta,
     RngState,
     load_checkpoint,
     save_checkpoint,
 )
-from rnnkit.train.config import TrainConfig
+from rnnkit.train.config import TrainConfig, changed_on_resume
 from rnnkit.train.distributed import (
     DistInfo,
     all_reduce_max,
@@ -76,6 +81,7 @@ from rnnkit.train.plots import plot_loss_curves
 from rnnkit.train.progress import EpochProgress, RunState
 from rnnkit.train.results import FitResult, evaluate_loss
 from rnnkit.train.rng import seed_everything
+from rnnkit.train.rundir import claim_run_dir
 from rnnkit.train.step import train_step
 
 __all__ = [  # LRSchedule, make_optimizer and seed_everything live beside, and are used, here
@@ -95,9 +101,6 @@ log = logging.getLogger("rnnkit.train")
 TrainBatches = Callable[[int], Iterable[Batch]]
 DevBatches = Callable[[], Iterable[Batch]]
 Evaluate = Callable[[nn.Module, Iterable[Batch]], Mapping[str, float]]
-
-# Fields of TrainConfig that may change between a run and its resumption without a warning.
-_RESUME_FREE = {"epochs", "out_dir", "progress", "device", "log_every", "patience", "num_threads"}
 
 
 def fit(
@@ -133,7 +136,8 @@ def fit(
                    no_grad with batches already on the model's device. Default: evaluate_loss,
                    {"loss": per-step dev loss}. config.metric must be one of the names.
     out_dir:       where to write (overrides config.out_dir; None and no config.out_dir writes
-                   nothing): last/ and best/ checkpoints, metrics.jsonl, tb/, loss.png.
+                   nothing): last/ and best/ checkpoints, metrics.jsonl, tb/, loss.png. A
+                   directory holding a run is refused unless resume or config.overwrite.
     task, model_config, extras: JSON data saved in every checkpoint, so that a checkpoint can
                    be checked against its task and the model and vocabularies rebuilt.
     resume:        continue from out_dir/last (weights, optimizer, schedule, RNG, epoch, step,
@@ -183,6 +187,10 @@ class _Run:
         self.dist = dist if dist is not None else current_dist(config.device)
         self.device = self.dist.device
         out = out_dir if out_dir is not None else config.out_dir
+        if out is not None and str(out) == "":
+            raise RnnkitError(
+                "out_dir is an empty path; give a directory, or None to write nothing"
+            )
         self.out = None if out is None else Path(out)
         self.writes = self.out is not None and self.dist.is_main
         self.model = model.to(self.device)
@@ -206,6 +214,15 @@ class _Run:
     def fit(self, resume: bool) -> FitResult:
         if self.config.num_threads is not None:
             torch.set_num_threads(self.config.num_threads)
+        lock = claim_run_dir(self.out if self.writes else None, resume, self.config, self.dist)
+        try:
+            self._run(resume)
+        finally:
+            if lock is not None:
+                lock.release()
+        return self.state.result(self.out)
+
+    def _run(self, resume: bool) -> None:
         seed_everything(self.config.seed + self.dist.rank)
         if resume:
             self._resume()
@@ -224,16 +241,6 @@ class _Run:
             self.stop.uninstall()
             self.logger.close()
         self._finish()
-        return FitResult(
-            history=self.state.history,
-            best_metric=self.state.best_metric,
-            best_epoch=self.state.best_epoch,
-            epochs_completed=self.state.epoch,
-            global_step=self.state.global_step,
-            stopped_early=self.state.stopped_early,
-            final_metrics=dict(self.state.last_metrics),
-            out_dir=self.out,
-        )
 
     def _resume(self) -> None:
         if self.out is None:
@@ -246,12 +253,7 @@ class _Run:
         if self.average is not None and not keeps_average:
             self.average = WeightAverage(self.model, self.config.ema_decay)  # from here on
         self.state = RunState.from_meta(loaded.meta)
-        saved = loaded.meta.train_config
-        changed = sorted(
-            k
-            for k, v in to_dict(self.config).items()
-            if k in saved and saved[k] != v and k not in _RESUME_FREE
-        )
+        changed = changed_on_resume(self.config, loaded.meta.train_config)
         if changed and self.dist.is_main:
             log.warning(
                 "resuming with a changed training config (%s): the run will differ from "
@@ -260,6 +262,8 @@ class _Run:
             )
         if len(loaded.meta.rng) == self.dist.world_size:
             loaded.meta.rng[self.dist.rank].restore(self.device)
+            if loaded.carry_state is not None:  # a stateful model, saved mid-epoch
+                restore_carry(self.model, loaded.carry_state[self.dist.rank], self.device)
         else:
             log.warning(
                 "checkpoint has RNG states for %d processes, this run has %d: reseeding",
@@ -313,7 +317,8 @@ class _Run:
                     }
                 if self.writes:
                     assert self.out is not None
-                    save_checkpoint(self.out / "best", self.model, meta=self._meta([]))
+                    with self.stop.finishing():
+                        save_checkpoint(self.out / "best", self.model, meta=self._meta([]))
         self._save_last()
         if all_reduce_max([float(self.stop.requested)], self.dist)[0] > 0:
             raise KeyboardInterrupt
@@ -448,16 +453,20 @@ class _Run:
 
     def _save_last(self) -> None:
         rng: list[RngState] = gather_objects(RngState.capture(self.device), self.dist)
+        carry = capture_carry(self.model) if self.state.in_progress is not None else None
+        carries = None if carry is None else gather_objects(carry, self.dist)
         if self.writes:
             assert self.out is not None
-            save_checkpoint(
-                self.out / "last",
-                self.model,
-                self.optimizer,
-                self.schedule,
-                self._meta(rng),
-                average=self.average,
-            )
+            with self.stop.finishing():
+                save_checkpoint(
+                    self.out / "last",
+                    self.model,
+                    self.optimizer,
+                    self.schedule,
+                    self._meta(rng),
+                    average=self.average,
+                    carry=carries,
+                )
 
     def _save_progress(self, progress: EpochProgress) -> None:
         """Keep the interrupted epoch's position and sums in the state (saved with `last`)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,9 @@ class MetricsLogger:
     """Append metric records to `out_dir/metrics.jsonl` (and TensorBoard events in out_dir/tb).
 
     `out_dir=None` makes every method a no-op (non-zero ranks, runs without an output
-    directory). `keep_until_step` (resuming) first drops the records a crashed run wrote after
-    its last checkpoint, so the file reads as one uninterrupted run.
+    directory). Records are appended, never truncated: create the logger only once the run
+    owns out_dir (`rnnkit.train.rundir`). `keep_until_step` (resuming) first drops the records
+    a crashed run wrote after its last checkpoint, so the file reads as one uninterrupted run.
     """
 
     def __init__(
@@ -44,11 +46,9 @@ class MetricsLogger:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         self.path = out / METRICS_FILE
-        if keep_until_step is None:
-            self.path.write_text("")
-        else:
-            kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= keep_until_step]
-            self.path.write_text("".join(_line(r) for r in kept))
+        if keep_until_step is not None:
+            _drop_after(self.path, keep_until_step)
+        self.path.touch()
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -76,6 +76,17 @@ class MetricsLogger:
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+
+
+def _drop_after(path: Path, step: int) -> None:
+    """Remove the records after `step` (and torn lines), replacing the file atomically."""
+    records = read_metrics(path)
+    kept = [r for r in records if r.get("step", 0) <= step]
+    if len(kept) == len(records) and (not path.is_file() or path.read_text().endswith("\n")):
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(_line(r) for r in kept), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _line(record: Mapping[str, Any]) -> str:

@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,6 +22,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.metrics.running import accumulator_dtype
 from rnnkit.train.checkpoint import CheckpointMeta
 from rnnkit.train.distributed import DistInfo, all_reduce_sum
+from rnnkit.train.results import FitResult
 from rnnkit.train.step import StepOutput
 
 
@@ -40,6 +42,19 @@ class RunState:
     # "steps", "loss_sum", "count", "grad_norm_sum", "tokens", "seconds"}; the resumed run
     # skips `steps` batches and continues the sums.
     in_progress: dict[str, Any] | None = None
+
+    def result(self, out_dir: Path | None) -> FitResult:
+        """What `fit` returns for a run in this state."""
+        return FitResult(
+            history=self.history,
+            best_metric=self.best_metric,
+            best_epoch=self.best_epoch,
+            epochs_completed=self.epoch,
+            global_step=self.global_step,
+            stopped_early=self.stopped_early,
+            final_metrics=dict(self.last_metrics),
+            out_dir=out_dir,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
