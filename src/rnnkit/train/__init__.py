@@ -21,10 +21,13 @@ The modules, one concern each:
                  plus tensors)
     distributed  torchrun: which process am I, collectives
     logging      metrics.jsonl and TensorBoard;  plots: loss.png;  config: TrainConfig;
-    loading      load_model(checkpoint) in one call
+    loading      load_model(checkpoint) and save_model(model, path), one call each
+    callbacks    fit's callbacks (on_epoch_end, on_step_end) and torch lr schedulers
+    sources      fit's batches from a DataLoader or list as well as a function
 """
 
 from rnnkit.train.averaging import WeightAverage
+from rnnkit.train.callbacks import Callback, FitHooks
 from rnnkit.train.checkpoint import (
     CheckpointMeta,
     LoadedCheckpoint,
@@ -53,13 +56,15 @@ from rnnkit.train.fit import (
     make_optimizer,
     seed_everything,
 )
-from rnnkit.train.loading import load_model
+from rnnkit.train.loading import load_model, save_model
 from rnnkit.train.logging import MetricsLogger, read_metrics
 from rnnkit.train.plots import plot_loss_curves
 
 __all__ = [
+    "Callback",
     "CheckpointMeta",
     "DistInfo",
+    "FitHooks",
     "FitResult",
     "LRSchedule",
     "LoadedCheckpoint",
@@ -82,6 +87,7 @@ __all__ = [
     "read_metrics",
     "resolve_device",
     "save_checkpoint",
+    "save_model",
     "seed_everything",
     "single_process",
     "unwrap_model",

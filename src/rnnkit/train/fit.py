@@ -40,7 +40,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ from rnnkit.config import to_dict
 from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
 from rnnkit.train.averaging import WeightAverage
+from rnnkit.train.callbacks import FitHooks, LRSchedulerFactory
 from rnnkit.train.checkpoint import (
     CheckpointMeta,
     RngState,
@@ -69,6 +70,7 @@ from rnnkit.train.distributed import (
     gather_objects,
 )
 from rnnkit.train.interrupt import StopRequest
+from rnnkit.train.loading import model_description
 from rnnkit.train.logging import MetricsLogger
 from rnnkit.train.loop import agree_across_ranks, skip_done
 from rnnkit.train.optim import LRSchedule, improves, make_optimizer
@@ -76,6 +78,7 @@ from rnnkit.train.plots import plot_loss_curves
 from rnnkit.train.progress import EpochProgress, RunState
 from rnnkit.train.results import FitResult, evaluate_loss
 from rnnkit.train.rng import seed_everything
+from rnnkit.train.sources import DevSource, TrainSource, dev_source, train_source
 from rnnkit.train.step import train_step
 
 __all__ = [  # LRSchedule, make_optimizer and seed_everything live beside, and are used, here
@@ -102,8 +105,8 @@ _RESUME_FREE = {"epochs", "out_dir", "progress", "device", "log_every", "patienc
 
 def fit(
     model: nn.Module,
-    train_batches: TrainBatches,
-    dev_batches: DevBatches | None = None,
+    train_batches: TrainSource,
+    dev_batches: DevSource | None = None,
     config: TrainConfig | None = None,
     *,
     evaluate: Evaluate | None = None,
@@ -113,6 +116,8 @@ def fit(
     extras: Mapping[str, Any] | None = None,
     resume: bool = False,
     dist: DistInfo | None = None,
+    callbacks: Sequence[object] = (),
+    lr_scheduler: LRSchedulerFactory | None = None,
 ) -> FitResult:
     """Train `model` for `config.epochs` epochs; return the history and best dev metric.
 
@@ -126,7 +131,7 @@ def fit(
     train_batches: `train_batches(epoch)` (epoch from 0) -> this process's batches (on CPU or
                    any device), the same ones whenever called with the same epoch. Under
                    torchrun it yields this rank's shard, the same number of batches per rank
-                   (see rnnkit.train.distributed).
+                   (see rnnkit.train.distributed). Or a DataLoader or list (train.sources).
     dev_batches:   `dev_batches()` -> the whole dev split (not sharded), or None: no
                    evaluation, no best checkpoint, no early stopping.
     evaluate:      `evaluate(model, batches) -> {name: value}`, called in eval mode under
@@ -134,27 +139,29 @@ def fit(
                    {"loss": per-step dev loss}. config.metric must be one of the names.
     out_dir:       where to write (overrides config.out_dir; None and no config.out_dir writes
                    nothing): last/ and best/ checkpoints, metrics.jsonl, tb/, loss.png.
-    task, model_config, extras: JSON data saved in every checkpoint, so that a checkpoint can
-                   be checked against its task and the model and vocabularies rebuilt.
+    task, model_config, extras: JSON saved in every checkpoint (model_config default:
+                   describe_model(model)), to check its task, rebuild model and vocabularies.
     resume:        continue from out_dir/last (weights, optimizer, schedule, RNG, epoch, step,
                    early-stopping state, history, position inside an interrupted epoch);
                    config.epochs may be raised to train longer.
     dist:          this process's DistInfo from init_distributed(); default: the initialised
                    process group if any, else a single process on config.device.
+    callbacks, lr_scheduler: see rnnkit.train.callbacks.
     """
     config = config if config is not None else TrainConfig()
     run = _Run(
         model,
-        train_batches,
-        dev_batches,
+        train_source(train_batches),
+        dev_source(dev_batches),
         config,
         evaluate or evaluate_loss,
         out_dir,
         task,
-        model_config,
+        model_config if model_config is not None else model_description(model),
         extras,
         dist,
     )
+    run.hooks = FitHooks(run.optimizer, config, callbacks, lr_scheduler)
     return run.fit(resume)
 
 
@@ -194,6 +201,7 @@ class _Run:
         self.model_config = dict(model_config or {})
         self.extras = dict(extras or {})
         self.optimizer = make_optimizer(self.model, config)
+        self.hooks = FitHooks(self.optimizer, config)  # fit() adds callbacks and lr_scheduler
         self.schedule = LRSchedule(config)
         self.average = WeightAverage(self.model, config.ema_decay) if config.ema_decay > 0 else None
         self.state = RunState()
@@ -304,6 +312,7 @@ class _Run:
                     if k not in ("kind", "epoch", "step") and isinstance(v, float)
                 ),
             )
+        self.hooks.epoch_end(epoch + 1, record)
         if improved:
             with self._averaged():
                 if self.config.restore_best:
@@ -359,7 +368,7 @@ class _Run:
                 assert batch is not None
                 num_steps = batch.num_steps  # real time steps, counted on the CPU copy
                 fraction = progress.steps / n if n else 0.0
-                lr = self.schedule.lr(state.global_step, epoch, fraction)
+                lr = self.hooks.lr(self.schedule.lr(state.global_step, epoch, fraction))
                 out = train_step(
                     self.net,
                     self.optimizer,
@@ -370,6 +379,7 @@ class _Run:
                 )
                 progress.add(out, num_steps)
                 state.global_step += 1
+                self.hooks.step_end(state.global_step, out.loss)
                 bar.update(1)
                 if state.global_step % config.log_every == 0:
                     self._log_step(progress, lr, bar)
