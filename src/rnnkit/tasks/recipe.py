@@ -22,6 +22,7 @@ contract alone (`rnnkit.cli`), and a test runs every recipe through it. The smal
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ __all__ = [
     "Recipe",
     "TaskConfig",
     "load_run",
+    "report_data",
     "run_training",
 ]
 
@@ -148,6 +150,14 @@ def run_training(
         resume=resume,
         dist=dist,
     )
+
+
+def report_data(task: str, dist: DistInfo | None, *sources: str | Path) -> None:
+    """One line naming the data a recipe trains on (logged by the main process), so that no
+    data is ever used without the user seeing which: `music: training on /path/train.json`."""
+    if dist is None or dist.is_main:
+        where = ", ".join(str(s) for s in sources)
+        logging.getLogger("rnnkit.tasks").info("%s: training on %s", task, where)
 
 
 def load_run(

@@ -53,7 +53,7 @@ from rnnkit.metrics.running import RunningMeans
 from rnnkit.models.base import ModelOutput
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.encoder import EncoderConfig
-from rnnkit.tasks.recipe import Loaded, Prepared, load_run, run_training
+from rnnkit.tasks.recipe import Loaded, Prepared, load_run, report_data, run_training
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import DistInfo
 from rnnkit.train.fit import FitResult
@@ -185,7 +185,7 @@ def training_source(config: SentimentDataConfig) -> Path:
         config.path,
         "imdb/train.tsv.gz",
         "no training data: pass --data FILE (label<TAB>text lines, CSV, JSON lines or an "
-        "aclImdb folder) or --download to fetch the IMDB reviews",
+        "aclImdb folder), or run `rnnkit data fetch imdb` to train on the IMDB reviews",
     )
 
 
@@ -278,6 +278,7 @@ def prepare(config: SentimentConfig, dist: DistInfo | None = None) -> Prepared[S
     """Read the training reviews, hold out the dev part, build the vocabulary from the rest,
     encode both; the model config gets the vocabulary's size."""
     path = training_source(config.data)
+    report_data(NAME, dist, path)
     train_part, dev_part = split_dev(
         load_sentiment(path, split="train"), config.data.dev_fraction, config.data.split_seed
     )

@@ -41,7 +41,7 @@ from rnnkit.errors import CheckpointError, DataError, RnnkitError
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.models.stateful import StatefulLanguageModel, stream_batches
-from rnnkit.tasks.recipe import Loaded, Prepared, load_run, run_training
+from rnnkit.tasks.recipe import Loaded, Prepared, load_run, report_data, run_training
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import DistInfo
 from rnnkit.train.fit import FitResult, TrainBatches, evaluate_loss
@@ -140,7 +140,8 @@ def load_text(path: str | Path | None) -> tuple[str, Path]:
     p = find_data(
         path,
         "tinyshakespeare/input.txt",
-        "no text given: pass --data FILE (a plain UTF-8 text file)",
+        "no text given: pass --data FILE (a plain UTF-8 text file), or run "
+        "`rnnkit data fetch tinyshakespeare` to train on Tiny Shakespeare",
     )
     text = read_text(p)
     if not text:
@@ -225,6 +226,7 @@ def prepare(config: TextConfig, dist: DistInfo | None = None) -> Prepared[TextCo
     """Read and split the text, build the vocabulary and the batches of streams; the model
     config gets the vocabulary's size."""
     text, path = load_text(config.data.path)
+    report_data(NAME, dist, path)
     vocab = build_vocabulary(text)
     ids = encode(text, vocab, path)
     assert vocab.bos_id is not None
