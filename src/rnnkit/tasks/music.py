@@ -236,12 +236,14 @@ def generate(
     seed: int = 0,
     png: str | Path | None = None,
     bpm: float = 80.0,
+    device: str | torch.device = "cpu",
 ) -> list[list[int]]:
     """Sample `steps` quarter notes from a trained model; write a MIDI file (and a piano-roll
-    PNG beside it unless `png` says where). Returns the steps as lists of MIDI pitches."""
+    PNG beside it unless `png` says where) with the model on `device`. Returns the steps as
+    lists of MIDI pitches (the same for a seed on every device, up to rounding)."""
     if steps < 1:
         raise RnnkitError(f"--steps must be at least 1, got {steps}")
-    model = load(checkpoint).model
+    model = load(checkpoint).model.to(device)
     generator = torch.Generator().manual_seed(seed)
     frames = model.generate(
         steps, torch.zeros(1, KEYS), temperature, top_k, generator

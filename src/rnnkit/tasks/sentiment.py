@@ -360,16 +360,48 @@ def evaluate(
     }
 
 
-def predict(checkpoint: str | Path, texts: Sequence[str]) -> list[tuple[str, float]]:
-    """(label, probability of that label) for each text, in order.
+class SentimentClassifier:
+    """A trained review classifier loaded once from a checkpoint, ready for many calls.
 
-    The probability is the model's σ(z) = P(pos) for a `pos` answer and 1 - σ(z) for `neg`.
-    Raises RnnkitError naming the text (1-based) when one is empty or has no words.
+    >>> classifier = SentimentClassifier("runs/sentiment/best")             # doctest: +SKIP
+    >>> classifier.predict(["A wonderful film.", "Dull and far too long."])  # doctest: +SKIP
+    [('pos', 0.93...), ('neg', 0.88...)]
     """
+
+    def __init__(self, checkpoint: str | Path, device: str | torch.device = "cpu"):
+        loaded = load(checkpoint)
+        self.device = torch.device(device)
+        self.model = loaded.model.to(self.device)
+        self.pipeline = loaded.pipeline
+        self.data = loaded.data  # the data config it was trained on
+        self.checkpoint = str(checkpoint)
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """(label, probability of that label) for each text, in order.
+
+        The probability is the model's σ(z) = P(pos) for a `pos` answer and 1 - σ(z) for
+        `neg`. Raises RnnkitError naming the text (1-based) when one is empty or has no words.
+        """
+        if isinstance(texts, str):
+            raise RnnkitError(
+                "predict expects a list of texts, got a single string; wrap it: [text]"
+            )
+        return _predict(self.model, self.pipeline, texts, self.device)
+
+
+def predict(
+    checkpoint: str | Path, texts: Sequence[str], device: str | torch.device = "cpu"
+) -> list[tuple[str, float]]:
+    """`SentimentClassifier(checkpoint, device).predict(texts)`: loads the model for this one
+    call; keep a SentimentClassifier to classify many batches of texts."""
     if isinstance(texts, str):
         raise RnnkitError("predict expects a list of texts, got a single string; wrap it: [text]")
-    trained = load(checkpoint)
-    model, pipeline = trained.model, trained.pipeline
+    return SentimentClassifier(checkpoint, device).predict(texts)
+
+
+def _predict(
+    model: SequenceClassifier, pipeline: TextPipeline, texts: Sequence[str], device: torch.device
+) -> list[tuple[str, float]]:
     inputs = []
     for i, text in enumerate(texts, start=1):
         try:
@@ -382,9 +414,9 @@ def predict(checkpoint: str | Path, texts: Sequence[str]) -> list[tuple[str, flo
     label_ids = torch.empty(len(inputs), dtype=torch.int64)
     with torch.no_grad():
         for indices, batch in in_order_batches([(x, None) for x in inputs], EVAL_BATCH_SIZE):
-            logits = model(batch).logits  # (B,)
-            p_pos[indices] = model.probabilities(logits)
-            label_ids[indices] = model.predict(logits)  # 1 where z > 0, i.e. σ(z) > 0.5
+            logits = model(batch.to(device)).logits  # (B,)
+            p_pos[indices] = model.probabilities(logits).cpu()
+            label_ids[indices] = model.predict(logits).cpu()  # 1 where z > 0, i.e. σ(z) > 0.5
     return [
         (pipeline.labels.name(int(y)), float(p) if y == 1 else float(1.0 - p))
         for y, p in zip(label_ids, p_pos, strict=True)

@@ -354,8 +354,10 @@ def generate(
     temperature: float = 1.0,
     top_k: int | None = None,
     seed: int = 0,
+    device: str | torch.device = "cpu",
 ) -> str:
-    """`length` characters sampled after `prime` (not included in the result).
+    """`length` characters sampled after `prime` (not included in the result), with the model
+    on `device`.
 
     The model reads <bos> and the prime, then samples each character from
     softmax(z<t> / temperature), restricted to the top_k likeliest when given, and feeds it
@@ -366,7 +368,7 @@ def generate(
     if top_k is not None and top_k < 1:
         raise RnnkitError(f"--top-k must be at least 1, got {top_k}")
     loaded = load(checkpoint)
-    model, vocab = loaded.model, loaded.pipeline
+    model, vocab = loaded.model.to(device), loaded.pipeline
     assert vocab.bos_id is not None
     try:
         ids = encode(prime, vocab)
