@@ -143,7 +143,7 @@ def test_fit_on_a_dataloader_with_callbacks_scheduler_and_logging(
         fit(_tagger(), iter(list(train)), None, TrainConfig(epochs=1, progress=False))
     same_length = [(torch.ones(3, dtype=torch.int64), torch.ones(3, dtype=torch.int64))] * 8
     plain = DataLoader(same_length, batch_size=4)  # torch's default collate: a list
-    with pytest.raises(RnnkitError, match="collate_fn=rnnkit.data.make_batch"):
+    with pytest.raises(RnnkitError, match="collate_fn=rnnkit.data.batching.make_batch"):
         fit(_tagger(), plain, None, TrainConfig(epochs=1, progress=False))
 
 

@@ -185,7 +185,8 @@ def training_source(config: SentimentDataConfig) -> Path:
         config.path,
         "imdb/train.tsv.gz",
         "no training data: pass --data FILE (label<TAB>text lines, CSV, JSON lines or an "
-        "aclImdb folder), or run `rnnkit data fetch imdb` to train on the IMDB reviews",
+        "aclImdb folder), or run `rnnkit data fetch imdb` (or pass --download) to train on the "
+        "IMDB reviews",
     )
 
 

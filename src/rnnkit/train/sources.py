@@ -43,7 +43,7 @@ class _Checked:
             if not isinstance(batch, Batch):
                 raise RnnkitError(
                     f"{self.name} yielded a {type(batch).__name__} as batch {i}, expected an "
-                    "rnnkit Batch: give the DataLoader collate_fn=rnnkit.data.make_batch"
+                    "rnnkit Batch: give the DataLoader collate_fn=rnnkit.data.batching.make_batch"
                 )
             yield batch
 
