@@ -32,6 +32,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+# The benchmarks read the data folder beside the repository (rnnkit never searches for it).
+bench: export RNNKIT_SHARED_DATA ?= $(abspath ../shared/data)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/layers.py
 	$(BIN)/python benchmarks/music_jsb.py

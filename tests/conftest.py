@@ -18,13 +18,20 @@ torch.set_num_threads(1)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+# rnnkit never searches for data (shared_data_dir reads $RNNKIT_SHARED_DATA, else the fetch
+# cache): the tests name the benchmark folder beside the repository, when it is there.
+_BESIDE = Path(__file__).resolve().parents[2] / "shared" / "data"
+if not os.environ.get("RNNKIT_SHARED_DATA") and _BESIDE.is_dir():
+    os.environ["RNNKIT_SHARED_DATA"] = str(_BESIDE)
+
+
 def shared_data() -> Path:
     """The shared data sets: $RNNKIT_SHARED_DATA, else `shared/data` beside the repository.
 
     Tests that use a data set skip when its file is not there.
     """
     env = os.environ.get("RNNKIT_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+    return Path(env) if env else _BESIDE
 
 
 class LocalServer:

@@ -164,7 +164,10 @@ def test_shared_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     work = tmp_path / "repo" / "src" / "deep"
     work.mkdir(parents=True)
     monkeypatch.chdir(work)
-    assert shared_data_dir() == (tmp_path / "shared" / "data").resolve()
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
+    assert shared_data_dir() is None  # never found by walking up from the working directory
+    (tmp_path / "cache" / "data").mkdir(parents=True)
+    assert shared_data_dir() == tmp_path / "cache" / "data"  # what `rnnkit data fetch` fills
 
     other = tmp_path / "elsewhere"
     other.mkdir()

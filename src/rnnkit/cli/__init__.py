@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rnnkit import __version__
-from rnnkit.cli import diagnose, music, ner, sentiment, text
+from rnnkit.cli import data, diagnose, music, ner, sentiment, text
 from rnnkit.cli.commands import TaskCommands, format_metrics
 from rnnkit.cli.configargs import add_config_arguments, apply_overrides
 from rnnkit.cli.options import add_checkpoint_option
@@ -65,6 +65,7 @@ def build_parser(presets: Mapping[str, str] | None = None) -> argparse.ArgumentP
         add_evaluate_command(verbs["evaluate"], recipe, TASK_COMMANDS[name])
         TASK_COMMANDS[name].add_commands(verbs, commands)
     diagnose.add_command(commands)
+    data.add_command(commands)
     add_summary_command(commands)
     return parser
 

@@ -8,7 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.cli.commands import TaskCommands
-from rnnkit.cli.options import add_checkpoint_option, add_sampling_options
+from rnnkit.cli.options import (
+    add_checkpoint_option,
+    add_device_options,
+    add_sampling_options,
+    device_from,
+)
 from rnnkit.tasks import music as recipe
 
 
@@ -37,6 +42,7 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
         seed_help="random seed: the same seed gives the same piece",
     )
     p.add_argument("--bpm", type=float, default=80.0, help="tempo of the MIDI file (default: 80)")
+    add_device_options(p)
     p.set_defaults(run=generate)
 
 
@@ -49,6 +55,7 @@ def generate(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         seed=args.seed,
         bpm=args.bpm,
+        device=device_from(args),
     )
     notes = sum(len(s) for s in steps)
     png = Path(args.out).with_suffix(".png")

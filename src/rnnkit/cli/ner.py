@@ -8,7 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from rnnkit.cli.commands import TaskCommands
-from rnnkit.cli.options import add_checkpoint_option, check_argument_texts
+from rnnkit.cli.options import (
+    add_checkpoint_option,
+    add_device_options,
+    check_argument_texts,
+    device_from,
+)
 from rnnkit.errors import RnnkitError
 from rnnkit.metrics.entities import EntityScores, Score
 from rnnkit.tasks import ner as recipe
@@ -58,6 +63,7 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
         help='JSON lines: {"text", "entities": [{"type", "start", "end", "text"}], "tokens", '
         '"tags"} with character offsets into "text"',
     )
+    add_device_options(p)
     p.set_defaults(run=tag)
 
 
@@ -83,6 +89,7 @@ def tag(args: argparse.Namespace) -> int:
             args.output,
             format=args.format,
             jsonl=args.jsonl or args.format == "text",
+            device=device_from(args),
         )
         print(f"tagged {n} sentences of {args.input} -> {args.output}")
         return 0
@@ -91,7 +98,7 @@ def tag(args: argparse.Namespace) -> int:
     if not args.texts:
         raise RnnkitError("nothing to tag: give sentences as arguments, or --input FILE")
     check_argument_texts(args.texts)
-    for tagged in recipe.tag_texts(args.checkpoint, args.texts):
+    for tagged in recipe.tag_texts(args.checkpoint, args.texts, device_from(args)):
         if args.jsonl:
             print(json.dumps(tagged.to_json(), ensure_ascii=False))
         else:

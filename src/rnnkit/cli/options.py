@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+import torch
+
 from rnnkit.errors import RnnkitError
+from rnnkit.train.distributed import resolve_device
 
 
 def add_checkpoint_option(p: argparse.ArgumentParser, task: str) -> None:
@@ -28,6 +31,34 @@ def add_sampling_options(p: argparse.ArgumentParser, top_k_help: str, seed_help:
     )
     p.add_argument("--top-k", type=int, default=None, help=top_k_help)
     p.add_argument("--seed", type=int, default=0, help=f"{seed_help} (default: 0)")
+
+
+def add_device_options(p: argparse.ArgumentParser) -> None:
+    """--device and --num-threads of every command that runs a trained model."""
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="where the model runs: cpu, cuda, cuda:N, mps or auto (default: cpu)",
+    )
+    p.add_argument(
+        "--num-threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads for PyTorch (default: PyTorch's own choice)",
+    )
+
+
+def device_from(args: argparse.Namespace) -> str:
+    """Apply --num-threads; return the --device to load the model on, checked."""
+    if args.num_threads is not None:
+        if args.num_threads < 1:
+            raise RnnkitError(f"--num-threads must be at least 1, got {args.num_threads}")
+        torch.set_num_threads(args.num_threads)
+    try:
+        return str(resolve_device(args.device))
+    except RuntimeError as e:
+        raise RnnkitError(f"--device {args.device!r}: {e}") from None
 
 
 def check_argument_texts(texts: Sequence[str]) -> None:

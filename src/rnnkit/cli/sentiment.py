@@ -8,7 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from rnnkit.cli.commands import TaskCommands
-from rnnkit.cli.options import add_checkpoint_option, check_argument_texts
+from rnnkit.cli.options import (
+    add_checkpoint_option,
+    add_device_options,
+    check_argument_texts,
+    device_from,
+)
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import STDIN, read_lines
 from rnnkit.tasks import sentiment as recipe
@@ -31,7 +36,15 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
         metavar="TEXT",
         help="reviews to classify; '-' reads them from standard input, one per line",
     )
-    p.add_argument("--file", metavar="FILE", help="read the reviews from FILE, one per line")
+    p.add_argument(
+        "--input",
+        "--file",
+        dest="file",
+        metavar="FILE",
+        help="read the reviews from FILE, one per line ('-': standard input); --file is the "
+        "same option",
+    )
+    add_device_options(p)
     p.add_argument(
         "--json",
         action="store_true",
@@ -85,7 +98,7 @@ def gather_texts(args: argparse.Namespace) -> list[str]:
 def predict(args: argparse.Namespace) -> int:
     texts = gather_texts(args)
     for text, (label, probability) in zip(
-        texts, recipe.predict(args.checkpoint, texts), strict=True
+        texts, recipe.predict(args.checkpoint, texts, device_from(args)), strict=True
     ):
         if args.json:
             record = {"label": label, "probability": probability, "text": text}

@@ -7,7 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from rnnkit.cli.commands import TaskCommands
-from rnnkit.cli.options import add_checkpoint_option, add_sampling_options
+from rnnkit.cli.options import (
+    add_checkpoint_option,
+    add_device_options,
+    add_sampling_options,
+    device_from,
+)
 from rnnkit.tasks import text as recipe
 
 
@@ -35,6 +40,7 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
         top_k_help="sample among the k likeliest characters only",
         seed_help="random seed: the same seed gives the same text",
     )
+    add_device_options(p)
     p.set_defaults(run=generate)
 
 
@@ -46,6 +52,7 @@ def generate(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         top_k=args.top_k,
         seed=args.seed,
+        device=device_from(args),
     )
     print(args.prime + sample)
     return 0

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import torch
 from torch import Tensor
+from torch.utils.data import Sampler
 
 from rnnkit.data.batch import Batch, mask_from_lengths
 from rnnkit.errors import DataError, RnnkitError
@@ -113,7 +114,7 @@ def _collate(
 
 
 def make_batch(
-    inputs: Sequence[Tensor],
+    inputs: Sequence[Tensor] | Sequence[tuple[Tensor, Tensor]],
     targets: Tensor | Sequence[Tensor] | None = None,
     pad_value: float = 0,
     target_pad: float | None = None,
@@ -128,7 +129,13 @@ def make_batch(
              targets); B scalar tensors -> stacked to (B,); or a ready (B, ...) tensor.
     extras:  named values collated the same way; sequences are padded with 0 in every
              dimension (e.g. character ids (T_i, W_i) -> (B, T, W)).
+
+    It is also a `torch.utils.data.DataLoader` collate_fn: the loader calls it on a list of
+    B dataset items, each an input tensor or an (input, target) pair, which is split here:
+
+        DataLoader(dataset, batch_sampler=BucketBatcher(lengths, 32), collate_fn=make_batch)
     """
+    inputs, targets = _split_pairs(inputs, targets)
     padded, lengths = pad_sequences(inputs, pad_value)  # (B, T, ...), (B,)
     mask = mask_from_lengths(lengths, padded.shape[1])  # (B, T)
     collated_targets = None
@@ -141,7 +148,26 @@ def make_batch(
     return Batch(padded, lengths, mask, collated_targets, collated_extras)
 
 
-class BucketBatcher:
+def _split_pairs(
+    items: Sequence[Tensor] | Sequence[tuple[Tensor, Tensor]],
+    targets: Tensor | Sequence[Tensor] | None,
+) -> tuple[list[Tensor], Tensor | Sequence[Tensor] | None]:
+    """(inputs, targets) from B (input, target) pairs (a DataLoader's items); else as given."""
+    if targets is not None or not items or isinstance(items[0], Tensor):
+        return list(items), targets  # type: ignore[arg-type]  # tensors, checked when padded
+    pairs: list[tuple[Tensor, Tensor]] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise RnnkitError(
+                f"example {i}: expected a tensor or an (input, target) pair, "
+                f"got {type(item).__name__}"
+                + (f" of {len(item)} values" if isinstance(item, (tuple, list)) else "")
+            )
+        pairs.append((item[0], item[1]))
+    return [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+
+
+class BucketBatcher(Sampler[list[int]]):
     """Which examples form each batch: length-bucketed, shuffled per epoch, shardable.
 
     For epoch e, with `shuffle=True`:
@@ -165,7 +191,10 @@ class BucketBatcher:
     every rank of a distributed job sees the same global order before taking its share.
 
     The batcher yields index lists; the caller picks its examples and collates them with
-    `make_batch`.
+    `make_batch`. It is a torch `Sampler` of batches: iterating it yields the batches of the
+    epoch last given to `set_epoch` (0 at first; as `DistributedSampler`, call
+    `set_epoch(e)` before each epoch, which `rnnkit.train.fit` does for a DataLoader), so
+    `DataLoader(dataset, batch_sampler=batcher, collate_fn=make_batch)` loads them.
     """
 
     def __init__(
@@ -205,6 +234,7 @@ class BucketBatcher:
         self.drop_last = drop_last
         self.rank = rank
         self.world_size = world_size
+        self.epoch = 0
 
         n = len(self.lengths)
         total = n // batch_size if drop_last else math.ceil(n / batch_size)
@@ -220,6 +250,14 @@ class BucketBatcher:
     def __len__(self) -> int:
         """Batches this rank yields per epoch (the same in every epoch and on every rank)."""
         return self._per_rank
+
+    def __iter__(self) -> Iterator[list[int]]:
+        """The batches of epoch `self.epoch` (see `set_epoch`), as a torch batch sampler."""
+        return iter(self.batches(self.epoch))
+
+    def set_epoch(self, epoch: int) -> None:
+        """Which epoch's batches iterating yields from now on."""
+        self.epoch = epoch
 
     def batches(self, epoch: int = 0) -> list[list[int]]:
         """This rank's batches for `epoch`, each a list of example indices."""

@@ -89,6 +89,32 @@ def download(
     return target
 
 
+def download_unverified(
+    url: str,
+    cache_dir: str | Path | None = None,
+    filename: str | None = None,
+    progress: bool = True,
+    timeout: float = 60.0,
+) -> tuple[Path, str]:
+    """Download `url` into the cache whatever its content; return (path, its hex SHA-256).
+
+    For a file whose digest nobody has published: the caller reports the digest so that the
+    user can pin it (and pass it to `download` from then on). Always downloads afresh.
+    """
+    name = _checked_filename(filename if filename is not None else _filename_from_url(url))
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            digest = _fetch(url, out, name, progress, timeout)
+        os.replace(tmp, folder / name)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return folder / name, digest
+
+
 def _checked_digest(sha256: str) -> str:
     """The expected digest in lower case; RnnkitError when it is not 64 hex digits."""
     expected = sha256.strip().lower()
@@ -201,4 +227,4 @@ def extract_archive(path: str | Path, dest: str | Path) -> Path:
     return root
 
 
-__all__ = ["download", "extract_archive", "sha256_file"]
+__all__ = ["download", "download_unverified", "extract_archive", "sha256_file"]

@@ -1,7 +1,7 @@
-"""Where rnnkit looks for data: the shared data folder beside the repository, and the cache.
+"""Where rnnkit looks for data: the folder the user names, and the cache.
 
-- `shared_data_dir()`: $RNNKIT_SHARED_DATA, else the first `shared/data` found walking up from
-  the working directory, then from this file; None when there is none.
+- `shared_data_dir()`: $RNNKIT_SHARED_DATA, else `data_root()` when it exists; None otherwise.
+- `data_root()`: `<cache_dir()>/data`, where `rnnkit data fetch NAME` puts data set NAME.
 - `cache_dir()`: $RNNKIT_CACHE, else ~/.cache/rnnkit (downloads land here).
 """
 
@@ -16,32 +16,25 @@ SHARED_DATA_ENV = "RNNKIT_SHARED_DATA"
 CACHE_ENV = "RNNKIT_CACHE"
 
 
-def _find_upwards(start: Path) -> Path | None:
-    """The first `<ancestor>/shared/data` directory, checking `start` and each parent in turn."""
-    for folder in (start, *start.parents):
-        candidate = folder / "shared" / "data"
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
 def shared_data_dir() -> Path | None:
-    """The folder of benchmark data sets (see its README.md), or None when it is absent.
+    """The folder of data sets the recipes read by default, or None when there is none.
 
-    An explicit, non-empty $RNNKIT_SHARED_DATA wins: its directory is returned, or None when it
-    does not exist (so the variable can also switch the shared data off). Otherwise the search
-    walks up from the current working directory, then from the installed package, looking for
-    a `shared/data` folder (the repository sits beside `shared/`).
+    $RNNKIT_SHARED_DATA when set and non-empty (None when that directory does not exist, so
+    the variable can also switch the data off); otherwise the folder `rnnkit data fetch`
+    downloads into, `data_root()`, when it exists. Nothing else is searched: data is never
+    picked up from a folder the user did not name.
     """
     env = os.environ.get(SHARED_DATA_ENV)
     if env:
         path = Path(env).expanduser()
         return path.resolve() if path.is_dir() else None
-    for start in (Path.cwd(), Path(__file__).resolve().parent):
-        found = _find_upwards(start)
-        if found is not None:
-            return found.resolve()
-    return None
+    root = data_root()
+    return root if root.is_dir() else None
+
+
+def data_root() -> Path:
+    """Where `rnnkit data fetch NAME` puts data set NAME: `<cache_dir()>/data/NAME/`."""
+    return cache_dir() / "data"
 
 
 def cache_dir() -> Path:

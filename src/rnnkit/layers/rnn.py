@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.cells.base import AnyCell, State, map_state, stack_states
+from rnnkit.cells.base import AnyCell, LSTMState, State, map_state, stack_states
 from rnnkit.cells.registry import CellSpec, cell_spec
+from rnnkit.errors import RnnkitError
 from rnnkit.layers.fused import fused_layer, supports_fused
 from rnnkit.layers.recurrent import Recurrent
 
@@ -133,14 +134,11 @@ class RNN(nn.Module):
         self,
         x: Tensor,
         lengths: Tensor | None = None,
-        state: State | None = None,
+        state: State | tuple[Tensor, Tensor] | None = None,
         execution: Execution | None = None,
     ) -> tuple[Tensor, State]:
-        B = x.shape[0]
         dirs = self.num_directions
-        if state is None:
-            first: AnyCell = self.cells[0]  # type: ignore[assignment]
-            state = stack_states([first.initial_state(B, like=x)] * (self.num_layers * dirs))
+        state = self._initial_state(x, state)
         fused = self.resolve_execution(execution, x=x, lengths=lengths) == "fused"
 
         finals: list[State] = []
@@ -170,6 +168,23 @@ class RNN(nn.Module):
                 forward_half, backward_half = out.chunk(2, dim=-1)
                 out = forward_half + backward_half  # (B, T, H)
         return out, stack_states(finals)
+
+    def _initial_state(self, x: Tensor, state: State | tuple[Tensor, Tensor] | None) -> State:
+        """The state (L*dirs, B, H) the stack starts from: zeros when None; for an LSTM a
+        plain (h0, c0) tuple as torch.nn.LSTM takes it is read as LSTMState(a=h0, c=c0)."""
+        if state is None:
+            first: AnyCell = self.cells[0]  # type: ignore[assignment]
+            zero = first.initial_state(x.shape[0], like=x)
+            return stack_states([zero] * (self.num_layers * self.num_directions))
+        if isinstance(state, tuple) and not isinstance(state, LSTMState):
+            if not self.spec.lstm_state or len(state) != 2:
+                raise RnnkitError(
+                    f"state: a {self.cell_type} stack takes "
+                    + ("(h0, c0) or LSTMState(a, c)" if self.spec.lstm_state else "h0")
+                    + f" of shape (L*dirs, B, H), got a tuple of {len(state)}"
+                )
+            return LSTMState(*state)
+        return state
 
     def extra_repr(self) -> str:
         return (

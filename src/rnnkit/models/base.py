@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
+import torch
 from torch import Tensor
+
+from rnnkit.data.batch import Batch, mask_from_lengths
+from rnnkit.errors import RnnkitError
 
 
 class ModelOutput(NamedTuple):
@@ -22,3 +27,32 @@ class ModelOutput(NamedTuple):
     logits: Tensor
     loss: Tensor | None
     count: Tensor  # type: ignore[assignment]  # shadows tuple.count, deliberately
+
+
+def as_batch(
+    batch: Batch | Tensor,
+    lengths: Tensor | None = None,
+    targets: Tensor | None = None,
+    extras: Mapping[str, Tensor] | None = None,
+) -> Batch:
+    """What every model's forward reads: `batch` itself, or a Batch made from tensors.
+
+    So that `model(batch)` and `model(inputs, lengths)` (as with torch.nn layers) are the same
+    call: inputs (B, T) ids or (B, T, D) features, lengths (B,) int64 (default: every sequence
+    runs to T), targets and extras as in `Batch`.
+    """
+    if isinstance(batch, Batch):
+        if lengths is not None or targets is not None or extras is not None:
+            raise RnnkitError(
+                "model(batch) takes the lengths, targets and extras from the batch: "
+                "pass a Batch alone, or tensors: model(inputs, lengths, targets)"
+            )
+        return batch
+    if not isinstance(batch, Tensor) or batch.dim() < 2:
+        got = tuple(batch.shape) if isinstance(batch, Tensor) else type(batch).__name__
+        raise RnnkitError(f"expected a Batch or inputs of shape (B, T) or (B, T, D), got {got}")
+    B, T = batch.shape[0], batch.shape[1]
+    if lengths is None:
+        lengths = torch.full((B,), T, dtype=torch.int64, device=batch.device)
+    mask = mask_from_lengths(lengths, T)  # (B, T)
+    return Batch(batch, lengths, mask, targets, dict(extras or {}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -11,7 +12,7 @@ from torch import Tensor, nn
 from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
 from rnnkit.layers.dense import Dense
-from rnnkit.models.base import ModelOutput
+from rnnkit.models.base import ModelOutput, as_batch
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.losses import classification_loss
 from rnnkit.models.registry import register_architecture
@@ -66,7 +67,15 @@ class SequenceClassifier(nn.Module):
             return (outputs * mask).sum(1) / batch.lengths[:, None].to(outputs.dtype)  # (B, H')
         return outputs.masked_fill(~mask, float("-inf")).max(dim=1).values  # (B, H')
 
-    def forward(self, batch: Batch) -> ModelOutput:
+    def forward(
+        self,
+        batch: Batch | Tensor,
+        lengths: Tensor | None = None,
+        targets: Tensor | None = None,
+        extras: Mapping[str, Tensor] | None = None,
+    ) -> ModelOutput:
+        """model(batch) or model(inputs, lengths, targets, extras): see `as_batch`."""
+        batch = as_batch(batch, lengths, targets, extras)
         h = F.dropout(self.features(batch), self.config.output_dropout, self.training)
         logits = self.head(h)  # (B, 1) or (B, C)
         if self.binary:

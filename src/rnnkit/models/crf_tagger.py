@@ -31,6 +31,7 @@ extras["word_lengths"] (B, T) with 0 for padding words.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch.nn.functional as F
@@ -42,7 +43,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.layers.char_encoder import CharEncoder
 from rnnkit.layers.crf import CRF
 from rnnkit.layers.dense import Dense
-from rnnkit.models.base import ModelOutput
+from rnnkit.models.base import ModelOutput, as_batch
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.registry import register_architecture
 from rnnkit.models.summary import LayerRow, count_parameters
@@ -155,7 +156,15 @@ class CRFTagger(nn.Module):
         a = F.dropout(a, self.config.output_dropout, self.training)
         return self.emission(a)  # (B, T, C)
 
-    def forward(self, batch: Batch) -> ModelOutput:
+    def forward(
+        self,
+        batch: Batch | Tensor,
+        lengths: Tensor | None = None,
+        targets: Tensor | None = None,
+        extras: Mapping[str, Tensor] | None = None,
+    ) -> ModelOutput:
+        """model(batch) or model(inputs, lengths, targets, extras): see `as_batch`."""
+        batch = as_batch(batch, lengths, targets, extras)
         e = self.emissions(batch)  # (B, T, C)
         count = batch.mask.sum()
         if batch.targets is None:

@@ -10,6 +10,7 @@ one-to-many picture. Generation feeds each sampled element back as the next inpu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -20,7 +21,7 @@ from rnnkit.cells.base import State
 from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
 from rnnkit.layers.dense import Dense
-from rnnkit.models.base import ModelOutput
+from rnnkit.models.base import ModelOutput, as_batch
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.losses import sequence_binary_cross_entropy, sequence_cross_entropy
 from rnnkit.models.registry import register_architecture
@@ -94,7 +95,15 @@ class LanguageModel(nn.Module):
         )  # (B, T, V|D)
         return logits, final
 
-    def forward(self, batch: Batch) -> ModelOutput:
+    def forward(
+        self,
+        batch: Batch | Tensor,
+        lengths: Tensor | None = None,
+        targets: Tensor | None = None,
+        extras: Mapping[str, Tensor] | None = None,
+    ) -> ModelOutput:
+        """model(batch) or model(inputs, lengths, targets, extras): see `as_batch`."""
+        batch = as_batch(batch, lengths, targets, extras)
         logits, _ = self.run(batch.inputs, batch.lengths)
         return self.output(batch, logits)
 

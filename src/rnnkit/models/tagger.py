@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from rnnkit.data.batch import Batch
 from rnnkit.layers.dense import Dense
-from rnnkit.models.base import ModelOutput
+from rnnkit.models.base import ModelOutput, as_batch
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.losses import sequence_cross_entropy
 from rnnkit.models.registry import register_architecture
@@ -41,7 +42,15 @@ class SequenceTagger(nn.Module):
         self.encoder = SequenceEncoder(config.encoder)
         self.head = Dense(self.encoder.output_size, config.num_tags, "softmax")
 
-    def forward(self, batch: Batch) -> ModelOutput:
+    def forward(
+        self,
+        batch: Batch | Tensor,
+        lengths: Tensor | None = None,
+        targets: Tensor | None = None,
+        extras: Mapping[str, Tensor] | None = None,
+    ) -> ModelOutput:
+        """model(batch) or model(inputs, lengths, targets, extras): see `as_batch`."""
+        batch = as_batch(batch, lengths, targets, extras)
         outputs, _ = self.encoder(batch.inputs, batch.lengths)  # (B, T, H')
         logits = self.head(
             F.dropout(outputs, self.config.output_dropout, self.training)

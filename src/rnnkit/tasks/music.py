@@ -36,7 +36,7 @@ from rnnkit.data.sequences import epoch_batches, next_step_pair
 from rnnkit.errors import RnnkitError
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
-from rnnkit.tasks.recipe import Loaded, Prepared, load_run, run_training
+from rnnkit.tasks.recipe import Loaded, Prepared, load_run, report_data, run_training
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import DistInfo
 from rnnkit.train.fit import FitResult, evaluate_loss
@@ -113,7 +113,8 @@ def jsb_folder(config: MusicDataConfig) -> Path:
     return find_data(
         config.path,
         "jsb-chorales",
-        "no JSB Chorales folder given: pass --data FOLDER (with train.json and valid.json)",
+        "no JSB Chorales folder: run `rnnkit data fetch jsb-chorales` (or pass --data FOLDER "
+        "with train.json and valid.json)",
     )
 
 
@@ -168,6 +169,7 @@ def prepare(config: MusicConfig, dist: DistInfo | None = None) -> Prepared[Music
     if config.data.source == "jsb":  # record the folder it reads
         config = replace(config, data=replace(config.data, path=str(jsb_folder(config.data))))
     splits = load_splits(config.data)
+    report_data(NAME, dist, config.data.path or "the Bach chorales of the music21 corpus")
     rank, world = (dist.rank, dist.world_size) if dist is not None else (0, 1)
     transform = (
         transposer(config.train.seed, config.data.transpose) if config.data.transpose else None
@@ -234,12 +236,14 @@ def generate(
     seed: int = 0,
     png: str | Path | None = None,
     bpm: float = 80.0,
+    device: str | torch.device = "cpu",
 ) -> list[list[int]]:
     """Sample `steps` quarter notes from a trained model; write a MIDI file (and a piano-roll
-    PNG beside it unless `png` says where). Returns the steps as lists of MIDI pitches."""
+    PNG beside it unless `png` says where) with the model on `device`. Returns the steps as
+    lists of MIDI pitches (the same for a seed on every device, up to rounding)."""
     if steps < 1:
         raise RnnkitError(f"--steps must be at least 1, got {steps}")
-    model = load(checkpoint).model
+    model = load(checkpoint).model.to(device)
     generator = torch.Generator().manual_seed(seed)
     frames = model.generate(
         steps, torch.zeros(1, KEYS), temperature, top_k, generator

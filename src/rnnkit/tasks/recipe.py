@@ -23,6 +23,7 @@ contract alone (`rnnkit.cli`), and a test runs every recipe through it. The smal
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,6 +49,7 @@ __all__ = [
     "TaskConfig",
     "load_run",
     "recorded_config",
+    "report_data",
     "run_training",
 ]
 
@@ -235,6 +237,14 @@ def _check_same_pipeline(built: Mapping[str, Any], recorded: Mapping[str, Any], 
             f"--resume: the data gives a {', '.join(differ)} other than the run's in {out}, so "
             "the trained weights would be read under other ids; resume on the run's own data"
         )
+
+
+def report_data(task: str, dist: DistInfo | None, *sources: str | Path) -> None:
+    """One line naming the data a recipe trains on (logged by the main process), so that no
+    data is ever used without the user seeing which: `music: training on /path/train.json`."""
+    if dist is None or dist.is_main:
+        where = ", ".join(str(s) for s in sources)
+        logging.getLogger("rnnkit.tasks").info("%s: training on %s", task, where)
 
 
 def load_run(

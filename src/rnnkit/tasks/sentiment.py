@@ -53,7 +53,7 @@ from rnnkit.metrics.running import RunningMeans
 from rnnkit.models.base import ModelOutput
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.encoder import EncoderConfig
-from rnnkit.tasks.recipe import Loaded, Prepared, load_run, run_training
+from rnnkit.tasks.recipe import Loaded, Prepared, load_run, report_data, run_training
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import DistInfo
 from rnnkit.train.fit import FitResult
@@ -185,7 +185,8 @@ def training_source(config: SentimentDataConfig) -> Path:
         config.path,
         "imdb/train.tsv.gz",
         "no training data: pass --data FILE (label<TAB>text lines, CSV, JSON lines or an "
-        "aclImdb folder) or --download to fetch the IMDB reviews",
+        "aclImdb folder), or run `rnnkit data fetch imdb` (or pass --download) to train on the "
+        "IMDB reviews",
     )
 
 
@@ -281,6 +282,7 @@ def prepare(
     (unless `pipeline` is given: a resumed run's), encode both; the model config gets the
     vocabulary's size."""
     path = training_source(config.data)
+    report_data(NAME, dist, path)
     train_part, dev_part = split_dev(
         load_sentiment(path, split="train"), config.data.dev_fraction, config.data.split_seed
     )
@@ -370,16 +372,48 @@ def evaluate(
     }
 
 
-def predict(checkpoint: str | Path, texts: Sequence[str]) -> list[tuple[str, float]]:
-    """(label, probability of that label) for each text, in order.
+class SentimentClassifier:
+    """A trained review classifier loaded once from a checkpoint, ready for many calls.
 
-    The probability is the model's σ(z) = P(pos) for a `pos` answer and 1 - σ(z) for `neg`.
-    Raises RnnkitError naming the text (1-based) when one is empty or has no words.
+    >>> classifier = SentimentClassifier("runs/sentiment/best")             # doctest: +SKIP
+    >>> classifier.predict(["A wonderful film.", "Dull and far too long."])  # doctest: +SKIP
+    [('pos', 0.93...), ('neg', 0.88...)]
     """
+
+    def __init__(self, checkpoint: str | Path, device: str | torch.device = "cpu"):
+        loaded = load(checkpoint)
+        self.device = torch.device(device)
+        self.model = loaded.model.to(self.device)
+        self.pipeline = loaded.pipeline
+        self.data = loaded.data  # the data config it was trained on
+        self.checkpoint = str(checkpoint)
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """(label, probability of that label) for each text, in order.
+
+        The probability is the model's σ(z) = P(pos) for a `pos` answer and 1 - σ(z) for
+        `neg`. Raises RnnkitError naming the text (1-based) when one is empty or has no words.
+        """
+        if isinstance(texts, str):
+            raise RnnkitError(
+                "predict expects a list of texts, got a single string; wrap it: [text]"
+            )
+        return _predict(self.model, self.pipeline, texts, self.device)
+
+
+def predict(
+    checkpoint: str | Path, texts: Sequence[str], device: str | torch.device = "cpu"
+) -> list[tuple[str, float]]:
+    """`SentimentClassifier(checkpoint, device).predict(texts)`: loads the model for this one
+    call; keep a SentimentClassifier to classify many batches of texts."""
     if isinstance(texts, str):
         raise RnnkitError("predict expects a list of texts, got a single string; wrap it: [text]")
-    trained = load(checkpoint)
-    model, pipeline = trained.model, trained.pipeline
+    return SentimentClassifier(checkpoint, device).predict(texts)
+
+
+def _predict(
+    model: SequenceClassifier, pipeline: TextPipeline, texts: Sequence[str], device: torch.device
+) -> list[tuple[str, float]]:
     inputs = []
     for i, text in enumerate(texts, start=1):
         try:
@@ -392,9 +426,9 @@ def predict(checkpoint: str | Path, texts: Sequence[str]) -> list[tuple[str, flo
     label_ids = torch.empty(len(inputs), dtype=torch.int64)
     with torch.no_grad():
         for indices, batch in in_order_batches([(x, None) for x in inputs], EVAL_BATCH_SIZE):
-            logits = model(batch).logits  # (B,)
-            p_pos[indices] = model.probabilities(logits)
-            label_ids[indices] = model.predict(logits)  # 1 where z > 0, i.e. σ(z) > 0.5
+            logits = model(batch.to(device)).logits  # (B,)
+            p_pos[indices] = model.probabilities(logits).cpu()
+            label_ids[indices] = model.predict(logits).cpu()  # 1 where z > 0, i.e. σ(z) > 0.5
     return [
         (pipeline.labels.name(int(y)), float(p) if y == 1 else float(1.0 - p))
         for y, p in zip(label_ids, p_pos, strict=True)

@@ -42,7 +42,7 @@ from rnnkit.errors import CheckpointError, DataError, RnnkitError
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.models.stateful import StatefulLanguageModel, stream_batches
-from rnnkit.tasks.recipe import Loaded, Prepared, load_run, run_training
+from rnnkit.tasks.recipe import Loaded, Prepared, load_run, report_data, run_training
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import DistInfo
 from rnnkit.train.fit import FitResult, TrainBatches, evaluate_loss
@@ -141,7 +141,8 @@ def load_text(path: str | Path | None) -> tuple[str, Path]:
     p = find_data(
         path,
         "tinyshakespeare/input.txt",
-        "no text given: pass --data FILE (a plain UTF-8 text file)",
+        "no text given: pass --data FILE (a plain UTF-8 text file), or run "
+        "`rnnkit data fetch tinyshakespeare` to train on Tiny Shakespeare",
     )
     text = read_text(p)
     if not text:
@@ -228,6 +229,7 @@ def prepare(
     """Read and split the text, build the vocabulary (unless given: a resumed run's) and the
     batches of streams; the model config gets the vocabulary's size."""
     text, path = load_text(config.data.path)
+    report_data(NAME, dist, path)
     vocab = vocab if vocab is not None else build_vocabulary(text)
     ids = encode(text, vocab, path)
     assert vocab.bos_id is not None
@@ -366,8 +368,10 @@ def generate(
     temperature: float = 1.0,
     top_k: int | None = None,
     seed: int = 0,
+    device: str | torch.device = "cpu",
 ) -> str:
-    """`length` characters sampled after `prime` (not included in the result).
+    """`length` characters sampled after `prime` (not included in the result), with the model
+    on `device`.
 
     The model reads <bos> and the prime, then samples each character from
     softmax(z<t> / temperature), restricted to the top_k likeliest when given, and feeds it
@@ -378,7 +382,7 @@ def generate(
     if top_k is not None and top_k < 1:
         raise RnnkitError(f"--top-k must be at least 1, got {top_k}")
     loaded = load(checkpoint)
-    model, vocab = loaded.model, loaded.pipeline
+    model, vocab = loaded.model.to(device), loaded.pipeline
     assert vocab.bos_id is not None
     try:
         ids = encode(prime, vocab)

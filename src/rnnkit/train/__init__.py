@@ -21,10 +21,30 @@ The modules, one concern each:
                  plus tensors)
     distributed  torchrun: which process am I, collectives
     logging      metrics.jsonl and TensorBoard;  plots: loss.png;  config: TrainConfig;
-    loading      load_model(checkpoint) in one call
+    loading      load_model(checkpoint) and save_model(model, path), one call each
+    callbacks    fit's callbacks (on_epoch_end, on_step_end) and torch lr schedulers
+    sources      fit's batches from a DataLoader or list as well as a function
+
+Determinism and resuming. `train_batches(epoch)` must return the same batches every time it is
+called with the same epoch (and must not draw from the global random generators), e.g. a
+seeded `rnnkit.data.batching.BucketBatcher`. The RNG states (dropout) are seeded from
+`config.seed` and saved in every checkpoint, so on CPU
+
+    fit(..., epochs=4)   and   fit(..., epochs=2); fit(..., epochs=4, resume=True)
+
+end with identical weights and metrics. Ctrl-C (SIGINT) or SIGTERM asks the loop to stop after
+the current step: it saves `last` including the position inside the epoch and the running sums,
+then raises KeyboardInterrupt; `resume=True` skips the batches already done and continues as if
+never interrupted (a model that carries state between batches gets it back, `carry`). A second
+Ctrl-C aborts at once, except during a checkpoint write, which completes first (a `last`
+announced as saved is saved); after an abort the previous `last` stays valid.
+
+Run directories (`rundir`): one run at a time owns out_dir (`.lock`), and a directory that
+holds a run is refused unless `resume=True` or `config.overwrite` says what to do with it.
 """
 
 from rnnkit.train.averaging import WeightAverage
+from rnnkit.train.callbacks import Callback, FitHooks
 from rnnkit.train.checkpoint import (
     CheckpointMeta,
     LoadedCheckpoint,
@@ -54,13 +74,15 @@ from rnnkit.train.fit import (
     make_optimizer,
     seed_everything,
 )
-from rnnkit.train.loading import load_model
+from rnnkit.train.loading import load_model, save_model
 from rnnkit.train.logging import MetricsLogger, read_metrics
 from rnnkit.train.plots import plot_loss_curves
 
 __all__ = [
+    "Callback",
     "CheckpointMeta",
     "DistInfo",
+    "FitHooks",
     "FitResult",
     "LRSchedule",
     "LoadedCheckpoint",
@@ -84,6 +106,7 @@ __all__ = [
     "read_metrics",
     "resolve_device",
     "save_checkpoint",
+    "save_model",
     "seed_everything",
     "single_process",
     "unwrap_model",

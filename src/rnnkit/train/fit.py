@@ -20,22 +20,7 @@ alone: `step` (one optimisation step), `progress` (the run's state, one epoch's 
 step records and summary), `loop` (skipping a resumed epoch's done batches, the ranks agreeing
 to go on), `optim` (optimiser, learning-rate schedule), `interrupt` (Ctrl-C), `rng` (seeding).
 
-Determinism and resuming. `train_batches(epoch)` must return the same batches every time it is
-called with the same epoch (and must not draw from the global random generators), e.g. a
-seeded `rnnkit.data.batching.BucketBatcher`. The RNG states (dropout) are seeded from
-`config.seed` and saved in every checkpoint, so on CPU
-
-    fit(..., epochs=4)   and   fit(..., epochs=2); fit(..., epochs=4, resume=True)
-
-end with identical weights and metrics. Ctrl-C (SIGINT) or SIGTERM asks the loop to stop after
-the current step: it saves `last` including the position inside the epoch and the running sums,
-then raises KeyboardInterrupt; `resume=True` skips the batches already done and continues as if
-never interrupted (a model that carries state between batches gets it back, `carry`). A second
-Ctrl-C aborts at once, except during a checkpoint write, which completes first (a `last`
-announced as saved is saved); after an abort the previous `last` stays valid.
-
-Run directories (`rundir`): one run at a time owns out_dir (`.lock`), and a directory that
-holds a run is refused unless `resume=True` or `config.overwrite` says what to do with it.
+Determinism, resuming and run directories: see the `rnnkit.train` package docstring.
 """
 
 from __future__ import annotations
@@ -44,7 +29,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from collections.abc import Mapping, Sequence, Sized
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +39,9 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from rnnkit.config import to_dict
-from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
 from rnnkit.train.averaging import WeightAverage
+from rnnkit.train.callbacks import FitHooks, LRSchedulerFactory
 from rnnkit.train.carry import capture_carry, restore_carry
 from rnnkit.train.checkpoint import (
     CheckpointMeta,
@@ -74,6 +59,7 @@ from rnnkit.train.distributed import (
     gather_objects,
 )
 from rnnkit.train.interrupt import StopRequest
+from rnnkit.train.loading import model_description
 from rnnkit.train.logging import MetricsLogger
 from rnnkit.train.loop import agree_across_ranks, skip_done
 from rnnkit.train.optim import LRSchedule, improves, make_optimizer
@@ -82,6 +68,16 @@ from rnnkit.train.progress import EpochProgress, RunState
 from rnnkit.train.results import FitResult, evaluate_loss
 from rnnkit.train.rng import seed_everything
 from rnnkit.train.rundir import claim_run_dir
+from rnnkit.train.sources import (
+    DevBatches,
+    DevSource,
+    Evaluate,
+    TrainBatches,
+    TrainSource,
+    dev_source,
+    on_device,
+    train_source,
+)
 from rnnkit.train.step import train_step
 
 __all__ = [  # LRSchedule, make_optimizer and seed_everything live beside, and are used, here
@@ -98,15 +94,11 @@ __all__ = [  # LRSchedule, make_optimizer and seed_everything live beside, and a
 
 log = logging.getLogger("rnnkit.train")
 
-TrainBatches = Callable[[int], Iterable[Batch]]
-DevBatches = Callable[[], Iterable[Batch]]
-Evaluate = Callable[[nn.Module, Iterable[Batch]], Mapping[str, float]]
-
 
 def fit(
     model: nn.Module,
-    train_batches: TrainBatches,
-    dev_batches: DevBatches | None = None,
+    train_batches: TrainSource,
+    dev_batches: DevSource | None = None,
     config: TrainConfig | None = None,
     *,
     evaluate: Evaluate | None = None,
@@ -116,6 +108,8 @@ def fit(
     extras: Mapping[str, Any] | None = None,
     resume: bool = False,
     dist: DistInfo | None = None,
+    callbacks: Sequence[object] = (),
+    lr_scheduler: LRSchedulerFactory | None = None,
 ) -> FitResult:
     """Train `model` for `config.epochs` epochs; return the history and best dev metric.
 
@@ -129,7 +123,7 @@ def fit(
     train_batches: `train_batches(epoch)` (epoch from 0) -> this process's batches (on CPU or
                    any device), the same ones whenever called with the same epoch. Under
                    torchrun it yields this rank's shard, the same number of batches per rank
-                   (see rnnkit.train.distributed).
+                   (see rnnkit.train.distributed). Or a DataLoader or list (train.sources).
     dev_batches:   `dev_batches()` -> the whole dev split (not sharded), or None: no
                    evaluation, no best checkpoint, no early stopping.
     evaluate:      `evaluate(model, batches) -> {name: value}`, called in eval mode under
@@ -138,33 +132,29 @@ def fit(
     out_dir:       where to write (overrides config.out_dir; None and no config.out_dir writes
                    nothing): last/ and best/ checkpoints, metrics.jsonl, tb/, loss.png. A
                    directory holding a run is refused unless resume or config.overwrite.
-    task, model_config, extras: JSON data saved in every checkpoint, so that a checkpoint can
-                   be checked against its task and the model and vocabularies rebuilt.
-    resume:        continue from out_dir/last (weights, optimizer, schedule, RNG, epoch, step,
-                   early-stopping state, history, position inside an interrupted epoch);
-                   config.epochs may be raised to train longer.
+    task, model_config, extras: JSON saved in every checkpoint (model_config default:
+                   describe_model(model)), to check its task, rebuild model and vocabularies.
+    resume:        continue from out_dir/last (weights, optimizer, schedule, RNG, early stopping,
+                   history, position in the epoch); raise config.epochs to train longer.
     dist:          this process's DistInfo from init_distributed(); default: the initialised
                    process group if any, else a single process on config.device.
+    callbacks, lr_scheduler: see rnnkit.train.callbacks.
     """
     config = config if config is not None else TrainConfig()
     run = _Run(
         model,
-        train_batches,
-        dev_batches,
+        train_source(train_batches),
+        dev_source(dev_batches),
         config,
         evaluate or evaluate_loss,
         out_dir,
         task,
-        model_config,
+        model_config if model_config is not None else model_description(model),
         extras,
         dist,
     )
+    run.hooks = FitHooks(run.optimizer, config, callbacks, lr_scheduler)
     return run.fit(resume)
-
-
-def _on_device(batches: Iterable[Batch], device: torch.device) -> Iterator[Batch]:
-    for batch in batches:
-        yield batch.to(device)
 
 
 class _Run:
@@ -202,6 +192,7 @@ class _Run:
         self.model_config = dict(model_config or {})
         self.extras = dict(extras or {})
         self.optimizer = make_optimizer(self.model, config)
+        self.hooks = FitHooks(self.optimizer, config)  # fit() adds callbacks and lr_scheduler
         self.schedule = LRSchedule(config)
         self.average = WeightAverage(self.model, config.ema_decay) if config.ema_decay > 0 else None
         self.state = RunState()
@@ -308,6 +299,7 @@ class _Run:
                     if k not in ("kind", "epoch", "step") and isinstance(v, float)
                 ),
             )
+        self.hooks.epoch_end(epoch + 1, record)
         if improved:
             with self._averaged():
                 if self.config.restore_best:
@@ -364,7 +356,7 @@ class _Run:
                 assert batch is not None
                 num_steps = batch.num_steps  # real time steps, counted on the CPU copy
                 fraction = progress.steps / n if n else 0.0
-                lr = self.schedule.lr(state.global_step, epoch, fraction)
+                lr = self.hooks.lr(self.schedule.lr(state.global_step, epoch, fraction))
                 out = train_step(
                     self.net,
                     self.optimizer,
@@ -375,6 +367,7 @@ class _Run:
                 )
                 progress.add(out, num_steps)
                 state.global_step += 1
+                self.hooks.step_end(state.global_step, out.loss)
                 bar.update(1)
                 if state.global_step % config.log_every == 0:
                     self._log_step(progress, lr, bar)
@@ -394,7 +387,7 @@ class _Run:
         self.model.eval()
         try:
             with torch.no_grad(), self._averaged():
-                raw = self.evaluate(self.model, _on_device(self.dev_batches(), self.device))
+                raw = self.evaluate(self.model, on_device(self.dev_batches(), self.device))
         finally:
             self.model.train()
         metrics = {str(k): float(v) for k, v in raw.items()}

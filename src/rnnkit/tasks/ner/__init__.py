@@ -78,7 +78,7 @@ from rnnkit.tasks.ner.tagging import (
     tag_texts,
     tokenize_with_offsets,
 )
-from rnnkit.tasks.recipe import Prepared, run_training
+from rnnkit.tasks.recipe import Prepared, report_data, run_training
 from rnnkit.train.distributed import DistInfo
 from rnnkit.train.fit import FitResult
 
@@ -129,8 +129,8 @@ def data_files(config: NERDataConfig) -> tuple[Path, Path]:
     if config.train_file is None and config.format != "conll":
         raise RnnkitError(f"--format {config.format} needs --train-file and --dev-file")
     missing = (
-        "no training data: the shared CoNLL-2003 file conll2003/{} was not found; pass "
-        "--train-file FILE and --dev-file FILE (or set RNNKIT_SHARED_DATA)"
+        "no training data: the CoNLL-2003 file conll2003/{} was not found; pass --train-file "
+        "FILE and --dev-file FILE (`rnnkit data fetch conll2003` says how to get CoNLL-2003)"
     )
     train = find_data(config.train_file, "conll2003/eng.train", missing.format("eng.train"))
     dev = find_data(config.dev_file, "conll2003/eng.testa", missing.format("eng.testa"))
@@ -142,6 +142,7 @@ def prepare(config: NERConfig, dist: DistInfo | None = None) -> Prepared[NERConf
     model config gets the vocabularies' sizes and the tags."""
     d = config.data
     train_path, dev_path = data_files(d)
+    report_data(NAME, dist, train_path, dev_path)
     train_sentences = read_sentences(train_path, d.format)
     pipeline = NERPipeline.build(train_sentences, d.min_count, d.lowercase, d.zero_digits)
     dev_sentences = read_sentences(dev_path, d.format, tag_set=pipeline.tags.tokens)

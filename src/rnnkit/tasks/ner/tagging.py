@@ -83,9 +83,10 @@ class NERTagger:
     '[Harry Potter]PER met [Hermione]PER.'
     """
 
-    def __init__(self, checkpoint: str | Path):
+    def __init__(self, checkpoint: str | Path, device: str | torch.device = "cpu"):
         loaded = load(checkpoint)
-        self.model = loaded.model
+        self.device = torch.device(device)
+        self.model = loaded.model.to(self.device)
         self.pipeline = loaded.pipeline
         self.data = loaded.data  # the data config it was trained on
         self.checkpoint = str(checkpoint)
@@ -99,7 +100,7 @@ class NERTagger:
         with torch.no_grad():
             batches = in_order_batches(examples, EVAL_BATCH_SIZE, collate, sentence_length)
             for indices, batch in batches:
-                for i, ids in zip(indices, predict_ids(self.model, batch)):
+                for i, ids in zip(indices, predict_ids(self.model, batch.to(self.device))):
                     result[i] = self.pipeline.tag_names(ids)
         return result
 
@@ -130,9 +131,12 @@ def entities(text: str, tokens: Sequence[Token], tags: Sequence[str]) -> list[En
     return out
 
 
-def tag_texts(checkpoint: str | Path, texts: Sequence[str]) -> list[TaggedText]:
-    """Tag raw texts with the model of a checkpoint (see `NERTagger.tag_texts`)."""
-    return NERTagger(checkpoint).tag_texts(texts)
+def tag_texts(
+    checkpoint: str | Path, texts: Sequence[str], device: str | torch.device = "cpu"
+) -> list[TaggedText]:
+    """Tag raw texts with the model of a checkpoint (see `NERTagger.tag_texts`); loads it for
+    this one call: keep an NERTagger to tag many batches of texts."""
+    return NERTagger(checkpoint, device).tag_texts(texts)
 
 
 def tag_file(
@@ -141,8 +145,9 @@ def tag_file(
     out: str | Path,
     format: str = "conll",
     jsonl: bool = False,
+    device: str | torch.device = "cpu",
 ) -> int:
-    """Tag every sentence of a file; returns the number of sentences.
+    """Tag every sentence of a file (the model on `device`); returns the number of sentences.
 
     format: "conll", "tsv" or "binary" (labelled files), or "text" (raw text, one or more
     sentences a line). A CoNLL file with a single column (tokens only) is read as unlabelled.
@@ -153,7 +158,7 @@ def tag_file(
         {"text", "entities": [{"type", "start", "end", "text"}], "tokens", "tags"}, offsets in
         characters of "text" (for tokenized input: the tokens joined by single spaces).
     """
-    tagger = NERTagger(checkpoint)
+    tagger = NERTagger(checkpoint, device)
     if format == "text":
         lines = read_lines(
             path, "empty line: every line must hold text to tag", "empty file: no text to tag"
