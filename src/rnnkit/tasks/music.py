@@ -14,9 +14,10 @@ per time step (nats per frame, summed over the 88 keys), the usual JSB figure.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -45,6 +46,8 @@ NAME = "music"
 HELP = "polyphonic music generation on Bach chorales (one-to-many)"
 # The inputs are always the 88 keys' frames, and a language model reads them forwards.
 HIDDEN = frozenset({"vocab_size", "embedding_dim", "num_features", "bidirectional", "merge"})
+# The dev metrics `evaluate_nll` reports: --metric takes one of them.
+METRICS: tuple[str, ...] = ("loss", "nll_per_step")
 KEYS = PIANO_HIGH - PIANO_LOW + 1  # 88
 EVAL_BATCH_SIZE = 32
 
@@ -59,6 +62,8 @@ class MusicDataConfig:
     # Augmentation: each epoch, shift every training chorale by a random number of semitones
     # in [-transpose, transpose] (key-invariant music, eight times more data). 0 disables it.
     transpose: int = 0
+    # Values the string fields take (the command line offers them as choices).
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {"source": ("music21", "jsb")}
 
     def __post_init__(self) -> None:
         if self.source not in ("music21", "jsb"):
@@ -69,6 +74,7 @@ class MusicDataConfig:
 
 @dataclass(frozen=True)
 class MusicConfig:
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {"metric": METRICS}
     data: MusicDataConfig = field(default_factory=MusicDataConfig)
     model: LanguageModelConfig = field(
         default_factory=lambda: LanguageModelConfig(

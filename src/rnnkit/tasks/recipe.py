@@ -8,6 +8,8 @@ A task recipe (`rnnkit.tasks.music`, `.sentiment`, `.ner`, `.text`) is a module 
               with three parts: `data` (which files, how they become ids), `model` (the model
               config of `rnnkit.models`) and `train` (`TrainConfig`)
     HIDDEN    config fields the task sets itself from the data (not command-line options)
+    METRICS   the names of the dev metrics its evaluation reports, one of which
+              `config.train.metric` must be (checked before any data is read)
     prepare(config, dist)   read the data (naming the file it uses, or saying how to get
               it), build the vocabularies and the batches: a `Prepared`
     build_model(config)     the untrained model a config describes
@@ -103,6 +105,7 @@ class Recipe(Protocol[C]):
     NAME: str
     HELP: str
     HIDDEN: frozenset[str]
+    METRICS: tuple[str, ...]
 
     @property
     def PRESETS(self) -> Mapping[str, C]: ...
@@ -132,6 +135,7 @@ def run_training(
     Checkpoints and logs go to config.train.out_dir; each records the task's name, the model's
     description, the data config and the recipe's extras, which is all `load` needs.
     """
+    check_metric(name, config.train)
     dist = current_dist(config.train.device)
     prepared = prepare(config, dist)
     torch.manual_seed(config.train.seed)
@@ -148,6 +152,20 @@ def run_training(
         resume=resume,
         dist=dist,
     )
+
+
+def check_metric(name: str, train: TrainConfig) -> None:
+    """Refuse a `train.metric` that task `name`'s evaluation does not report (its recipe's
+    METRICS), before any data is read or any epoch is run. A name that is not a registered
+    task is not checked."""
+    from rnnkit.tasks import RECIPES
+
+    recipe = RECIPES.get(name)
+    if recipe is not None and train.metric not in recipe.METRICS:
+        raise RnnkitError(
+            f"--metric must be one of {', '.join(recipe.METRICS)} for task {name}, "
+            f"got {train.metric!r}"
+        )
 
 
 def load_run(

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -63,6 +63,8 @@ HELP = "sentiment classification of movie reviews (many-to-one)"
 # The vocabulary size comes from --max-words, the two classes from the label set, and the
 # inputs are always token ids.
 HIDDEN = frozenset({"vocab_size", "num_features", "num_classes"})
+# The dev metrics `evaluate_classifier` reports: --metric takes one of them.
+METRICS: tuple[str, ...] = ("loss", "accuracy", "precision", "recall", "f1")
 EVAL_BATCH_SIZE = 256
 
 
@@ -126,6 +128,7 @@ def _classifier(
 
 @dataclass(frozen=True)
 class SentimentConfig:
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {"metric": METRICS}
     # Which reviews, and how they become token ids.
     data: SentimentDataConfig = field(default_factory=SentimentDataConfig)
     # The classifier; by default the lecture's, with dropout on the embedded words (it adds
@@ -142,7 +145,6 @@ class SentimentConfig:
             lr=1e-3,
             clip_norm=5.0,
             metric="accuracy",
-            mode="max",
             patience=2,
             out_dir="runs/sentiment",
         )

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -51,6 +52,8 @@ HELP = "character-level text generation (one-to-many)"
 # The vocabulary comes from the text, the inputs are always character ids, and a language
 # model reads them forwards.
 HIDDEN = frozenset({"vocab_size", "num_features", "bidirectional", "merge"})
+# The dev metrics `evaluate_chars` reports: --metric takes one of them.
+METRICS: tuple[str, ...] = ("loss", "bits_per_char")
 SPECIALS = (PAD, BOS)
 
 
@@ -79,6 +82,7 @@ class TextDataConfig:
 
 @dataclass(frozen=True)
 class TextConfig:
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {"metric": METRICS}
     data: TextDataConfig = field(default_factory=TextDataConfig)
     model: LanguageModelConfig = field(
         default_factory=lambda: LanguageModelConfig(
