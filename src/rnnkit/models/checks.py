@@ -56,6 +56,15 @@ def check_choice(owner: str, field: str, value: Any, choices: Collection[str]) -
     require(value in choices, owner, field, "one of " + ", ".join(choices), value)
 
 
+def check_sampling(temperature: Any, top_k: Any, seed: Any) -> None:
+    """The options of sampling from a model (`generate`): --temperature a finite number > 0,
+    --top-k None or an integer >= 1, --seed one torch accepts."""
+    check_positive("", "temperature", temperature)
+    if top_k is not None:
+        check_int("", "top_k", top_k, 1)
+    check_seed("", "seed", seed)
+
+
 def check_seed(owner: str, field: str, value: Any) -> None:
     """A random seed torch accepts."""
     low, high = SEED_RANGE

@@ -35,6 +35,7 @@ from rnnkit.data.piano_roll import (
 )
 from rnnkit.data.sequences import epoch_batches, next_step_pair
 from rnnkit.errors import RnnkitError
+from rnnkit.models.checks import check_sampling, require
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.tasks.recipe import Loaded, Prepared, load_run, run_training
@@ -245,6 +246,10 @@ def generate(
     PNG beside it unless `png` says where). Returns the steps as lists of MIDI pitches."""
     if steps < 1:
         raise RnnkitError(f"--steps must be at least 1, got {steps}")
+    check_sampling(temperature, top_k, seed)
+    # MIDI stores the tempo as 24-bit microseconds per beat: 4 bpm is about its slowest.
+    ok = isinstance(bpm, (int, float)) and 4 <= bpm <= 1000  # NaN is not
+    require(ok, "", "bpm", "a number of beats per minute in [4, 1000]", bpm)
     model = load(checkpoint).model
     generator = torch.Generator().manual_seed(seed)
     frames = model.generate(

@@ -280,9 +280,15 @@ def prepare(config: SentimentConfig, dist: DistInfo | None = None) -> Prepared[S
     """Read the training reviews, hold out the dev part, build the vocabulary from the rest,
     encode both; the model config gets the vocabulary's size."""
     path = training_source(config.data)
-    train_part, dev_part = split_dev(
-        load_sentiment(path, split="train"), config.data.dev_fraction, config.data.split_seed
-    )
+    reviews = load_sentiment(path, split="train")
+    check_both_classes(reviews, path)
+    train_part, dev_part = split_dev(reviews, config.data.dev_fraction, config.data.split_seed)
+    if not train_part or not dev_part:
+        raise DataError(
+            f"{len(reviews)} reviews are too few to hold out a dev part of "
+            f"--dev-fraction {config.data.dev_fraction} and train on the rest",
+            path=path,
+        )
     train_tokens = [tokenize(ex.text) for ex in train_part]
     pipeline = TextPipeline.build(train_tokens, config.data.max_words, config.data.max_len)
     train_examples = encode_examples(train_part, pipeline, train_tokens)
@@ -301,6 +307,19 @@ def prepare(config: SentimentConfig, dist: DistInfo | None = None) -> Prepared[S
     return Prepared(
         sized, train_batches, lambda: dev_batches, evaluate_classifier, pipeline.to_extras()
     )
+
+
+def check_both_classes(reviews: Sequence[LabelledText], path: str | Path) -> None:
+    """DataError naming the file when its reviews do not have both labels: a classifier
+    trained on one class predicts it always and scores a perfect dev accuracy."""
+    labels = {r.label for r in reviews}
+    if len(labels) < 2:
+        found = ", ".join(repr(label) for label in sorted(labels)) or "none"
+        raise DataError(
+            f"every review has the same label ({found}): training needs both classes, "
+            "positive and negative",
+            path=path,
+        )
 
 
 def build_model(config: SentimentConfig) -> SequenceClassifier:

@@ -39,6 +39,7 @@ from rnnkit.data.paths import find_data
 from rnnkit.data.text import read_text
 from rnnkit.data.vocab import BOS, PAD, Vocabulary
 from rnnkit.errors import CheckpointError, DataError, RnnkitError
+from rnnkit.models.checks import check_sampling
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.models.stateful import StatefulLanguageModel, stream_batches
@@ -365,8 +366,7 @@ def generate(
     """
     if length < 1:
         raise RnnkitError(f"--length must be at least 1, got {length}")
-    if top_k is not None and top_k < 1:
-        raise RnnkitError(f"--top-k must be at least 1, got {top_k}")
+    check_sampling(temperature, top_k, seed)
     loaded = load(checkpoint)
     model, vocab = loaded.model, loaded.pipeline
     assert vocab.bos_id is not None
