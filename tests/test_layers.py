@@ -240,3 +240,28 @@ def test_every_registered_cell_has_a_fused_kernel() -> None:
     for name, spec in CELLS.items():
         assert spec.fused_kind in KERNELS, name
         assert supports_fused(spec.make(2, 3)), name
+
+
+@pytest.mark.parametrize(
+    ("x", "lengths", "message"),
+    [
+        (torch.randn(2, 5), None, r"expected x of shape \(B, T, 3\), got \(2, 5\)"),
+        (torch.randn(2, 0, 3), None, r"with B, T >= 1, got \(2, 0, 3\)"),
+        (torch.randn(2, 5, 4), None, r"expected x of shape \(B, T, 3\), got \(2, 5, 4\)"),
+        (torch.randn(2, 5, 3).double(), None, "expected x of dtype torch.float32"),
+        (torch.randn(2, 5, 3), torch.tensor([5, 6]), r"every length in \[1, T\] = \[1, 5\]"),
+        (torch.randn(2, 5, 3), torch.tensor([5, 0]), r"got values in \[0, 5\]"),
+        (torch.randn(2, 5, 3), torch.tensor([5.0, 2.0]), "lengths of an integer dtype"),
+        (torch.randn(2, 5, 3), torch.tensor([True, True]), "lengths of an integer dtype"),
+        (torch.randn(2, 5, 3), torch.tensor([5]), r"lengths of shape \(B,\) = \(2,\), got \(1,\)"),
+    ],
+)
+@pytest.mark.parametrize("execution", ["reference", "fused"])
+def test_rnn_checks_its_inputs_at_the_entrance(
+    x: torch.Tensor, lengths: torch.Tensor | None, message: str, execution: str
+) -> None:
+    from rnnkit.layers.rnn import LayerInputError
+
+    rnn = RNN("lstm", 3, 4, bidirectional=True)
+    with pytest.raises(LayerInputError, match=message):
+        rnn(x, lengths, execution=execution)  # type: ignore[arg-type]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -293,3 +295,41 @@ def test_bad_train_inputs_give_one_line_errors(
         ]
     )
     assert f"{unseen}:3: tag 'B-CORP'" in err
+
+
+def test_tag_reads_standard_input_with_a_dash(
+    trained: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    _, out = trained
+    texts = b"Yesterday, Harry Potter met Hermione Granger.\nHarry met Hermione.\n"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(texts)))
+    assert main(["tag", "--checkpoint", str(out / "best"), "-"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Yesterday, [Harry Potter]PER met [Hermione Granger]PER."
+    assert len(lines) == 2
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(texts)))
+    tagged = tmp_path / "tagged.jsonl"
+    args = ["--input", "-", "--format", "text", "--output", str(tagged)]
+    assert main(["tag", "--checkpoint", str(out / "best"), *args]) == 0
+    assert len(tagged.read_text().splitlines()) == 2
+
+
+def test_tag_never_writes_over_its_input_and_caps_a_text(
+    trained: tuple[Path, Path], tmp_path: Path, error_of: Callable[[list[str]], str]
+) -> None:
+    dev, out = trained
+    source = tmp_path / "input.conll"
+    source.write_bytes(dev.read_bytes())
+    (tmp_path / "link.conll").symlink_to(source)
+    os.link(source, tmp_path / "hard.conll")
+    for output in (source, tmp_path / "link.conll", tmp_path / "hard.conll"):
+        args = ["--input", str(source), "--output", str(output)]
+        err = error_of(["tag", "--checkpoint", str(out / "best"), *args])
+        assert f"output {output} is the input file {source}" in err
+    assert source.read_bytes() == dev.read_bytes()
+    long = "Harry " * 20_000
+    err = error_of(["tag", "--checkpoint", str(out / "best"), long])
+    assert "text 1 has 120,000 characters, more than the 100,000" in err

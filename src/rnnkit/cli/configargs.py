@@ -4,6 +4,9 @@ Every leaf field of a (nested) frozen config dataclass becomes one option named 
 `hidden_size` -> `--hidden-size`; a field may name its option otherwise with
 `metadata={"option": "data"}` (a data config's `path` is `--data`). Its help text is the
 comment written above the field in the dataclass, so the documentation lives in one place.
+A string field whose values a config class lists in its class-level `CHOICES` mapping ({option
+name: values}, for its own fields or those of the configs it holds; the outer class wins) is
+offered with argparse choices: `--help` lists them and a value outside them is refused.
 Options the user does not give keep the preset's value.
 """
 
@@ -70,6 +73,18 @@ def _all_comments(config: Any) -> dict[str, str]:
     return comments
 
 
+def all_choices(config: Any) -> dict[str, tuple[Any, ...]]:
+    """{option name: allowed values} from the CHOICES of `config`'s class and of every config
+    it holds; an outer class's entry replaces an inner one (a task narrows `metric`)."""
+    choices: dict[str, tuple[Any, ...]] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            choices.update(all_choices(value))
+    choices.update({k: tuple(v) for k, v in getattr(type(config), "CHOICES", {}).items()})
+    return choices
+
+
 def _parser_for(hint: Any, option: str) -> tuple[Any, bool]:
     """(argparse type, optional) for a field's type hint."""
     optional = False
@@ -96,6 +111,7 @@ def add_config_arguments(
 ) -> None:
     """One option per leaf field of `config`; an option not given is absent from the namespace."""
     comments = _all_comments(config)
+    choices = all_choices(config)
     for name, (path, hint, value) in leaf_fields(config).items():
         if name in hidden:
             continue
@@ -112,13 +128,18 @@ def add_config_arguments(
             )
         else:
             parse, optional = _parser_for(hint, flag)
-            metavar = parse.__name__.upper() + ("|none" if optional else "")
+            metavar = parse.__name__.upper()
+            allowed: list[Any] | None = None
+            if name in choices:
+                allowed = [*choices[name], *([None] if optional else [])]
+                metavar = "{" + ",".join(choices[name]) + "}"
             parser.add_argument(
                 flag,
                 dest=name,
                 type=parse,
+                choices=allowed,
                 default=argparse.SUPPRESS,
-                metavar=metavar,
+                metavar=metavar + ("|none" if optional else ""),
                 help=help_text,
             )
 

@@ -16,6 +16,7 @@ from rnnkit.cli.options import (
 )
 from rnnkit.errors import RnnkitError
 from rnnkit.metrics.entities import EntityScores, Score
+from rnnkit.tasks import STDIN, read_lines
 from rnnkit.tasks import ner as recipe
 
 
@@ -37,12 +38,17 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
         "brackets: 'met [Harry Potter]PER.'), or a whole file with --input.",
     )
     add_checkpoint_option(p, "ner")
-    p.add_argument("texts", nargs="*", metavar="TEXT", help="sentences to tag")
+    p.add_argument(
+        "texts",
+        nargs="*",
+        metavar="TEXT",
+        help="sentences to tag; '-' reads them from standard input, one text a line",
+    )
     p.add_argument(
         "--input",
         metavar="FILE",
         help="tag this file instead: CoNLL columns (one token a line; a single column = tokens "
-        "only), or see --format",
+        "only), or see --format; '-' reads standard input (with --format text)",
     )
     p.add_argument(
         "--output",
@@ -95,15 +101,28 @@ def tag(args: argparse.Namespace) -> int:
         return 0
     if args.output is not None:
         raise RnnkitError("--output goes with --input FILE; tagged arguments are printed")
-    if not args.texts:
-        raise RnnkitError("nothing to tag: give sentences as arguments, or --input FILE")
-    check_argument_texts(args.texts)
-    for tagged in recipe.tag_texts(args.checkpoint, args.texts, device_from(args)):
+    for tagged in recipe.tag_texts(args.checkpoint, gather_texts(args.texts), device_from(args)):
         if args.jsonl:
             print(json.dumps(tagged.to_json(), ensure_ascii=False))
         else:
             print(tagged.bracketed())
     return 0
+
+
+def gather_texts(texts: list[str]) -> list[str]:
+    """The sentences from the arguments, or from standard input when the only one is '-'."""
+    if texts == [STDIN]:
+        return read_lines(
+            STDIN, "empty line: every line must hold text to tag", "no text to tag on stdin"
+        )
+    if STDIN in texts:
+        raise RnnkitError("'-' (read standard input) must be the only text argument")
+    if not texts:
+        raise RnnkitError(
+            "nothing to tag: give sentences as arguments, '-' for standard input, or --input FILE"
+        )
+    check_argument_texts(texts)
+    return texts
 
 
 COMMANDS = TaskCommands(

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from rnnkit.data.atomic import write_bytes
 from rnnkit.data.tags import (
     BINARY_TAGS,
     SCHEMES,
@@ -212,7 +213,7 @@ def write_conll(
     target = Path(path)
     if target.suffix == ".gz":
         data = gzip.compress(data, mtime=0)
-    target.write_bytes(data)
+    write_bytes(target, data)
 
 
 # --------------------------------------------------------------------------- internals

@@ -15,6 +15,8 @@ module makes that sequence of strings; `rnnkit.data.vocab.Vocabulary` maps it to
 
 Word tokenizer rules (`tokenize`), in the order they are applied:
 
+0. Unicode NFC normalisation, so that a letter written as base + combining accent (`u` +
+   U+0308) is the one character `ü`, as in most text, and stays inside its word;
 1. lowercase (`str.lower`), unless `lowercase=False`;
 2. HTML tags become a space: `<br />`, `<br>`, `<p>`, `</i>`, `<a href="...">` (a `<` directly
    followed by a letter or `/letter`, up to the next `>`); `a < b` and `<3` are not tags;
@@ -45,7 +47,10 @@ from __future__ import annotations
 
 import gzip
 import html
+import io
 import re
+import stat
+import unicodedata
 import zlib
 from pathlib import Path
 from typing import NamedTuple
@@ -72,24 +77,44 @@ _TOKEN = re.compile(
 # ---------------------------------------------------------------------------------- reading
 
 
-def _read_bytes(path: Path) -> tuple[bytes, bool]:
-    """The file's bytes, gunzipped when it is gzip (by its magic number or a .gz suffix)."""
+# The largest text `read_text` reads (after decompression): files are read whole into memory.
+MAX_TEXT_BYTES = 2**31
+
+
+def _read_bytes(path: Path, limit: int = MAX_TEXT_BYTES) -> tuple[bytes, bool]:
+    """The file's bytes, gunzipped when it is gzip (by its magic number or a .gz suffix).
+
+    Only regular files and pipes are read (not devices such as /dev/zero), and at most
+    `limit` bytes, compressed or not."""
     try:
-        raw = path.read_bytes()
+        kind = path.stat().st_mode
+        if stat.S_ISDIR(kind):
+            raise DataError("is a directory, expected a file", path=path)
+        if not (stat.S_ISREG(kind) or stat.S_ISFIFO(kind)):
+            raise DataError(
+                "is not a regular file (a device or socket?), expected a file", path=path
+            )
+        with path.open("rb") as f:
+            raw = f.read(limit + 1)
     except FileNotFoundError:
         raise DataError("file not found", path=path) from None
     except IsADirectoryError:
         raise DataError("is a directory, expected a file", path=path) from None
     except OSError as e:
         raise DataError(f"cannot read: {e.strerror or e}", path=path) from None
+    if len(raw) > limit:
+        raise DataError(f"larger than {limit:,} bytes: too large to read whole", path=path)
     compressed = raw[:2] == _GZIP_MAGIC
     if path.suffix == ".gz" and raw and not compressed:
         raise DataError("has a .gz suffix but is not gzip-compressed", path=path)
     if compressed:
         try:
-            raw = gzip.decompress(raw)
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as z:
+                raw = z.read(limit + 1)
         except (OSError, EOFError, zlib.error) as e:
             raise DataError(f"corrupt or truncated gzip data ({e})", path=path) from None
+        if len(raw) > limit:
+            raise DataError(f"larger than {limit:,} bytes decompressed", path=path)
     return raw, compressed
 
 
@@ -178,6 +203,7 @@ def tokenize(text: str, *, lowercase: bool = True) -> list[str]:
     >>> tokenize("A well-made film, don't miss it!")
     ['a', 'well', '-', 'made', 'film', ',', "don't", 'miss', 'it', '!']
     """
+    text = unicodedata.normalize("NFC", text)
     if lowercase:
         text = text.lower()
     return _TOKEN.findall(_normalise(text))
@@ -210,12 +236,47 @@ _RAW_TOKEN = re.compile(
 def tokenize_with_offsets(text: str) -> list[Token]:
     """Split raw text into words and punctuation, CoNLL-style, keeping character offsets.
 
+    The text is tokenized in Unicode NFC (a base letter and its combining accents are one
+    character, so `Mu\u0308nchen` is one word): each token's `text` is in NFC, and its
+    offsets index the text as given, so `text[start:end]` is the token up to normalisation
+    (equal to it when the text is already NFC, as most text is).
+
     >>> [t.text for t in tokenize_with_offsets("Yesterday, Harry Potter's owl didn't come.")]
     ['Yesterday', ',', 'Harry', 'Potter', "'s", 'owl', 'did', "n't", 'come', '.']
     >>> tokenize_with_offsets("U.S. troops")[1]
     Token(text='troops', start=5, end=11)
     """
-    return [Token(m.group(), m.start(), m.end()) for m in _RAW_TOKEN.finditer(text)]
+    if unicodedata.is_normalized("NFC", text):
+        return [Token(m.group(), m.start(), m.end()) for m in _RAW_TOKEN.finditer(text)]
+    nfc, origin = _nfc_with_origins(text)
+    return [Token(m.group(), origin[m.start()], origin[m.end()]) for m in _RAW_TOKEN.finditer(nfc)]
+
+
+def _starts_segment(ch: str) -> bool:
+    """Whether NFC can never join `ch` to the character before it: a character of combining
+    class 0 other than a Hangul vowel or final consonant (which compose into a syllable)."""
+    return unicodedata.combining(ch) == 0 and not "\u1160" <= ch <= "\u11ff"
+
+
+def _nfc_with_origins(text: str) -> tuple[str, list[int]]:
+    """(NFC of text, origin): origin[k] is the offset in `text` of the character at offset k
+    of the NFC text, and origin[len(nfc)] == len(text).
+
+    Each segment (a character that starts one and the combining marks after it) is normalised
+    alone; its first character comes from the segment's start and any later one (a mark that
+    did not compose) from the same distance before the segment's end."""
+    pieces: list[str] = []
+    origin: list[int] = []
+    start = 0
+    for end in range(1, len(text) + 1):
+        if end < len(text) and not _starts_segment(text[end]):
+            continue
+        piece = unicodedata.normalize("NFC", text[start:end])
+        pieces.append(piece)
+        origin += [start] + [end - (len(piece) - j) for j in range(1, len(piece))]
+        start = end
+    origin.append(len(text))
+    return "".join(pieces), origin
 
 
 def char_tokenize(text: str, *, lowercase: bool = False, strip_tags: bool = False) -> list[str]:

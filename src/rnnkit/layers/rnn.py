@@ -22,6 +22,52 @@ from rnnkit.layers.recurrent import Recurrent
 Execution = Literal["auto", "fused", "reference"]
 
 
+class LayerInputError(RnnkitError, ValueError):
+    """Inputs a layer cannot run on (shape, dtype, device, lengths): raised at its entrance,
+    naming the argument, what it expects and what it received. A ValueError too, as PyTorch
+    users expect of bad arguments."""
+
+
+def check_rnn_inputs(x: object, lengths: object, input_size: int, like: Tensor) -> None:
+    """`RNN.forward`'s checks: x (B, T, D) floating, of the parameters' dtype and device, with
+    B, T >= 1 and D = input_size; lengths None or an integer tensor (B,) with every value in
+    [1, T]. The values need the lengths on the CPU: CPU lengths cost nothing, GPU lengths one
+    synchronisation (the fused kernels copy them to the CPU anyway).
+
+    like: a parameter of the layer (its dtype and device).
+    """
+    if not isinstance(x, Tensor):
+        raise LayerInputError(f"expected x to be a Tensor (B, T, D), got {type(x).__name__}")
+    want = f"(B, T, {input_size})"
+    if x.dim() != 3 or x.shape[2] != input_size:
+        raise LayerInputError(f"expected x of shape {want}, got {tuple(x.shape)}")
+    if x.shape[0] < 1 or x.shape[1] < 1:
+        raise LayerInputError(f"expected x of shape {want} with B, T >= 1, got {tuple(x.shape)}")
+    if x.dtype != like.dtype or x.device != like.device:
+        raise LayerInputError(
+            f"expected x of dtype {like.dtype} on {like.device} (the layer's parameters), "
+            f"got {x.dtype} on {x.device}"
+        )
+    if lengths is None:
+        return
+    B, T = x.shape[:2]
+    if not isinstance(lengths, Tensor):
+        raise LayerInputError(
+            f"expected lengths to be a Tensor ({B},), got {type(lengths).__name__}"
+        )
+    if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
+        raise LayerInputError(f"expected lengths of an integer dtype, got {lengths.dtype}")
+    if tuple(lengths.shape) != (B,):
+        raise LayerInputError(
+            f"expected lengths of shape (B,) = ({B},), got {tuple(lengths.shape)}"
+        )
+    low, high = torch.aminmax(lengths.detach().cpu())
+    if low < 1 or high > T:
+        raise LayerInputError(
+            f"expected every length in [1, T] = [1, {T}], got values in [{int(low)}, {int(high)}]"
+        )
+
+
 def make_cell(cell: str, input_size: int, hidden_size: int) -> AnyCell:
     """Build a cell by its registry name (`rnnkit.cells.CELLS`): 'rnn' (tanh), 'rnn_relu',
     'gru' or 'lstm'."""
@@ -137,6 +183,7 @@ class RNN(nn.Module):
         state: State | tuple[Tensor, Tensor] | None = None,
         execution: Execution | None = None,
     ) -> tuple[Tensor, State]:
+        check_rnn_inputs(x, lengths, self.input_size, next(self.parameters()))
         dirs = self.num_directions
         state = self._initial_state(x, state)
         fused = self.resolve_execution(execution, x=x, lengths=lengths) == "fused"

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.data.batch import Batch
-from rnnkit.errors import RnnkitError
 from rnnkit.layers.dense import Dense
 from rnnkit.models.base import ModelOutput, as_batch
+from rnnkit.models.checks import check_choice, check_fraction, check_int
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.losses import classification_loss
 from rnnkit.models.registry import register_architecture
 from rnnkit.models.summary import LayerRow, count_parameters
+
+POOLINGS = ("last", "mean", "max")
 
 
 @dataclass(frozen=True)
@@ -30,13 +33,13 @@ class ClassifierConfig:
     # Dropout before the head.
     output_dropout: float = 0.0
 
+    # Values the string fields take (the command line offers them as choices).
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {"pooling": POOLINGS}
+
     def __post_init__(self) -> None:
-        if self.pooling not in ("last", "mean", "max"):
-            raise RnnkitError(
-                f"ClassifierConfig.pooling: expected last, mean or max, got {self.pooling!r}"
-            )
-        if self.num_classes < 2:
-            raise RnnkitError("ClassifierConfig.num_classes must be at least 2")
+        check_choice("ClassifierConfig", "pooling", self.pooling, POOLINGS)
+        check_int("ClassifierConfig", "num_classes", self.num_classes, 2)
+        check_fraction("ClassifierConfig", "output_dropout", self.output_dropout)
 
 
 @register_architecture("classifier", ClassifierConfig)

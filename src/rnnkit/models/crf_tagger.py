@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -44,6 +45,7 @@ from rnnkit.layers.char_encoder import CharEncoder
 from rnnkit.layers.crf import CRF
 from rnnkit.layers.dense import Dense
 from rnnkit.models.base import ModelOutput, as_batch
+from rnnkit.models.checks import check_choice, check_fraction, check_int
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.registry import register_architecture
 from rnnkit.models.summary import LayerRow, count_parameters
@@ -63,6 +65,7 @@ CONLL_TAGS: tuple[str, ...] = (
 
 CHARS = "chars"  # extras key: (B, T, W) character ids
 WORD_LENGTHS = "word_lengths"  # extras key: (B, T) characters per word, 0 for padding words
+CHAR_ENCODERS = ("lstm", "cnn")
 
 
 @dataclass(frozen=True)
@@ -96,16 +99,19 @@ class CRFTaggerConfig:
     # The tag names in id order (BIO); the CRF's decoding constraints are built from them, so
     # a model rebuilt from its configuration decodes exactly as the trained one.
     tags: tuple[str, ...] = CONLL_TAGS
+    # Values the string fields take (the command line offers them as choices).
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {"char_encoder": CHAR_ENCODERS}
 
     def __post_init__(self) -> None:
         if self.encoder.vocab_size < 1 or self.encoder.num_features:
             raise RnnkitError("CRFTaggerConfig.encoder: the tagger reads word ids (vocab_size > 0)")
-        if self.char_encoder not in ("lstm", "cnn"):
-            raise RnnkitError(
-                f"CRFTaggerConfig.char_encoder: expected lstm or cnn, got {self.char_encoder!r}"
-            )
-        if self.num_chars < 0 or self.char_dim < 1 or self.char_hidden < 1:
-            raise RnnkitError("CRFTaggerConfig: num_chars >= 0, char_dim and char_hidden >= 1")
+        me = "CRFTaggerConfig"
+        check_choice(me, "char_encoder", self.char_encoder, CHAR_ENCODERS)
+        check_int(me, "num_chars", self.num_chars, 0)
+        check_int(me, "char_dim", self.char_dim, 1)
+        check_int(me, "char_hidden", self.char_hidden, 1)
+        check_int(me, "char_kernel_size", self.char_kernel_size, 1)
+        check_fraction(me, "output_dropout", self.output_dropout)
         if self.char_encoder == "cnn" and self.char_kernel_size % 2 != 1:
             raise RnnkitError(
                 f"CRFTaggerConfig.char_kernel_size must be odd, got {self.char_kernel_size}"

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.cells.base import LSTMState, State
-from rnnkit.cells.registry import cell_spec
+from rnnkit.cells.registry import CELLS, cell_spec
 from rnnkit.errors import RnnkitError
 from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.rnn import RNN
+from rnnkit.models.checks import check_choice, check_fraction, check_int
 from rnnkit.models.summary import LayerRow, count_parameters, rnn_stack_title
+
+MERGES = ("concat", "sum")
+EXECUTIONS = ("auto", "fused", "reference")
 
 
 @dataclass(frozen=True)
@@ -44,14 +49,29 @@ class EncoderConfig:
     # "auto" (fused kernels when available), "fused" or "reference" (the readable loop).
     execution: str = "auto"
 
+    # Values the string fields take (the command line offers them as choices).
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "cell": tuple(CELLS),
+        "merge": MERGES,
+        "execution": EXECUTIONS,
+    }
+
     def __post_init__(self) -> None:
+        me = "EncoderConfig"
+        check_int(me, "vocab_size", self.vocab_size, 0)
+        check_int(me, "num_features", self.num_features, 0)
         if (self.vocab_size > 0) == (self.num_features > 0):
             raise RnnkitError(
                 "EncoderConfig: set exactly one of vocab_size (token ids) or num_features (frames)"
             )
+        check_int(me, "embedding_dim", self.embedding_dim, 1)
         cell_spec(self.cell, argument="EncoderConfig.cell")
-        if self.hidden_size < 1 or self.num_layers < 1:
-            raise RnnkitError("EncoderConfig: hidden_size and num_layers must be at least 1")
+        check_int(me, "hidden_size", self.hidden_size, 1)
+        check_int(me, "num_layers", self.num_layers, 1)
+        check_choice(me, "merge", self.merge, MERGES)
+        check_fraction(me, "dropout", self.dropout)
+        check_fraction(me, "input_dropout", self.input_dropout)
+        check_choice(me, "execution", self.execution, EXECUTIONS)
 
 
 class SequenceEncoder(nn.Module):

@@ -22,6 +22,7 @@ from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
 from rnnkit.layers.dense import Dense
 from rnnkit.models.base import ModelOutput, as_batch
+from rnnkit.models.checks import check_fraction
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.losses import sequence_binary_cross_entropy, sequence_cross_entropy
 from rnnkit.models.registry import register_architecture
@@ -42,6 +43,7 @@ class LanguageModelConfig:
     within_frame: bool = False
 
     def __post_init__(self) -> None:
+        check_fraction("LanguageModelConfig", "output_dropout", self.output_dropout)
         if self.encoder.bidirectional:
             raise RnnkitError("a language model reads left to right: bidirectional must be false")
         if self.within_frame and self.encoder.vocab_size > 0:

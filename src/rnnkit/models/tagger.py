@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from rnnkit.data.batch import Batch
 from rnnkit.layers.dense import Dense
 from rnnkit.models.base import ModelOutput, as_batch
+from rnnkit.models.checks import check_fraction, check_int
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.losses import sequence_cross_entropy
 from rnnkit.models.registry import register_architecture
@@ -26,6 +27,10 @@ class TaggerConfig:
     num_tags: int = 2
     # Dropout before the per-step head.
     output_dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_int("TaggerConfig", "num_tags", self.num_tags, 1)
+        check_fraction("TaggerConfig", "output_dropout", self.output_dropout)
 
 
 @register_architecture("tagger", TaggerConfig)

@@ -14,9 +14,10 @@ per time step (nats per frame, summed over the 88 keys), the usual JSB figure.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -34,6 +35,7 @@ from rnnkit.data.piano_roll import (
 )
 from rnnkit.data.sequences import epoch_batches, next_step_pair
 from rnnkit.errors import RnnkitError
+from rnnkit.models.checks import check_sampling, require
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.tasks.recipe import Loaded, Prepared, load_run, report_data, run_training
@@ -45,6 +47,8 @@ NAME = "music"
 HELP = "polyphonic music generation on Bach chorales (one-to-many)"
 # The inputs are always the 88 keys' frames, and a language model reads them forwards.
 HIDDEN = frozenset({"vocab_size", "embedding_dim", "num_features", "bidirectional", "merge"})
+# The dev metrics `evaluate_nll` reports: --metric takes one of them.
+METRICS: tuple[str, ...] = ("loss", "nll_per_step")
 KEYS = PIANO_HIGH - PIANO_LOW + 1  # 88
 EVAL_BATCH_SIZE = 32
 
@@ -59,6 +63,8 @@ class MusicDataConfig:
     # Augmentation: each epoch, shift every training chorale by a random number of semitones
     # in [-transpose, transpose] (key-invariant music, eight times more data). 0 disables it.
     transpose: int = 0
+    # Values the string fields take (the command line offers them as choices).
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {"source": ("music21", "jsb")}
 
     def __post_init__(self) -> None:
         if self.source not in ("music21", "jsb"):
@@ -69,6 +75,7 @@ class MusicDataConfig:
 
 @dataclass(frozen=True)
 class MusicConfig:
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {"metric": METRICS}
     data: MusicDataConfig = field(default_factory=MusicDataConfig)
     model: LanguageModelConfig = field(
         default_factory=lambda: LanguageModelConfig(
@@ -243,6 +250,10 @@ def generate(
     lists of MIDI pitches (the same for a seed on every device, up to rounding)."""
     if steps < 1:
         raise RnnkitError(f"--steps must be at least 1, got {steps}")
+    check_sampling(temperature, top_k, seed)
+    # MIDI stores the tempo as 24-bit microseconds per beat: 4 bpm is about its slowest.
+    ok = isinstance(bpm, (int, float)) and 4 <= bpm <= 1000  # NaN is not
+    require(ok, "", "bpm", "a number of beats per minute in [4, 1000]", bpm)
     model = load(checkpoint).model.to(device)
     generator = torch.Generator().manual_seed(seed)
     frames = model.generate(

@@ -8,6 +8,8 @@ A task recipe (`rnnkit.tasks.music`, `.sentiment`, `.ner`, `.text`) is a module 
               with three parts: `data` (which files, how they become ids), `model` (the model
               config of `rnnkit.models`) and `train` (`TrainConfig`)
     HIDDEN    config fields the task sets itself from the data (not command-line options)
+    METRICS   the names of the dev metrics its evaluation reports, one of which
+              `config.train.metric` must be (checked before any data is read)
     prepare(config, dist)   read the data (naming the file it uses, or saying how to get
               it), build the vocabularies and the batches: a `Prepared`
     build_model(config)     the untrained model a config describes
@@ -108,6 +110,7 @@ class Recipe(Protocol[C]):
     NAME: str
     HELP: str
     HIDDEN: frozenset[str]
+    METRICS: tuple[str, ...]
 
     @property
     def PRESETS(self) -> Mapping[str, C]: ...
@@ -145,6 +148,7 @@ def run_training(
     config.train.change_data; `prepare_resumed(config, dist, recorded extras)` prepares the
     data with the recorded vocabularies (without it the rebuilt ones must equal those).
     """
+    check_metric(name, config.train)
     dist = current_dist(config.train.device)
     out = config.train.out_dir
     check_run_dir(out, resume, config.train.overwrite)
@@ -245,6 +249,20 @@ def report_data(task: str, dist: DistInfo | None, *sources: str | Path) -> None:
     if dist is None or dist.is_main:
         where = ", ".join(str(s) for s in sources)
         logging.getLogger("rnnkit.tasks").info("%s: training on %s", task, where)
+
+
+def check_metric(name: str, train: TrainConfig) -> None:
+    """Refuse a `train.metric` that task `name`'s evaluation does not report (its recipe's
+    METRICS), before any data is read or any epoch is run. A name that is not a registered
+    task is not checked."""
+    from rnnkit.tasks import RECIPES
+
+    recipe = RECIPES.get(name)
+    if recipe is not None and train.metric not in recipe.METRICS:
+        raise RnnkitError(
+            f"--metric must be one of {', '.join(recipe.METRICS)} for task {name}, "
+            f"got {train.metric!r}"
+        )
 
 
 def load_run(

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -63,6 +63,8 @@ HELP = "sentiment classification of movie reviews (many-to-one)"
 # The vocabulary size comes from --max-words, the two classes from the label set, and the
 # inputs are always token ids.
 HIDDEN = frozenset({"vocab_size", "num_features", "num_classes"})
+# The dev metrics `evaluate_classifier` reports: --metric takes one of them.
+METRICS: tuple[str, ...] = ("loss", "accuracy", "precision", "recall", "f1")
 EVAL_BATCH_SIZE = 256
 
 
@@ -126,6 +128,7 @@ def _classifier(
 
 @dataclass(frozen=True)
 class SentimentConfig:
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {"metric": METRICS}
     # Which reviews, and how they become token ids.
     data: SentimentDataConfig = field(default_factory=SentimentDataConfig)
     # The classifier; by default the lecture's, with dropout on the embedded words (it adds
@@ -142,7 +145,6 @@ class SentimentConfig:
             lr=1e-3,
             clip_norm=5.0,
             metric="accuracy",
-            mode="max",
             patience=2,
             out_dir="runs/sentiment",
         )
@@ -283,9 +285,15 @@ def prepare(
     vocabulary's size."""
     path = training_source(config.data)
     report_data(NAME, dist, path)
-    train_part, dev_part = split_dev(
-        load_sentiment(path, split="train"), config.data.dev_fraction, config.data.split_seed
-    )
+    reviews = load_sentiment(path, split="train")
+    check_both_classes(reviews, path)
+    train_part, dev_part = split_dev(reviews, config.data.dev_fraction, config.data.split_seed)
+    if not train_part or not dev_part:
+        raise DataError(
+            f"{len(reviews)} reviews are too few to hold out a dev part of "
+            f"--dev-fraction {config.data.dev_fraction} and train on the rest",
+            path=path,
+        )
     train_tokens = [tokenize(ex.text) for ex in train_part]
     if pipeline is None:
         pipeline = TextPipeline.build(train_tokens, config.data.max_words, config.data.max_len)
@@ -305,6 +313,19 @@ def prepare(
     return Prepared(
         sized, train_batches, lambda: dev_batches, evaluate_classifier, pipeline.to_extras()
     )
+
+
+def check_both_classes(reviews: Sequence[LabelledText], path: str | Path) -> None:
+    """DataError naming the file when its reviews do not have both labels: a classifier
+    trained on one class predicts it always and scores a perfect dev accuracy."""
+    labels = {r.label for r in reviews}
+    if len(labels) < 2:
+        found = ", ".join(repr(label) for label in sorted(labels)) or "none"
+        raise DataError(
+            f"every review has the same label ({found}): training needs both classes, "
+            "positive and negative",
+            path=path,
+        )
 
 
 def build_model(config: SentimentConfig) -> SequenceClassifier:

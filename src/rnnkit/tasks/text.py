@@ -29,7 +29,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -39,6 +39,7 @@ from rnnkit.data.paths import find_data
 from rnnkit.data.text import read_text
 from rnnkit.data.vocab import BOS, PAD, Vocabulary
 from rnnkit.errors import CheckpointError, DataError, RnnkitError
+from rnnkit.models.checks import check_sampling
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.models.stateful import StatefulLanguageModel, stream_batches
@@ -52,6 +53,8 @@ HELP = "character-level text generation (one-to-many)"
 # The vocabulary comes from the text, the inputs are always character ids, and a language
 # model reads them forwards.
 HIDDEN = frozenset({"vocab_size", "num_features", "bidirectional", "merge"})
+# The dev metrics `evaluate_chars` reports: --metric takes one of them.
+METRICS: tuple[str, ...] = ("loss", "bits_per_char")
 SPECIALS = (PAD, BOS)
 
 
@@ -80,6 +83,7 @@ class TextDataConfig:
 
 @dataclass(frozen=True)
 class TextConfig:
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {"metric": METRICS}
     data: TextDataConfig = field(default_factory=TextDataConfig)
     model: LanguageModelConfig = field(
         default_factory=lambda: LanguageModelConfig(
@@ -379,8 +383,7 @@ def generate(
     """
     if length < 1:
         raise RnnkitError(f"--length must be at least 1, got {length}")
-    if top_k is not None and top_k < 1:
-        raise RnnkitError(f"--top-k must be at least 1, got {top_k}")
+    check_sampling(temperature, top_k, seed)
     loaded = load(checkpoint)
     model, vocab = loaded.model.to(device), loaded.pipeline
     assert vocab.bos_id is not None

@@ -8,11 +8,18 @@ can be inspected and resumed from its directory alone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
-from rnnkit.errors import RnnkitError
+from rnnkit.models.checks import (
+    check_choice,
+    check_int,
+    check_positive,
+    check_seed,
+    require,
+)
 
 LR_SCHEDULES = ("constant", "cosine", "plateau")
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -23,6 +30,10 @@ RESUME_FREE = frozenset(
     {"epochs", "out_dir", "progress", "device", "log_every", "patience", "num_threads"}
     | {"overwrite", "change_data"}
 )
+
+# Metrics where smaller is better: `mode` follows them ("min") unless given; any other metric
+# (accuracy, precision, recall, f1) is better larger ("max").
+LOSS_METRICS = frozenset({"loss", "nll_per_step", "nats_per_char", "bits_per_char", "perplexity"})
 
 
 @dataclass(frozen=True)
@@ -68,8 +79,10 @@ class TrainConfig:
     eval_every: int = 1
     # Dev metric that picks the best checkpoint, drives early stopping and the plateau schedule.
     metric: str = "loss"
-    # Whether a smaller ("min", losses) or larger ("max", accuracy, F1) metric is better.
-    mode: str = "min"
+    # Whether a smaller ("min", losses) or larger ("max", accuracy, F1) metric is better;
+    # None follows the metric: "min" for a loss (loss, nll_per_step, bits_per_char, ...),
+    # "max" for any other (`best_mode` resolves it).
+    mode: str | None = None
     # Stop after this many evaluations without improvement of the metric; None never stops.
     patience: int | None = None
     # At the end, load the best checkpoint's weights back into the model (when there was a dev
@@ -99,61 +112,74 @@ class TrainConfig:
     # vocabulary is kept; text it cannot encode is an error). Without it that is refused.
     change_data: bool = False
 
+    # Values the string fields take (the command line offers them as choices).
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "optimizer": OPTIMIZERS,
+        "lr_schedule": LR_SCHEDULES,
+        "mode": MODES,
+    }
+
     def __post_init__(self) -> None:
-        _check(self.epochs >= 0, f"epochs must be >= 0, got {self.epochs}")
-        _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
-        _check(
-            self.optimizer in OPTIMIZERS,
-            f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}",
+        me = "TrainConfig"
+        check_int(me, "epochs", self.epochs, 1)
+        check_int(me, "batch_size", self.batch_size, 1)
+        check_positive(me, "lr", self.lr)
+        check_choice(me, "optimizer", self.optimizer, OPTIMIZERS)
+        require(
+            _finite(self.weight_decay, 0), me, "weight_decay", "a number >= 0", self.weight_decay
         )
-        _check(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
-        _check(
-            self.clip_norm is None or self.clip_norm > 0,
-            f"clip_norm must be > 0 or None (no clipping), got {self.clip_norm}",
+        if self.clip_norm is not None:
+            check_positive(me, "clip_norm", self.clip_norm)
+        check_choice(me, "lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_int(me, "warmup_steps", self.warmup_steps, 0)
+        ok = _finite(self.min_lr, 0) and self.min_lr <= self.lr
+        require(ok, me, "min_lr", f"between 0 and --lr {self.lr}", self.min_lr)
+        ok = _finite(self.plateau_factor, 0) and 0 < self.plateau_factor < 1
+        require(ok, me, "plateau_factor", "in (0, 1)", self.plateau_factor)
+        check_int(me, "plateau_patience", self.plateau_patience, 0)
+        ok = _finite(self.ema_decay, 0) and self.ema_decay < 1
+        require(ok, me, "ema_decay", "in [0, 1)", self.ema_decay)
+        check_int(me, "eval_every", self.eval_every, 1)
+        require(
+            isinstance(self.metric, str) and bool(self.metric),
+            me,
+            "metric",
+            "a metric name",
+            self.metric,
         )
-        _check(
-            self.lr_schedule in LR_SCHEDULES,
-            f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}; got {self.lr_schedule!r}",
+        if self.mode is not None:
+            check_choice(me, "mode", self.mode, MODES)
+        if self.patience is not None:
+            check_int(me, "patience", self.patience, 1)
+        if self.num_threads is not None:
+            check_int(me, "num_threads", self.num_threads, 1)
+        check_seed(me, "seed", self.seed)
+        check_int(me, "log_every", self.log_every, 1)
+        ok = isinstance(self.device, str) and (
+            self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps")
         )
-        _check(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
-        _check(
-            0 <= self.min_lr <= self.lr,
-            f"min_lr must be between 0 and lr={self.lr}, got {self.min_lr}",
-        )
-        _check(
-            0 < self.plateau_factor < 1,
-            f"plateau_factor must be in (0, 1), got {self.plateau_factor}",
-        )
-        _check(
-            self.plateau_patience >= 0,
-            f"plateau_patience must be >= 0, got {self.plateau_patience}",
-        )
-        _check(0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        _check(self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}")
-        _check(self.mode in MODES, f"mode must be 'min' or 'max', got {self.mode!r}")
-        _check(
-            self.patience is None or self.patience >= 1,
-            f"patience must be >= 1 or None (no early stopping), got {self.patience}",
-        )
-        _check(
-            self.num_threads is None or self.num_threads >= 1,
-            f"num_threads must be >= 1 or None, got {self.num_threads}",
-        )
-        _check(self.log_every >= 1, f"log_every must be >= 1, got {self.log_every}")
-        _check(
-            self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
-            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}",
-        )
-        _check(
+        require(ok, me, "device", "'auto', 'cpu', 'cuda' or 'cuda:N'", self.device)
+        require(
             self.out_dir != "",
-            "out_dir must be a directory or None (writes nothing), got '' (an empty path)",
+            me,
+            "out_dir",
+            "a directory (not an empty path) or None",
+            self.out_dir,
         )
 
+    @property
+    def best_mode(self) -> str:
+        """Whether a smaller ("min") or larger ("max") `metric` is better: `mode` when given,
+        else "min" for a loss-like metric (`LOSS_METRICS`) and "max" for any other."""
+        if self.mode is not None:
+            return self.mode
+        return "min" if self.metric in LOSS_METRICS else "max"
 
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise RnnkitError(f"TrainConfig: {message}")
+
+def _finite(value: object, low: float) -> bool:
+    """A finite number (not a bool) >= low."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return ok and math.isfinite(value) and value >= low  # type: ignore[arg-type, operator]
 
 
 def changed_on_resume(config: TrainConfig, saved: Mapping[str, Any]) -> list[str]:

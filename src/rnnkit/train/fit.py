@@ -405,7 +405,7 @@ class _Run:
         value = metrics[config.metric]
         state.last_metrics = dict(metrics)
         self.schedule.observe(value)
-        if improves(value, state.best_metric, config.mode):
+        if improves(value, state.best_metric, config.best_mode):
             state.best_metric, state.best_epoch, state.bad_evals = value, epoch + 1, 0
             return True
         state.bad_evals += 1

@@ -60,7 +60,7 @@ class LRSchedule:
         """Feed one dev evaluation of config.metric (plateau schedule only)."""
         if self.config.lr_schedule != "plateau":
             return
-        if improves(value, self.best, self.config.mode):
+        if improves(value, self.best, self.config.best_mode):
             self.best, self.bad = value, 0
             return
         self.bad += 1

@@ -53,7 +53,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.metrics.entities import EntityScores, entity_scores
 from rnnkit.models.crf_tagger import CRFTagger, CRFTaggerConfig
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig
-from rnnkit.tasks.ner.config import PRESETS, NERConfig, NERDataConfig
+from rnnkit.tasks.ner.config import METRICS, PRESETS, NERConfig, NERDataConfig
 from rnnkit.tasks.ner.evaluation import evaluator, predict_ids, score_batches
 from rnnkit.tasks.ner.pipeline import (
     EVAL_BATCH_SIZE,
@@ -92,6 +92,7 @@ __all__ = [
     "FORMATS",
     "HELP",
     "HIDDEN",
+    "METRICS",
     "NAME",
     "PRESETS",
     "Entity",

@@ -3,7 +3,9 @@ how to train it; the presets."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 from rnnkit.errors import RnnkitError
 from rnnkit.models.crf_tagger import CRFTaggerConfig
@@ -11,6 +13,9 @@ from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.tagger import TaggerConfig
 from rnnkit.tasks.ner.pipeline import FORMATS
 from rnnkit.train.config import TrainConfig
+
+# The dev metrics of `rnnkit.tasks.ner.evaluation.evaluator`: --metric takes one of them.
+METRICS: tuple[str, ...] = ("loss", "precision", "recall", "f1", "accuracy")
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,8 @@ class NERDataConfig:
     lowercase: bool = True
     # Replace every digit by 0 before the word lookup.
     zero_digits: bool = True
+    # Values the string fields take (the command line offers them as choices).
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {"format": FORMATS}
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -49,6 +56,7 @@ class NERDataConfig:
 
 @dataclass(frozen=True)
 class NERConfig:
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {"metric": METRICS}
     # Which sentences, and how words become ids (with word dropout 0.1 in training).
     data: NERDataConfig = field(default_factory=lambda: NERDataConfig(word_dropout=0.1))
     # The tagger: a CRFTaggerConfig (words and characters -> BiLSTM -> CRF) or a TaggerConfig
@@ -77,7 +85,6 @@ class NERConfig:
             lr_schedule="cosine",
             min_lr=1e-4,
             metric="f1",
-            mode="max",
             patience=5,
             ema_decay=0.999,
             out_dir="runs/ner",

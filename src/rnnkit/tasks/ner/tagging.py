@@ -4,6 +4,7 @@ tagged to CoNLL columns or JSON lines."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +13,9 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+from rnnkit.data.atomic import write_bytes
 from rnnkit.data.conll import read_conll, write_conll
-from rnnkit.data.lines import read_lines
+from rnnkit.data.lines import STDIN, read_lines
 from rnnkit.data.sequences import in_order_batches
 from rnnkit.data.tags import bio_to_spans
 from rnnkit.data.text import Token, read_text, split_lines, tokenize_with_offsets
@@ -30,6 +32,9 @@ from rnnkit.tasks.ner.pipeline import (
 from rnnkit.tasks.recipe import Loaded, load_run
 
 NAME = "ner"
+# The longest text (in characters; for tokenized input, its tokens joined by spaces) tagged in
+# one piece: the tagger reads a whole text at once, and one of 10 MB took 89 s and 6 GB.
+MAX_TEXT_CHARS = 100_000
 
 
 class Entity(NamedTuple):
@@ -92,7 +97,10 @@ class NERTagger:
         self.checkpoint = str(checkpoint)
 
     def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """BIO tags for each tokenized sentence (every sentence needs at least one token)."""
+        """BIO tags for each tokenized sentence (every sentence needs at least one token; at
+        most MAX_TEXT_CHARS characters, its tokens joined by spaces)."""
+        for i, tokens in enumerate(sentences, start=1):
+            _check_length(sum(len(t) + 1 for t in tokens) - 1, f"sentence {i}")
         examples = [self.pipeline.encode(tokens) for tokens in sentences]
         result: list[list[str]] = [[] for _ in examples]
         if not examples:
@@ -111,6 +119,7 @@ class NERTagger:
             raise RnnkitError("tag_texts expects a list of texts, got a single string: [text]")
         tokenized = []
         for i, text in enumerate(texts, start=1):
+            _check_length(len(text), f"text {i}")
             tokens = tokenize_with_offsets(text)
             if not tokens:
                 raise RnnkitError(f"text {i} is empty: nothing to tag")
@@ -120,6 +129,14 @@ class NERTagger:
             TaggedText(text, tokens, tags, entities(text, tokens, tags))
             for text, tokens, tags in zip(texts, tokenized, tag_lists)
         ]
+
+
+def _check_length(chars: int, what: str) -> None:
+    if chars > MAX_TEXT_CHARS:
+        raise RnnkitError(
+            f"{what} has {chars:,} characters, more than the {MAX_TEXT_CHARS:,} tagged in one "
+            "piece: split it into sentences or lines"
+        )
 
 
 def entities(text: str, tokens: Sequence[Token], tags: Sequence[str]) -> list[Entity]:
@@ -157,7 +174,11 @@ def tag_file(
       - with jsonl=True (the only output for "text"), one JSON object per sentence or line:
         {"text", "entities": [{"type", "start", "end", "text"}], "tokens", "tags"}, offsets in
         characters of "text" (for tokenized input: the tokens joined by single spaces).
+
+    `path` "-" reads standard input (format "text" only). RnnkitError, before anything is
+    read, when `out` is the input file itself (the same path, a link to it or a hard link).
     """
+    _check_paths(path, out, format)
     tagger = NERTagger(checkpoint, device)
     if format == "text":
         lines = read_lines(
@@ -188,6 +209,26 @@ def tag_file(
     return len(sentences)
 
 
+def _check_paths(path: str | Path, out: str | Path, format: str) -> None:
+    """Refuse to write the input over itself, and standard input in a column format."""
+    if str(path) == STDIN:
+        if format != "text":
+            raise RnnkitError(
+                "standard input ('-') is read as raw text: give --format text, or the "
+                f"{format} file's name"
+            )
+        return
+    try:
+        same = os.path.samefile(path, out)
+    except OSError:  # one of them does not exist (yet): not the same file
+        same = False
+    if same:
+        raise RnnkitError(
+            f"output {out} is the input file {path}: writing it would destroy the input; "
+            "choose another output file"
+        )
+
+
 def _single_column(path: str | Path) -> bool:
     """Whether the first token line of a CoNLL file has one column (tokens, no tags)."""
     for line in split_lines(read_text(path)):
@@ -199,4 +240,4 @@ def _single_column(path: str | Path) -> bool:
 
 def _write_jsonl(records: Sequence[Mapping[str, Any]], out: str | Path) -> None:
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    Path(out).write_text(text, encoding="utf-8")
+    write_bytes(out, text.encode("utf-8"))
