@@ -182,3 +182,16 @@ def test_lecture_summary_from_the_cli(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["summary"]) == 0
     text = capsys.readouterr().out
     assert "1,000,000" in text and "1,110" in text and "Total params: 1,001,121" in text
+
+
+def test_evaluate_reads_the_data_it_is_given(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--data alone means a JSB folder: it is read (once ignored without --source jsb)."""
+    _, out = trained
+    best = str(out / "best")
+    assert main(["evaluate", "music", "--checkpoint", best, "--data", str(tmp_path / "no")]) == 1
+    assert str(tmp_path / "no") in capsys.readouterr().err
+    other = write_jsb(tmp_path / "other", n_valid=3)
+    assert main(["evaluate", "music", "--checkpoint", best, "--data", str(other), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["chorales"] == 3

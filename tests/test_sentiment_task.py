@@ -342,3 +342,16 @@ def test_default_training_data_is_the_shared_imdb_file(monkeypatch: pytest.Monke
         pytest.skip("the shared data folder is not here")
     monkeypatch.setenv("RNNKIT_SHARED_DATA", str(shared_data()))
     assert S.training_source(S.SentimentDataConfig()).resolve() == imdb.resolve()
+
+
+def test_table_hints_name_what_a_command_line_user_can_change(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = tmp_path / "reviews.csv"
+    csv.write_text("review,sentiment\ngood film,pos\nbad film,neg\n", encoding="utf-8")
+    err = error_of(["train", "sentiment", "--data", str(csv), "--out", str(tmp_path / "a")], capsys)
+    assert "name the text column 'text'" in err and "columns: review, sentiment" in err
+    tsv = tmp_path / "reviews.tsv"
+    tsv.write_text("label\ttext\npos\tgood film\nneg\tbad film\n", encoding="utf-8")
+    err = error_of(["train", "sentiment", "--data", str(tsv), "--out", str(tmp_path / "b")], capsys)
+    assert f"{tsv}:1:" in err and "if line 1 is a header, delete it" in err

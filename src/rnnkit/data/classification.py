@@ -108,7 +108,7 @@ def read_label_tsv(path: str | Path, labels: Labels = None) -> list[LabelledText
         if number == 1 and out.labels is not None and label not in out.labels:
             raise DataError(
                 f"label {label!r} is not one of {out.labels.describe()}; if line 1 is a header, "
-                "read the file as a table (header=True)",
+                "delete it (from Python: read the file as a table, header=True)",
                 path=p,
                 line=number,
             )
@@ -139,7 +139,7 @@ def _column(
     if not found:
         raise DataError(
             f"no {role} column {field!r} in the header (columns: {', '.join(header)}); "
-            f"pass {argument}= to choose one",
+            f"name the {role} column {field!r} (from Python: choose one with {argument}=)",
             path=path,
             line=1,
         )
