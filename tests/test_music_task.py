@@ -195,3 +195,14 @@ def test_evaluate_reads_the_data_it_is_given(
     other = write_jsb(tmp_path / "other", n_valid=3)
     assert main(["evaluate", "music", "--checkpoint", best, "--data", str(other), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["chorales"] == 3
+
+
+def test_evaluate_runs_where_it_is_told(
+    trained: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    best = str(trained[1] / "best")
+    args = ["evaluate", "music", "--checkpoint", best, "--json"]
+    assert main([*args, "--device", "cpu", "--num-threads", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["chorales"] == 2
+    assert main([*args, "--device", "banana"]) == 1
+    assert "--device 'banana'" in capsys.readouterr().err

@@ -23,7 +23,7 @@ from rnnkit import __version__
 from rnnkit.cli import data, diagnose, music, ner, sentiment, text
 from rnnkit.cli.commands import TaskCommands, format_metrics
 from rnnkit.cli.configargs import add_config_arguments, apply_overrides
-from rnnkit.cli.options import add_checkpoint_option
+from rnnkit.cli.options import add_checkpoint_option, add_device_options, device_from
 from rnnkit.config import read_config_file, to_dict
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import RECIPES, Recipe
@@ -116,6 +116,7 @@ def add_evaluate_command(verbs: Any, recipe: Recipe[Any], task: TaskCommands) ->
     p.add_argument("--data", metavar="PATH", help=task.data_help)
     p.add_argument("--split", default=None, help=task.split_help)
     task.add_evaluate_options(p)
+    add_device_options(p)
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     p.set_defaults(run=cmd_evaluate, recipe=recipe, task_commands=task)
 
@@ -184,7 +185,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     recipe: Recipe[Any] = args.recipe
     task: TaskCommands = args.task_commands
     extra = {name: getattr(args, name) for name in task.evaluate_options}
-    result = recipe.evaluate(args.checkpoint, args.data, args.split, **extra)
+    device = device_from(args)
+    result = recipe.evaluate(args.checkpoint, args.data, args.split, device=device, **extra)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -42,6 +42,7 @@ from rnnkit.tasks.recipe import Loaded, Prepared, load_run, report_data, run_tra
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import DistInfo
 from rnnkit.train.fit import FitResult, evaluate_loss
+from rnnkit.train.sources import on_device
 
 NAME = "music"
 HELP = "polyphonic music generation on Bach chorales (one-to-many)"
@@ -214,9 +215,10 @@ def evaluate(
     data: str | None = None,
     split: str | None = None,
     source: str | None = None,
+    device: str | torch.device = "cpu",
 ) -> dict[str, float]:
     """NLL per step of a trained model on one split ("valid" by default) of its own data, or
-    of the JSB folder `data` (with source "jsb"), or of another `source`."""
+    of the JSB folder `data` (with source "jsb"), or of another `source`; run on `device`."""
     trained = load(checkpoint)
     source = source or ("jsb" if data else trained.data.source)
     path = data if data is not None else (trained.data.path if source == "jsb" else None)
@@ -226,7 +228,7 @@ def evaluate(
         raise RnnkitError(f"split {split!r} is not available; choose one of {', '.join(splits)}")
     batches = epoch_batches(frame_examples(splits[split]), EVAL_BATCH_SIZE, 0, shuffle=False)(0)
     with torch.no_grad():
-        metrics = evaluate_nll(trained.model, batches)
+        metrics = evaluate_nll(trained.model.to(device), on_device(batches, device))
     return {
         **metrics,
         "chorales": float(len(splits[split])),

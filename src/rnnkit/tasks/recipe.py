@@ -14,7 +14,7 @@ A task recipe (`rnnkit.tasks.music`, `.sentiment`, `.ner`, `.text`) is a module 
               it), build the vocabularies and the batches: a `Prepared`
     build_model(config)     the untrained model a config describes
     train(config, resume)   prepare, build, fit: `run_training` does it for every task
-    evaluate(checkpoint, data, split)   metrics of a trained model as a dict
+    evaluate(checkpoint, data, split, device=...)   metrics of a trained model as a dict
     load(checkpoint)        the trained model with what it needs for inference: a `Loaded`
 
 and whatever verbs it adds (generate, predict, tag). The command line is written against this
@@ -122,7 +122,12 @@ class Recipe(Protocol[C]):
     def train(self, config: C, resume: bool = False) -> FitResult: ...
 
     def evaluate(
-        self, checkpoint: str | Path, data: str | None = None, split: str | None = None
+        self,
+        checkpoint: str | Path,
+        data: str | None = None,
+        split: str | None = None,
+        *,
+        device: str | torch.device = "cpu",
     ) -> dict[str, Any]: ...
 
     def load(self, checkpoint: str | Path) -> Loaded[Any, Any, Any]: ...

@@ -57,6 +57,7 @@ from rnnkit.tasks.recipe import Loaded, Prepared, load_run, report_data, run_tra
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import DistInfo
 from rnnkit.train.fit import FitResult
+from rnnkit.train.sources import on_device
 
 NAME = "sentiment"
 HELP = "sentiment classification of movie reviews (many-to-one)"
@@ -355,9 +356,12 @@ def load(checkpoint: str | Path) -> Loaded[SequenceClassifier, TextPipeline, Sen
 
 
 def evaluate(
-    checkpoint: str | Path, data: str | None = None, split: str | None = None
+    checkpoint: str | Path,
+    data: str | None = None,
+    split: str | None = None,
+    device: str | torch.device = "cpu",
 ) -> dict[str, Any]:
-    """Metrics of a trained model on labelled reviews.
+    """Metrics of a trained model on labelled reviews, run on `device`.
 
     data:  a file in any format of `load_sentiment`, or an aclImdb folder (its `split` half,
            "test" by default); None: the dev part held out of the model's own training data.
@@ -383,7 +387,9 @@ def evaluate(
     encoded = encode_examples(examples, pipeline, [tokenize(ex.text) for ex in examples])
     batches = in_order_batches(encoded, EVAL_BATCH_SIZE)
     with torch.no_grad():
-        loss, confusion = _loss_and_confusion(trained.model, (b for _, b in batches))
+        loss, confusion = _loss_and_confusion(
+            trained.model.to(device), on_device((b for _, b in batches), device)
+        )
     return {
         "examples": len(examples),
         "loss": loss,

@@ -47,6 +47,7 @@ from rnnkit.tasks.recipe import Loaded, Prepared, load_run, report_data, run_tra
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import DistInfo
 from rnnkit.train.fit import FitResult, TrainBatches, evaluate_loss
+from rnnkit.train.sources import on_device
 
 NAME = "text"
 HELP = "character-level text generation (one-to-many)"
@@ -329,8 +330,9 @@ def evaluate(
     data: str | None = None,
     split: str | None = None,
     eval_streams: int | None = None,
+    device: str | torch.device = "cpu",
 ) -> dict[str, float]:
-    """Loss per character of a trained model on one split of a text file.
+    """Loss per character of a trained model on one split of a text file, run on `device`.
 
     data: the text (default: the file it was trained on); split: "valid" (the default: the
     last dev_fraction of it, as in training), "train" (the rest) or "all" (the whole file).
@@ -356,7 +358,7 @@ def evaluate(
     config = replace(trained, eval_streams=eval_streams or trained.eval_streams)
     batches = eval_batches(inputs[lo:hi], targets[lo:hi], config)
     with torch.no_grad():
-        metrics = evaluate_chars(model, batches)
+        metrics = evaluate_chars(model.to(device), on_device(batches, device))
     return {
         "loss": metrics["loss"],
         "nats_per_char": metrics["loss"],

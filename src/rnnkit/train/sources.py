@@ -55,7 +55,7 @@ class _Checked:
             yield batch
 
 
-def on_device(batches: Iterable[Batch], device: torch.device) -> Iterator[Batch]:
+def on_device(batches: Iterable[Batch], device: str | torch.device) -> Iterator[Batch]:
     """The batches, each moved to `device` as it is drawn."""
     for batch in batches:
         yield batch.to(device)

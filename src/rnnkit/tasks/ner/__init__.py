@@ -45,6 +45,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from rnnkit.data.paths import find_data
@@ -203,7 +204,10 @@ def train(config: NERConfig, resume: bool = False) -> FitResult:
 
 
 def score_file(
-    checkpoint: str | Path, path: str | Path | None = None, format: str | None = None
+    checkpoint: str | Path,
+    path: str | Path | None = None,
+    format: str | None = None,
+    device: str | torch.device = "cpu",
 ) -> EntityScores:
     """Entity-level precision, recall and F1 (overall and per type) on a labelled file
     (default: the dev file the model was trained with, in its format).
@@ -211,7 +215,7 @@ def score_file(
     Raises DataError naming the file and line for malformed input, for tags that mix schemes,
     and for a tag the model was never trained on.
     """
-    tagger = NERTagger(checkpoint)
+    tagger = NERTagger(checkpoint, device)
     trained = tagger.data
     if path is None and trained.dev_file is None:
         raise RnnkitError(f"checkpoint {checkpoint} does not name its dev file; pass --data")
@@ -228,8 +232,9 @@ def evaluate(
     data: str | None = None,
     split: str | None = None,
     format: str | None = None,
+    device: str | torch.device = "cpu",
 ) -> dict[str, Any]:
     """`score_file` as a dict: {"overall": {precision, recall, f1, ...}, "per_type": {...},
     "accuracy", "tokens"}. `split` is not used: a CoNLL file is one split."""
-    scores = score_file(checkpoint, data, format)
+    scores = score_file(checkpoint, data, format, device)
     return scores.to_dict()
