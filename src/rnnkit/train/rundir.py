@@ -64,8 +64,7 @@ def check_run_dir(out: str | Path | None, resume: bool, overwrite: bool) -> None
     if found and not (resume or overwrite):
         raise RnnkitError(
             f"{out} already holds a run ({', '.join(found)}); pass --resume to continue it or "
-            "--overwrite to replace it (library: fit(..., resume=True) or "
-            "TrainConfig(overwrite=True)), or choose another --out"
+            "--overwrite to replace it, or choose another --out"
         )
 
 
