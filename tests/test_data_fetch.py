@@ -39,7 +39,7 @@ def test_tinyshakespeare_is_fetched_checked_and_then_found(
     digest = hashlib.sha256(text).hexdigest()
     _serve(local_server, monkeypatch, "tinyshakespeare", text, sha256=digest)
     monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("RNNKIT_SHARED_DATA")
+    monkeypatch.delenv("RNNKIT_SHARED_DATA", raising=False)
     assert shared_data_dir() is None
     assert main(["data", "fetch", "tinyshakespeare"]) == 0
     path = tmp_path / "cache" / "data" / "tinyshakespeare" / "input.txt"
