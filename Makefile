@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 # The main job: train the chorale model (music21's Bach chorales), then write a sample.
 demo: $(STAMP)
-	$(BIN)/rnnkit train music
+	$(BIN)/rnnkit train music --overwrite  # a second `make demo` replaces the first demo run
 	$(BIN)/rnnkit generate music --checkpoint runs/music/best --steps 64 --out sample.mid
 
 test: $(STAMP)

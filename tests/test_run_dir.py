@@ -150,3 +150,27 @@ def test_the_lock_holds_the_owner_pid_while_the_run_lives(tmp_path: Path) -> Non
     fit(new_model(), batches, dev_batches, SHORT, out_dir=out)
     assert seen == [{"pid": os.getpid(), "host": socket.gethostname()}]
     assert not (out / LOCK_FILE).exists()
+
+
+def test_without_out_a_second_run_goes_beside_the_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No --out: the preset's runs/<task> is kept, the next run goes to runs/<task>-2."""
+    from test_distributed_cli import write_jsb
+
+    from rnnkit.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    data = write_jsb(tmp_path / "jsb")
+    args = ["train", "music", "--source", "jsb", "--data", str(data), "--hidden-size", "4",
+            "--epochs", "1", "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    first = (tmp_path / "runs" / "music" / "metrics.jsonl").read_bytes()
+    capsys.readouterr()
+    assert main(args) == 0
+    assert (
+        "runs/music holds an earlier run: this one goes to runs/music-2" in capsys.readouterr().out
+    )
+    assert (tmp_path / "runs" / "music" / "metrics.jsonl").read_bytes() == first
+    assert (tmp_path / "runs" / "music-2" / "best").is_dir()
+    assert main([*args, "--out", "runs/music"]) == 1  # named explicitly: refused

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -29,6 +30,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.tasks import RECIPES, Recipe
 from rnnkit.tasks.recipe import recorded_config
 from rnnkit.train.distributed import distributed_run
+from rnnkit.train.rundir import next_free_run_dir
 
 TASK_COMMANDS: dict[str, TaskCommands] = {
     "music": music.COMMANDS,
@@ -142,9 +144,7 @@ def add_summary_command(commands: Any) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     recipe: Recipe[Any] = args.recipe
     preset = recipe.PRESETS[args.preset]
-    if args.out_dir_arg == "":
-        raise RnnkitError("--out: an empty path; give a directory")
-    out = args.out_dir_arg if args.out_dir_arg is not None else preset.train.out_dir
+    out = run_dir(args, preset.train.out_dir)
     base = preset
     if args.resume and out is not None:
         # resume from what the run recorded; the options given change it
@@ -173,12 +173,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         print(f"trained {result.epochs_completed} epochs ({result.global_step} steps)")
     if result.out_dir is not None:
-        out = result.out_dir
+        run = result.out_dir
         print(
-            f"checkpoints: {out / 'best'} (best), {out / 'last'} (last); "
-            f"log: {out / 'metrics.jsonl'}"
+            f"checkpoints: {run / 'best'} (best), {run / 'last'} (last); "
+            f"log: {run / 'metrics.jsonl'}"
         )
     return 0
+
+
+def run_dir(args: argparse.Namespace, default: str | None) -> str | None:
+    """The run directory: --out, else the preset's; when the user named none and the preset's
+    holds a run that --resume or --overwrite does not claim, the next free `DIR-2`, `DIR-3`,
+    ... so that the earlier run is kept (said on standard output)."""
+    if args.out_dir_arg == "":
+        raise RnnkitError("--out: an empty path; give a directory")
+    if args.out_dir_arg is not None:
+        return str(args.out_dir_arg)
+    if default is None or args.resume or getattr(args, "overwrite", False):
+        return default
+    free = str(next_free_run_dir(default))
+    if free != default and os.environ.get("RANK", "0") == "0":
+        print(f"{default} holds an earlier run: this one goes to {free} (--out DIR to choose)")
+    return free
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

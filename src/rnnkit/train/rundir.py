@@ -46,6 +46,17 @@ def run_contents(out: Path) -> list[str]:
     return [name for name in RUN_MARKERS if (out / name).exists()]
 
 
+def next_free_run_dir(out: str | Path) -> Path:
+    """`out` when it holds no run, else the first of `out-2`, `out-3`, ... that holds none:
+    where a run goes when the user named no directory, so that an earlier one is kept."""
+    base = Path(out)
+    candidate, n = base, 1
+    while run_contents(candidate):
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
 def check_run_dir(out: str | Path | None, resume: bool, overwrite: bool) -> None:
     """Refuse what would lose a run: an empty path, resume together with overwrite, and a
     directory that holds a run when neither resume nor overwrite says what to do with it."""
