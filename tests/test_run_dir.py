@@ -169,7 +169,7 @@ def test_without_out_a_second_run_goes_beside_the_first(
     capsys.readouterr()
     assert main(args) == 0
     assert (
-        "runs/music holds an earlier run: this one goes to runs/music-2" in capsys.readouterr().out
+        "runs/music holds an earlier run: this one goes to runs/music-2" in capsys.readouterr().err
     )
     assert (tmp_path / "runs" / "music" / "metrics.jsonl").read_bytes() == first
     assert (tmp_path / "runs" / "music-2" / "best").is_dir()

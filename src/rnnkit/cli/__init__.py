@@ -144,13 +144,14 @@ def add_summary_command(commands: Any) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     recipe: Recipe[Any] = args.recipe
     preset = recipe.PRESETS[args.preset]
-    out = run_dir(args, preset.train.out_dir)
     base = preset
-    if args.resume and out is not None:
+    resumed = args.out_dir_arg or preset.train.out_dir
+    if args.resume and resumed:
         # resume from what the run recorded; the options given change it
-        base = recorded_config(recipe.NAME, type(preset), out) or preset
+        base = recorded_config(recipe.NAME, type(preset), resumed) or preset
     if args.config:
         base = read_config_file(args.config, base)
+    out = run_dir(args, base.train.out_dir)
     config = apply_overrides(base, vars(args))
     extra: dict[str, Any] = {"out_dir": out}
     if args.quiet:
@@ -193,7 +194,10 @@ def run_dir(args: argparse.Namespace, default: str | None) -> str | None:
         return default
     free = str(next_free_run_dir(default))
     if free != default and os.environ.get("RANK", "0") == "0":
-        print(f"{default} holds an earlier run: this one goes to {free} (--out DIR to choose)")
+        print(
+            f"{default} holds an earlier run: this one goes to {free} (--out DIR to choose)",
+            file=sys.stderr,
+        )
     return free
 
 
@@ -273,6 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except BrokenPipeError:
+        # the reader of our output went away (`rnnkit data list | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:
         where = f" {e.filename}:" if getattr(e, "filename", None) else ""
         print(f"rnnkit: error:{where} {e.strerror or e}", file=sys.stderr)

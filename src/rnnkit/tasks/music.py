@@ -216,7 +216,7 @@ def evaluate(
     split: str | None = None,
     source: str | None = None,
     device: str | torch.device = "cpu",
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """NLL per step of a trained model on one split ("valid" by default) of its own data, or
     of the JSB folder `data` (with source "jsb"), or of another `source`; run on `device`."""
     trained = load(checkpoint)
@@ -231,8 +231,8 @@ def evaluate(
         metrics = evaluate_nll(trained.model.to(device), on_device(batches, device))
     return {
         **metrics,
-        "chorales": float(len(splits[split])),
-        "steps": float(sum(len(c) for c in splits[split])),
+        "chorales": len(splits[split]),
+        "steps": sum(len(c) for c in splits[split]),
     }
 
 

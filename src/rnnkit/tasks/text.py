@@ -331,7 +331,7 @@ def evaluate(
     split: str | None = None,
     eval_streams: int | None = None,
     device: str | torch.device = "cpu",
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Loss per character of a trained model on one split of a text file, run on `device`.
 
     data: the text (default: the file it was trained on); split: "valid" (the default: the
@@ -363,7 +363,7 @@ def evaluate(
         "loss": metrics["loss"],
         "nats_per_char": metrics["loss"],
         "bits_per_char": metrics["bits_per_char"],
-        "characters": float(hi - lo),
+        "characters": hi - lo,
     }
 
 
