@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from rnnkit.data.batch import Batch, mask_from_lengths
 from rnnkit.errors import RnnkitError
@@ -56,3 +56,22 @@ def as_batch(
         lengths = torch.full((B,), T, dtype=torch.int64, device=batch.device)
     mask = mask_from_lengths(lengths, T)  # (B, T)
     return Batch(batch, lengths, mask, targets, dict(extras or {}))
+
+
+class BatchModel(nn.Module):
+    """The base of every rnnkit model: `model(batch)` and `model(inputs, lengths, targets,
+    extras)` (as with torch.nn layers) are the same call. A model implements
+    `forward_batch(batch) -> ModelOutput`; `forward` turns tensors into a Batch first."""
+
+    def forward(
+        self,
+        batch: Batch | Tensor,
+        lengths: Tensor | None = None,
+        targets: Tensor | None = None,
+        extras: Mapping[str, Tensor] | None = None,
+    ) -> ModelOutput:
+        """model(batch) or model(inputs, lengths, targets, extras): see `as_batch`."""
+        return self.forward_batch(as_batch(batch, lengths, targets, extras))
+
+    def forward_batch(self, batch: Batch) -> ModelOutput:
+        raise NotImplementedError

@@ -8,11 +8,11 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from rnnkit.data.batch import Batch
 from rnnkit.layers.dense import Dense
-from rnnkit.models.base import ModelOutput, as_batch
+from rnnkit.models.base import BatchModel, ModelOutput
 from rnnkit.models.checks import check_choice, check_fraction, check_int
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.losses import classification_loss
@@ -43,7 +43,7 @@ class ClassifierConfig:
 
 
 @register_architecture("classifier", ClassifierConfig)
-class SequenceClassifier(nn.Module):
+class SequenceClassifier(BatchModel):
     """x<1..T_x> -> a<t> -> pool -> ŷ = g(W_ya a + b_y).
 
     forward(batch) -> ModelOutput(logits (B,) for two classes, else (B, C); loss, count = B).
@@ -70,15 +70,7 @@ class SequenceClassifier(nn.Module):
             return (outputs * mask).sum(1) / batch.lengths[:, None].to(outputs.dtype)  # (B, H')
         return outputs.masked_fill(~mask, float("-inf")).max(dim=1).values  # (B, H')
 
-    def forward(
-        self,
-        batch: Batch | Tensor,
-        lengths: Tensor | None = None,
-        targets: Tensor | None = None,
-        extras: Mapping[str, Tensor] | None = None,
-    ) -> ModelOutput:
-        """model(batch) or model(inputs, lengths, targets, extras): see `as_batch`."""
-        batch = as_batch(batch, lengths, targets, extras)
+    def forward_batch(self, batch: Batch) -> ModelOutput:
         h = F.dropout(self.features(batch), self.config.output_dropout, self.training)
         logits = self.head(h)  # (B, 1) or (B, C)
         if self.binary:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from rnnkit.data.batch import Batch
 from rnnkit.data.tags import transition_constraints
@@ -44,7 +44,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.layers.char_encoder import CharEncoder
 from rnnkit.layers.crf import CRF
 from rnnkit.layers.dense import Dense
-from rnnkit.models.base import ModelOutput, as_batch
+from rnnkit.models.base import BatchModel, ModelOutput
 from rnnkit.models.checks import check_choice, check_fraction, check_int
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.registry import register_architecture
@@ -121,7 +121,7 @@ class CRFTaggerConfig:
 
 
 @register_architecture("crf_tagger", CRFTaggerConfig)
-class CRFTagger(nn.Module):
+class CRFTagger(BatchModel):
     """Words + characters -> BiLSTM -> emissions e<t> -> CRF (see the module docstring).
 
     forward(batch) -> ModelOutput(emissions (B, T, C), loss per real token, count = real
@@ -162,15 +162,7 @@ class CRFTagger(nn.Module):
         a = F.dropout(a, self.config.output_dropout, self.training)
         return self.emission(a)  # (B, T, C)
 
-    def forward(
-        self,
-        batch: Batch | Tensor,
-        lengths: Tensor | None = None,
-        targets: Tensor | None = None,
-        extras: Mapping[str, Tensor] | None = None,
-    ) -> ModelOutput:
-        """model(batch) or model(inputs, lengths, targets, extras): see `as_batch`."""
-        batch = as_batch(batch, lengths, targets, extras)
+    def forward_batch(self, batch: Batch) -> ModelOutput:
         e = self.emissions(batch)  # (B, T, C)
         count = batch.mask.sum()
         if batch.targets is None:

@@ -10,7 +10,6 @@ one-to-many picture. Generation feeds each sampled element back as the next inpu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -21,7 +20,7 @@ from rnnkit.cells.base import State
 from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
 from rnnkit.layers.dense import Dense
-from rnnkit.models.base import ModelOutput, as_batch
+from rnnkit.models.base import BatchModel, ModelOutput
 from rnnkit.models.checks import check_fraction
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.losses import sequence_binary_cross_entropy, sequence_cross_entropy
@@ -51,7 +50,7 @@ class LanguageModelConfig:
 
 
 @register_architecture("language_model", LanguageModelConfig)
-class LanguageModel(nn.Module):
+class LanguageModel(BatchModel):
     """ŷ<t> = g(W_ya a<t> + b_y): P(x<t+1> | x<1..t>), softmax over tokens or sigmoid per feature.
 
     With `within_frame`, the frame's keys are predicted one after the other, lowest first:
@@ -97,15 +96,7 @@ class LanguageModel(nn.Module):
         )  # (B, T, V|D)
         return logits, final
 
-    def forward(
-        self,
-        batch: Batch | Tensor,
-        lengths: Tensor | None = None,
-        targets: Tensor | None = None,
-        extras: Mapping[str, Tensor] | None = None,
-    ) -> ModelOutput:
-        """model(batch) or model(inputs, lengths, targets, extras): see `as_batch`."""
-        batch = as_batch(batch, lengths, targets, extras)
+    def forward_batch(self, batch: Batch) -> ModelOutput:
         logits, _ = self.run(batch.inputs, batch.lengths)
         return self.output(batch, logits)
 

@@ -42,7 +42,7 @@ from torch import Tensor
 from rnnkit.cells.base import LSTMState, State, map_state
 from rnnkit.data.batch import Batch, mask_from_lengths
 from rnnkit.errors import RnnkitError
-from rnnkit.models.base import ModelOutput, as_batch
+from rnnkit.models.base import ModelOutput
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 
 CONTINUES = "continues"  # the Batch.extras key: (B,) bool, True where a row continues the last
@@ -185,15 +185,7 @@ class StatefulLanguageModel(LanguageModel):
         keep = continues.to(torch.bool)[None, :, None]  # (1, B, 1)
         return map_state(lambda s: torch.where(keep, s, torch.zeros_like(s)), self.carry)
 
-    def forward(
-        self,
-        batch: Batch | Tensor,
-        lengths: Tensor | None = None,
-        targets: Tensor | None = None,
-        extras: Mapping[str, Tensor] | None = None,
-    ) -> ModelOutput:
-        """model(batch) or model(inputs, lengths, targets, extras): see `as_batch`."""
-        batch = as_batch(batch, lengths, targets, extras)
+    def forward_batch(self, batch: Batch) -> ModelOutput:
         logits, final = self.run(batch.inputs, batch.lengths, self.initial_state(batch))
         # Detached: the next window's graph starts here, so backpropagation (and memory) stops
         # at the window boundary while the forward values carry on.

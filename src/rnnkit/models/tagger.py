@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch.nn.functional as F
-from torch import Tensor, nn
 
 from rnnkit.data.batch import Batch
 from rnnkit.layers.dense import Dense
-from rnnkit.models.base import ModelOutput, as_batch
+from rnnkit.models.base import BatchModel, ModelOutput
 from rnnkit.models.checks import check_fraction, check_int
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.losses import sequence_cross_entropy
@@ -34,7 +32,7 @@ class TaggerConfig:
 
 
 @register_architecture("tagger", TaggerConfig)
-class SequenceTagger(nn.Module):
+class SequenceTagger(BatchModel):
     """ŷ<t> = softmax(W_ya a<t> + b_y) at every step t = 1 .. T_x.
 
     forward(batch) -> ModelOutput(logits (B, T, C), loss per real step, count = real steps).
@@ -47,15 +45,7 @@ class SequenceTagger(nn.Module):
         self.encoder = SequenceEncoder(config.encoder)
         self.head = Dense(self.encoder.output_size, config.num_tags, "softmax")
 
-    def forward(
-        self,
-        batch: Batch | Tensor,
-        lengths: Tensor | None = None,
-        targets: Tensor | None = None,
-        extras: Mapping[str, Tensor] | None = None,
-    ) -> ModelOutput:
-        """model(batch) or model(inputs, lengths, targets, extras): see `as_batch`."""
-        batch = as_batch(batch, lengths, targets, extras)
+    def forward_batch(self, batch: Batch) -> ModelOutput:
         outputs, _ = self.encoder(batch.inputs, batch.lengths)  # (B, T, H')
         logits = self.head(
             F.dropout(outputs, self.config.output_dropout, self.training)
