@@ -49,6 +49,7 @@ __all__ = [
     "Prepared",
     "Recipe",
     "TaskConfig",
+    "TrainedModel",
     "load_run",
     "recorded_config",
     "report_data",
@@ -101,6 +102,21 @@ class Loaded(Generic[M, P, D]):
     model: M
     pipeline: P
     data: D
+
+
+class TrainedModel(Generic[M, P, D]):
+    """A trained model loaded once from a checkpoint onto a device, with its pipeline and the
+    data config it was trained on: the base of the tasks' many-call inference objects
+    (`SentimentClassifier`, `NERTagger`)."""
+
+    def __init__(
+        self, loaded: Loaded[M, P, D], checkpoint: str | Path, device: str | torch.device
+    ) -> None:
+        self.device = torch.device(device)
+        self.model: M = loaded.model.to(self.device)
+        self.pipeline: P = loaded.pipeline
+        self.data: D = loaded.data  # the data config it was trained on
+        self.checkpoint = str(checkpoint)
 
 
 class Recipe(Protocol[C]):

@@ -53,7 +53,7 @@ from rnnkit.metrics.running import RunningMeans
 from rnnkit.models.base import ModelOutput
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.encoder import EncoderConfig
-from rnnkit.tasks.recipe import Loaded, Prepared, load_run, report_data, run_training
+from rnnkit.tasks.recipe import Loaded, Prepared, TrainedModel, load_run, report_data, run_training
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import DistInfo
 from rnnkit.train.fit import FitResult
@@ -399,7 +399,7 @@ def evaluate(
     }
 
 
-class SentimentClassifier:
+class SentimentClassifier(TrainedModel[SequenceClassifier, TextPipeline, SentimentDataConfig]):
     """A trained review classifier loaded once from a checkpoint, ready for many calls.
 
     >>> classifier = SentimentClassifier("runs/sentiment/best")             # doctest: +SKIP
@@ -408,12 +408,7 @@ class SentimentClassifier:
     """
 
     def __init__(self, checkpoint: str | Path, device: str | torch.device = "cpu"):
-        loaded = load(checkpoint)
-        self.device = torch.device(device)
-        self.model = loaded.model.to(self.device)
-        self.pipeline = loaded.pipeline
-        self.data = loaded.data  # the data config it was trained on
-        self.checkpoint = str(checkpoint)
+        super().__init__(load(checkpoint), checkpoint, device)
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         """(label, probability of that label) for each text, in order.

@@ -29,7 +29,7 @@ from rnnkit.tasks.ner.pipeline import (
     read_sentences,
     sentence_length,
 )
-from rnnkit.tasks.recipe import Loaded, load_run
+from rnnkit.tasks.recipe import Loaded, TrainedModel, load_run
 
 NAME = "ner"
 # The longest text (in characters; for tokenized input, its tokens joined by spaces) tagged in
@@ -80,7 +80,7 @@ def load(checkpoint: str | Path) -> Loaded[nn.Module, NERPipeline, NERDataConfig
     return Loaded(model, NERPipeline.from_extras(meta.extras, checkpoint), data)
 
 
-class NERTagger:
+class NERTagger(TrainedModel[nn.Module, NERPipeline, NERDataConfig]):
     """A trained tagger loaded from a checkpoint directory, ready to tag many texts.
 
     >>> tagger = NERTagger("runs/ner/best")                               # doctest: +SKIP
@@ -89,12 +89,7 @@ class NERTagger:
     """
 
     def __init__(self, checkpoint: str | Path, device: str | torch.device = "cpu"):
-        loaded = load(checkpoint)
-        self.device = torch.device(device)
-        self.model = loaded.model.to(self.device)
-        self.pipeline = loaded.pipeline
-        self.data = loaded.data  # the data config it was trained on
-        self.checkpoint = str(checkpoint)
+        super().__init__(load(checkpoint), checkpoint, device)
 
     def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """BIO tags for each tokenized sentence (every sentence needs at least one token; at
