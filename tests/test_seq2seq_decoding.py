@@ -197,3 +197,21 @@ def test_decoding_options_are_checked() -> None:
     with pytest.raises(RnnkitError, match="--length-penalty"):
         model.beam_search(batch_of(SOURCES), length_penalty=-1.0)
     assert model.training  # decoding restores the mode it found
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_on_the_gpu_as_on_the_cpu() -> None:
+    model = model_of(eos_bias=1.0)
+    batch = batch_of(SOURCES)
+    greedy = model.greedy(batch)
+    beams = model.beam_search(batch, beam=3, return_attention=True)
+    model.to("cuda")
+    assert model.greedy(batch) == greedy  # a CPU batch is moved to the model's device
+    on_gpu = model.beam_search(batch.to("cuda"), beam=3, return_attention=True)
+    assert on_gpu.tokens == beams.tokens
+    assert on_gpu.scores == pytest.approx(beams.scores)
+    assert on_gpu.attention is not None and on_gpu.attention[0].device.type == "cuda"
+    pairs = [(torch.tensor(s), torch.tensor([4, 5, EOS])) for s in SOURCES]
+    loss = model.train()(collate_pairs(pairs).to("cuda")).loss
+    assert loss is not None and loss.device.type == "cuda"
+    loss.backward()
