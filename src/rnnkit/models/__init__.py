@@ -1,4 +1,5 @@
-"""Models by architecture: many-to-one, many-to-many (T_x = T_y), one-to-many.
+"""Models by architecture: many-to-one, many-to-many (T_x = T_y and, as the encoder-decoder,
+T_x != T_y), one-to-many.
 
 Importing this package registers every architecture (`rnnkit.models.registry`).
 """
@@ -9,6 +10,7 @@ from rnnkit.models.crf_tagger import CRFTagger, CRFTaggerConfig
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.models.registry import build_model, describe_model, register_architecture
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.models.stateful import StatefulLanguageModel
 from rnnkit.models.summary import LayerRow, count_parameters, summary
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig
@@ -22,6 +24,8 @@ __all__ = [
     "LanguageModelConfig",
     "LayerRow",
     "ModelOutput",
+    "Seq2Seq",
+    "Seq2SeqConfig",
     "SequenceClassifier",
     "SequenceEncoder",
     "SequenceTagger",
