@@ -19,6 +19,13 @@ SENTENCES = [
     ("Ron likes London .", "B-PER O B-LOC O"),
 ]
 REVIEWS = [("pos", "a wonderful film , great acting"), ("neg", "a dull film , bad acting")] * 8
+PAIRS = [
+    ("Go.", "Va !"),
+    ("I sing.", "Je chante."),
+    ("Do you want to sing?", "Voulez-vous chanter ?"),
+    ("We sing with you.", "Nous chantons avec vous."),
+    ("Sing with me!", "Chante avec moi !"),
+]
 TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 6
 
 
@@ -52,6 +59,18 @@ def write_data(task: str, folder: Path) -> dict[str, Any]:
             "char_dim": 4,
             "char_hidden": 4,
             "batch_size": 2,
+        }
+    if task == "translate":
+        path = folder / "pairs.txt"
+        path.write_text("".join(f"{en}\t{fr}\n" for en, fr in PAIRS * 4), encoding="utf-8")
+        return {
+            "data": str(path),
+            "min_count": 1,
+            "hidden_size": 16,
+            "source_embedding_dim": 8,
+            "target_embedding_dim": 8,
+            "dev_bleu_sentences": 4,
+            "batch_size": 4,
         }
     path = folder / "text.txt"
     path.write_text(TEXT, encoding="utf-8")

@@ -11,19 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 from rnnkit.data.lines import STDIN, read_lines  # for the command line, which reads no data
-from rnnkit.tasks import music, ner, sentiment, text
+from rnnkit.tasks import music, ner, sentiment, text, translate
 from rnnkit.tasks.music import MusicConfig
 from rnnkit.tasks.ner import NERConfig
 from rnnkit.tasks.recipe import Loaded, Prepared, Recipe, run_training
 from rnnkit.tasks.sentiment import SentimentConfig
 from rnnkit.tasks.text import TextConfig
+from rnnkit.tasks.translate import TranslateConfig
 
 # Each module checked against the contract with its own config type.
 _music: Recipe[MusicConfig] = music
 _sentiment: Recipe[SentimentConfig] = sentiment
 _ner: Recipe[NERConfig] = ner
 _text: Recipe[TextConfig] = text
+_translate: Recipe[TranslateConfig] = translate
 
-RECIPES: dict[str, Recipe[Any]] = {r.NAME: r for r in (_music, _sentiment, _ner, _text)}
+RECIPES: dict[str, Recipe[Any]] = {r.NAME: r for r in (_music, _sentiment, _ner, _text, _translate)}
 
 __all__ = ["RECIPES", "STDIN", "Loaded", "Prepared", "Recipe", "read_lines", "run_training"]

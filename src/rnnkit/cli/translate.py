@@ -1,0 +1,87 @@
+"""`rnnkit ... translate` and `rnnkit translate`: the translator's evaluate options and the
+command that translates sentences (arguments, a file or standard input)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any
+
+from rnnkit.cli.commands import TaskCommands
+from rnnkit.cli.options import (
+    add_checkpoint_option,
+    add_device_options,
+    check_argument_texts,
+    device_from,
+)
+from rnnkit.errors import RnnkitError
+from rnnkit.tasks import STDIN, read_lines
+from rnnkit.tasks import translate as recipe
+
+
+def add_beam_option(p: argparse.ArgumentParser, default: int) -> None:
+    p.add_argument(
+        "--beam",
+        type=int,
+        default=default,
+        metavar="N",
+        help=f"beam size; 1 decodes greedily (default: {default})",
+    )
+
+
+def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
+    p = commands.add_parser(
+        "translate",
+        help="translate sentences with a trained encoder-decoder",
+        description="Translate sentences given as arguments, or one per line of --input FILE "
+        "('-': standard input); one translation a line, in input order.",
+    )
+    add_checkpoint_option(p, "translate")
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="sentences to translate")
+    p.add_argument("--input", metavar="FILE", help="one sentence a line; '-' standard input")
+    add_beam_option(p, 5)
+    p.add_argument(
+        "--show-attention",
+        metavar="PNG",
+        help="write the attention heatmap of the (single) sentence's translation to PNG",
+    )
+    add_device_options(p)
+    p.set_defaults(run=translate)
+
+
+def gather_texts(args: argparse.Namespace) -> list[str]:
+    if args.input is not None and args.texts:
+        raise RnnkitError("give sentences as arguments or with --input, not both")
+    if args.input is not None:
+        return read_lines(args.input, "empty line: every line must hold a sentence", "no text")
+    if args.texts == [STDIN]:
+        return read_lines(STDIN, "empty line: every line must hold a sentence", "no text")
+    if not args.texts:
+        raise RnnkitError("nothing to translate: give sentences, --input FILE or '-'")
+    check_argument_texts(args.texts)
+    return list(args.texts)
+
+
+def translate(args: argparse.Namespace) -> int:
+    texts = gather_texts(args)
+    translator = recipe.Translator(args.checkpoint, device_from(args))
+    if args.show_attention is not None:
+        if len(texts) != 1:
+            raise RnnkitError("--show-attention draws one sentence's translation: give one")
+        source, target, weights = translator.attention(texts[0], args.beam)
+        recipe.plot_attention(source, target, weights, args.show_attention)
+        print(f"wrote {args.show_attention}")
+    for translation in translator.translate(texts, args.beam):
+        print(translation)
+    return 0
+
+
+COMMANDS = TaskCommands(
+    evaluate_help="BLEU (as is and case-insensitive) and chrF of a translator, with sacrebleu.",
+    data_help="English<TAB>French pairs to score (default: the dev split of the model's own "
+    "training file)",
+    split_help="not used: a pair file is one split",
+    add_evaluate_options=lambda p: add_beam_option(p, 5),
+    evaluate_options=("beam",),
+    add_commands=add_commands,
+)
