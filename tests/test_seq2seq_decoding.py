@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 import torch
+from test_seq2seq import tiny
 from torch import Tensor
 
 from rnnkit.errors import RnnkitError
-from rnnkit.models import Seq2Seq, Seq2SeqConfig
+from rnnkit.models import Seq2Seq
 from rnnkit.models.decoder import DecoderState, Memory, StepOutput
 from rnnkit.models.decoding import beam_decode, greedy_decode, replace_unknowns
 from rnnkit.models.seq2seq import collate_pairs
@@ -21,17 +22,9 @@ SOURCES = [[4, 5, 6, 7, 8], [9, 10], [11, 4, 5], [6], [7, 8, 9, 10]]
 
 
 def model_of(eos_bias: float = 0.0, **overrides: Any) -> Seq2Seq:
-    base: dict[str, Any] = {
-        "source_vocab_size": 12,
-        "target_vocab_size": 10,
-        "source_embedding_dim": 6,
-        "target_embedding_dim": 5,
-        "hidden_size": 8,
-        "max_length_ratio": 1.5,
-        "max_length_offset": 2,
-    }
     torch.manual_seed(0)
-    model = Seq2Seq(Seq2SeqConfig(**{**base, **overrides})).double()
+    config = tiny(**{"max_length_ratio": 1.5, "max_length_offset": 2, **overrides})
+    model = Seq2Seq(config).double()
     with torch.no_grad():
         model.decoder.head.b_y[EOS] += eos_bias  # so that some hypotheses end before the limit
     return model
