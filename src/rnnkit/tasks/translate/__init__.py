@@ -119,7 +119,9 @@ def prepare(config: TranslateConfig, dist: DistInfo | None = None) -> Prepared[T
         collate=collate_pairs,
     )
     dev_batches = [b for _, b in in_order_batches(dev_examples, EVAL_BATCH_SIZE, collate_pairs)]
-    scored = dev_pairs[: d.dev_bleu_sentences]
+    # A spread of the dev pairs (the file runs from short sentences to long ones).
+    step = max(1, len(dev_pairs) // max(d.dev_bleu_sentences, 1))
+    scored = dev_pairs[::step][: d.dev_bleu_sentences]
 
     def evaluate_dev(model: nn.Module, batches: Any) -> dict[str, float]:
         metrics = evaluate_loss(model, batches)

@@ -29,7 +29,7 @@ class TranslateDataConfig:
     # Source sentences longer than this many tokens are refused when translating.
     max_source_tokens: int = 100
     # Dev pairs translated (greedily) after each epoch for the BLEU that picks the best
-    # checkpoint; 0 evaluates the loss only.
+    # checkpoint, spread evenly over the dev split; 0 evaluates the loss only.
     dev_bleu_sentences: int = 1000
 
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
