@@ -53,7 +53,8 @@ def test_evaluate_reports_bleu_chrf_and_the_signature(
     result = json.loads(capsys.readouterr().out)
     assert result["sentences"] == 50 and result["beam"] == 2
     assert result["bleu"] == pytest.approx(100.0) and result["chrf"] == pytest.approx(100.0)
-    assert "BLEU" in result["signature"] and "case:lc" in result["signature"]
+    assert "BLEU" in result["signature"] and "case:mixed" in result["signature"]
+    assert "case:lc" in result["signature_uncased"]
     assert main(args) == 0  # default: the dev split of its own training file
     assert json.loads(capsys.readouterr().out)["sentences"] == 5
 

@@ -65,7 +65,8 @@ def score_translations(
         "bleu": corpus_bleu(hypotheses, references),
         "bleu_uncased": corpus_bleu(hypotheses, references, lowercase=True),
         "chrf": corpus_chrf(hypotheses, references),
-        "signature": signature(lowercase=True),
+        "signature": signature(),  # of "bleu" and "chrf"
+        "signature_uncased": signature(lowercase=True),  # of "bleu_uncased"
     }
 
 
