@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from rnnkit.cells import CELLS, GRUCell, LSTMCell, LSTMState, SimpleRNNCell, cell_spec
+from rnnkit.cells import CELLS, GRUCell, LSTMCell, LSTMState, SimpleRNNCell, cell_spec, fused_step
 from rnnkit.errors import RnnkitError
 
 B, D, H = 3, 5, 4
@@ -130,3 +130,28 @@ def test_an_unknown_cell_name_lists_the_choices() -> None:
         cell_spec("lstn")
     with pytest.raises(RnnkitError, match=r"^EncoderConfig.cell: expected one of"):
         cell_spec("GRU", argument="EncoderConfig.cell")
+
+
+@pytest.mark.parametrize("name", list(CELLS))
+def test_fused_step_equals_the_readable_step_values_and_gradients(name: str) -> None:
+    cell = cell_spec(name).make(D, H)
+    x = torch.randn(B, D, requires_grad=True)
+    start = cell.initial_state(B, x)
+    if isinstance(start, LSTMState):
+        start = LSTMState(torch.randn(B, H), torch.randn(B, H))
+    else:
+        start = torch.randn(B, H)
+    results = []
+    for step in (cell.step, lambda x_t, s: fused_step(cell, x_t, s)):
+        cell.zero_grad()
+        x.grad = None
+        state = step(x, start)
+        parts = list(state) if isinstance(state, LSTMState) else [state]
+        sum((p * (i + 1)).sum() for i, p in enumerate(parts)).backward()  # type: ignore[union-attr]
+        results.append((parts, x.grad.clone(), [p.grad.clone() for p in cell.parameters()]))
+    (ref_parts, ref_dx, ref_dw), (fused_parts, fused_dx, fused_dw) = results
+    for ours, theirs in zip(fused_parts, ref_parts, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(fused_dx, ref_dx, rtol=1e-12, atol=1e-12)
+    for ours, theirs in zip(fused_dw, ref_dw, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)

@@ -68,6 +68,30 @@ def test_logits_shape_and_count() -> None:
         model_of(tiny())(collate_pairs([(ids(4, 5), None)]))
 
 
+@pytest.mark.parametrize("teacher_forcing", [1.0, 0.5])
+def test_logits_of_padded_target_steps_are_zero_and_real_ones_follow_the_steps(
+    teacher_forcing: float,
+) -> None:
+    model = model_of(tiny(teacher_forcing=teacher_forcing, dropout=0.0))
+    batch = collate_pairs(PAIRS)
+    logits = model.train()(batch).logits
+    for b, (x, y) in enumerate(PAIRS):
+        assert torch.count_nonzero(logits[b, len(y) :]) == 0
+    torch.testing.assert_close(model.eval()(batch).logits[2, :2], own_forced_logits(model, 2))
+
+
+def own_forced_logits(model: Seq2Seq, index: int) -> torch.Tensor:
+    """The step-by-step logits of pair `index` alone, the inputs its true tokens."""
+    x, y = PAIRS[index]
+    memory, state = model.encode(x[None], torch.tensor([len(x)]))
+    prev, rows = torch.tensor([model.config.bos_id]), []
+    for t in range(len(y)):
+        logits, state, _ = model.decoder.step(prev, state, memory)
+        rows.append(logits[0])
+        prev = y[t : t + 1]
+    return torch.stack(rows)
+
+
 def hand_loss(model: Seq2Seq, pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
     """Each pair alone (no padding), true inputs <bos> y<1..T_y-1>, -log P(y<t>) summed over
     every real target step and divided by their number."""
@@ -148,6 +172,8 @@ def test_mixed_teacher_forcing_is_repeatable_under_a_seed() -> None:
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_fused_encoder_equals_the_readable_loop(cell: str) -> None:
+    """ "fused" runs the encoder through PyTorch's sequence kernels and the decoder's cells
+    through its one-step kernels; "reference" runs the readable equations."""
     config = tiny(cell=cell, encoder_layers=2)
     batch = collate_pairs(PAIRS)
     outs, grads = [], []

@@ -1,7 +1,7 @@
 """Recurrent cells, one file per cell, each following its equations line by line; `CELLS`
 (cells/registry.py) is the one place that maps a cell's name to its class and properties."""
 
-from rnnkit.cells.base import LSTMState, RecurrentCell, State
+from rnnkit.cells.base import LSTMState, RecurrentCell, State, fused_step
 from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.cells.registry import CELLS, CellSpec, cell_spec
@@ -17,4 +17,5 @@ __all__ = [
     "SimpleRNNCell",
     "State",
     "cell_spec",
+    "fused_step",
 ]

@@ -82,6 +82,24 @@ def init_recurrent_weights(W_ax: Tensor, W_aa: Tensor, gates: int) -> None:
             nn.init.orthogonal_(block)
 
 
+_FUSED_STEPS: dict[str, Callable[..., Any]] = {
+    "rnn_tanh": torch.rnn_tanh_cell,
+    "rnn_relu": torch.rnn_relu_cell,
+    "gru": torch.gru_cell,
+}
+
+
+def fused_step(cell: AnyCell, x_t: Tensor, state: State) -> State:
+    """cell.step(x_t, state) through PyTorch's one-step kernel (torch.gru_cell and its
+    siblings) on the cell's own parameters: the same equations, fewer operations. Tests hold
+    it equal to `cell.step`."""
+    w_ih, w_hh, b_ih, b_hh = cell.fused_weights()
+    if isinstance(state, LSTMState):
+        a, c = torch.lstm_cell(x_t, (state.a, state.c), w_ih, w_hh, b_ih, b_hh)
+        return LSTMState(a, c)
+    return _FUSED_STEPS[cell.fused_kind](x_t, state, w_ih, w_hh, b_ih, b_hh)
+
+
 def map_state(fn: Callable[..., Tensor], *states: State) -> State:
     """Apply `fn` part by part to one or more states of the same kind (Tensor or LSTMState)."""
     if isinstance(states[0], LSTMState):

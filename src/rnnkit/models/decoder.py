@@ -11,7 +11,10 @@ outputs, s_l<t> the state of decoder layer l, L_d layers):
     z<t>        = W_y h~<t> + b_y;   ŷ<t> = softmax(z<t>) over the target vocabulary
 
 Without attention h~<t> = s_L<t>. Dropout (the config's rate) applies to E_y y<t-1>, between
-decoder layers and to h~<t> before W_y. The state starts from the encoder (the "bridge"):
+decoder layers and to h~<t> before W_y. The cells step through PyTorch's one-step kernels
+(`rnnkit.cells.fused_step`, the same equations) unless the config's execution is "reference".
+
+The state starts from the encoder (the "bridge"):
 
     s_l<0> = tanh(W_b,l [a_fwd<T_x>; a_bwd<1>] + b_b,l)   for each decoder layer l
 
@@ -28,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.cells.base import AnyCell, LSTMState, State, map_state
+from rnnkit.cells.base import AnyCell, LSTMState, State, fused_step, map_state
 from rnnkit.layers.attention import AdditiveAttention, Attention, GeneralAttention
 from rnnkit.layers.dense import Dense
 from rnnkit.layers.embedding import Embedding
@@ -121,24 +124,40 @@ class AttentionDecoder(nn.Module):
 
     def step(self, y_prev: Tensor, state: DecoderState, memory: Memory) -> StepOutput:
         """One target position: y<t-1> (B,) ids -> StepOutput (see the module docstring)."""
+        h_tilde, state, alpha = self.advance(y_prev, state, memory)
+        return StepOutput(self.logits(h_tilde), state, alpha)
+
+    def advance(
+        self, y_prev: Tensor, state: DecoderState, memory: Memory
+    ) -> tuple[Tensor, DecoderState, Tensor | None]:
+        """One position up to the attentional state: (h~<t> (B, H), the next state,
+        alpha<t,.> (B, T_x) or None). `logits(h~<t>)` gives z<t>; the teacher-forced pass
+        applies it once to all positions."""
         p = self.config.dropout
         x = F.dropout(self.embedding(y_prev), p, self.training)  # (B, E_y)
         if self.config.input_feeding:
             x = torch.cat([x, state.feed], dim=-1)  # (B, E_y + H)
+        fused = self.config.execution != "reference"
         layers: list[State] = []
         for layer, cell in enumerate(self.cells):
             if layer > 0:
                 x = F.dropout(x, p, self.training)
             layer_cell: AnyCell = cell  # type: ignore[assignment]
-            layers.append(layer_cell.step(x, state.layers[layer]))
+            if fused:  # PyTorch's one-step kernel on the same parameters
+                layers.append(fused_step(layer_cell, x, state.layers[layer]))
+            else:
+                layers.append(layer_cell.step(x, state.layers[layer]))
             x = layer_cell.output(layers[-1])  # s_l<t> (B, H)
         alpha = None
         h_tilde = x
         if self.attention is not None and self.W_c is not None:
             c, alpha = self.attention(x, memory.a, memory.mask, memory.keys)  # (B, H_enc)
             h_tilde = torch.tanh(F.linear(torch.cat([c, x], dim=-1), self.W_c, self.b_c))
-        logits = self.head(F.dropout(h_tilde, p, self.training))  # (B, V)
-        return StepOutput(logits, DecoderState(tuple(layers), h_tilde), alpha)
+        return h_tilde, DecoderState(tuple(layers), h_tilde), alpha
+
+    def logits(self, h_tilde: Tensor) -> Tensor:
+        """z = W_y dropout(h~) + b_y: (..., H) -> (..., V)."""
+        return self.head(F.dropout(h_tilde, self.config.dropout, self.training))
 
     def layer_rows(self) -> list[LayerRow]:
         c = self.config

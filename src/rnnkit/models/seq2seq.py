@@ -23,7 +23,8 @@ so a dev loss is the reference's negative log-likelihood.
 
 The loss is the softmax cross-entropy per real target step (with label smoothing when
 configured), summed and divided by the number of real target steps N = sum_b T_y,b:
-`ModelOutput(logits (B, T_y, V_y), loss, count = N)`. A batch without targets has no
+`ModelOutput(logits (B, T_y, V_y), loss, count = N)`; the logits of padded target steps are 0
+(with teacher forcing the output layer runs on the real steps only). A batch without targets has no
 teacher-forced logits: translate with `greedy` or `beam_search` (`rnnkit.models.decoding`).
 """
 
@@ -206,13 +207,36 @@ class Seq2Seq(BatchModel):
                 f"got {tuple(targets.shape)}"
             )
         memory, state = self.encode(batch.inputs, batch.lengths)
-        logits = self.decode_targets(memory, state, targets)  # (B, T_y, V)
-        loss, count = self.loss(logits, targets, target_mask(batch))
+        mask = target_mask(batch)  # (B, T_y)
+        if self.training and self.config.teacher_forcing < 1.0:
+            logits = self.decode_targets(memory, state, targets)  # (B, T_y, V)
+            loss, count = self.loss(logits, targets, mask)
+            return ModelOutput(logits.masked_fill(~mask[..., None], 0.0), loss, count)
+        # The inputs are the true tokens: the attentional states first, then W_y once, and
+        # only at the real target steps (a third of a batch's steps are padding).
+        h_tilde = self.attentional_states(memory, state, targets)  # (B, T_y, H)
+        real = self.decoder.logits(h_tilde[mask])  # (N, V)
+        loss, count = self.loss(real[None], targets[mask][None], mask.new_ones(1, len(real)))
+        logits = real.new_zeros(*targets.shape, real.shape[-1])  # (B, T_y, V)
+        logits[mask] = real
         return ModelOutput(logits, loss, count)
 
+    def attentional_states(self, memory: Memory, state: DecoderState, targets: Tensor) -> Tensor:
+        """h~<t> for every target position (B, T_y, H), the inputs the true tokens."""
+        c = self.config
+        truth = targets.masked_fill(targets < 0, c.pad_id)  # (B, T_y) padding -> <pad>
+        y = torch.full((targets.shape[0],), c.bos_id, dtype=torch.long, device=targets.device)
+        states = []
+        for t in range(targets.shape[1]):
+            h_tilde, state, _ = self.decoder.advance(y, state, memory)  # (B, H)
+            states.append(h_tilde)
+            y = truth[:, t]
+        return torch.stack(states, dim=1)
+
     def decode_targets(self, memory: Memory, state: DecoderState, targets: Tensor) -> Tensor:
-        """z<t> for every target position (B, T_y, V), the inputs chosen by teacher forcing
-        (in training with the configured ratio, in eval mode always the true tokens)."""
+        """z<t> for every target position (B, T_y, V), each input the true y<t-1> with the
+        configured teacher-forcing probability (in training; in eval mode always), else the
+        model's own prediction."""
         c = self.config
         B, T_y = targets.shape
         truth = targets.masked_fill(targets < 0, c.pad_id)  # (B, T_y) padding -> <pad>

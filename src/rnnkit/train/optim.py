@@ -17,11 +17,14 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise RnnkitError("the model has no trainable parameters")
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
-    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    # PyTorch's fused Adam kernel (one pass over all parameters) is several times faster on
+    # the CPU than its default loop, where every parameter is a floating tensor on a device
+    # that has the kernel.
+    fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return kind(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused or None)
 
 
 class LRSchedule:
