@@ -17,6 +17,7 @@ TINY = [
     "--hidden-size", "32", "--source-embedding-dim", "16", "--target-embedding-dim", "16",
     "--dropout", "0", "--min-count", "1", "--batch-size", "4", "--lr", "0.01",
     "--lr-schedule", "constant", "--dev-bleu-sentences", "10", "--patience", "none", "--quiet",
+    "--ema-decay", "0", "--label-smoothing", "0", "--clip-norm", "5",
 ]  # fmt: skip
 
 

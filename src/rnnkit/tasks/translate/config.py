@@ -49,8 +49,10 @@ class TranslateDataConfig:
 @dataclass(frozen=True)
 class TranslateConfig:
     data: TranslateDataConfig = field(default_factory=TranslateDataConfig)
-    # A bidirectional GRU encoder and a GRU decoder with additive attention; the vocabulary
-    # sizes are set from the data.
+    # A bidirectional GRU encoder and a GRU decoder with additive attention and input feeding;
+    # the vocabulary sizes are set from the data. Regularised by label smoothing and an average
+    # of the weights rather than dropout: on the Tatoeba pairs, after three epochs, dropout 0.1
+    # cost 1.8 dev BLEU and 0.2 cost 4.3 (benchmarks/translate_tatoeba.py, README).
     model: Seq2SeqConfig = field(
         default_factory=lambda: Seq2SeqConfig(
             source_embedding_dim=256,
@@ -58,17 +60,20 @@ class TranslateConfig:
             cell="gru",
             hidden_size=256,
             attention="additive",
-            dropout=0.2,
+            dropout=0.0,
+            label_smoothing=0.1,
         )
     )
+    # About an hour on one CPU thread for the Tatoeba file's 115,658 training pairs.
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            epochs=10,
+            epochs=8,
             batch_size=64,
-            lr=1e-3,
-            clip_norm=5.0,
+            lr=2e-3,
+            clip_norm=1.0,
             lr_schedule="cosine",
-            min_lr=1e-4,
+            min_lr=2e-4,
+            ema_decay=0.999,
             metric="bleu",
             patience=3,
             out_dir="runs/translate",
