@@ -169,15 +169,13 @@ def train(
     start, steps, epochs = time.perf_counter(), 0, 0.0
     model.train()
     while True:
-        n = 0
-        for src, lengths, tgt in batches(pairs, batch_size, rng):
+        for n, (src, lengths, tgt) in enumerate(batches(pairs, batch_size, rng), 1):
             loss = model(src, lengths, tgt)
             optimizer.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             steps += 1
-            n += 1
             if time.perf_counter() - start >= seconds:
                 epochs += n * batch_size / len(pairs)
                 model.eval()
