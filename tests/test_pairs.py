@@ -27,6 +27,7 @@ from rnnkit.data.pairs import (
     tokenize_pair_text,
     tokenize_pairs,
 )
+from rnnkit.data.translation_text import truecase_table
 from rnnkit.errors import DataError, RnnkitError
 
 ENG_FRA = shared_data() / "eng-fra" / "train.txt.gz"
@@ -185,6 +186,18 @@ def test_round_trip_on_the_real_english_sentences() -> None:
     assert uncased / len(english) >= 0.995, uncased / len(english)
 
 
+@pytest.mark.skipif(not ENG_FRA.is_file(), reason="shared eng-fra data not present")
+def test_truecasing_restores_the_case_of_lower_cased_dev_sentences() -> None:
+    """Lower-cased, a tenth of the file's English sentences lose the case of a name; the table
+    of the other nine tenths gives it back to all but 1% (93.1% -> 99.3% when measured)."""
+    train, dev = split_every_nth(read_pairs(ENG_FRA), n=10, offset=9)
+    table = truecase_table(tokenize_pair_text(p.target, lowercase=False) for p in train)
+    english = [p.target for p in dev]
+    plain = sum(detokenize_english(tokenize_pair_text(s)) == normalise(s) for s in english)
+    cased = sum(detokenize_english(tokenize_pair_text(s), table) == normalise(s) for s in english)
+    assert plain / len(english) < 0.95 and cased / len(english) >= 0.99
+
+
 # ----------------------------------------------------------------------------------- splits
 
 
@@ -272,3 +285,19 @@ def test_encode_pair_needs_an_eos() -> None:
     vocab = Vocabulary(["a"])
     with pytest.raises(RnnkitError, match="<eos>"):
         encode_pair(["a"], ["a"], vocab, vocab)
+
+
+def test_truecase_table_counts_only_words_inside_sentences() -> None:
+    sentences = [
+        ["Tom", "likes", "Paris", "."],
+        ["I", "met", "Tom", ".", "He", "likes", "it", "."],
+        ["He", "saw", "tom", "!", "Paris", "is", "big", "."],
+        ["We", "saw", "US", "and", "us", "and", "us", "."],
+    ]
+    table = truecase_table(sentences)
+    # tom: "Tom" once and "tom" once inside sentences -> a tie keeps lower case; paris: "Paris"
+    # once inside ("Paris" after "!" is not counted); us: lower case is the majority
+    assert table == {"paris": "Paris"}
+    text = detokenize_english(["he", "saw", "paris", "."], table)
+    assert text == "He saw Paris."
+    assert detokenize_english(["he", "saw", "paris", "."]) == "He saw paris."

@@ -73,6 +73,16 @@ def test_beam_of_one_is_greedy(overrides: dict[str, Any]) -> None:
     assert model.beam_search(batch, beam=1).tokens == model.greedy(batch)
 
 
+def test_generate_is_greedy_or_the_best_beam() -> None:
+    model = model_of(eos_bias=0.5)
+    batch = batch_of(SOURCES)
+    assert model.generate(batch) == model.greedy(batch)
+    best = model.beam_search(batch, beam=3, length_penalty=0.5).tokens
+    assert model.generate(batch, beam=3, length_penalty=0.5) == [list(t) for t in best]
+    with pytest.raises(RnnkitError, match="--beam"):
+        model.generate(batch, beam=0)
+
+
 def test_beam_score_is_the_log_probability_of_its_tokens() -> None:
     model = model_of(eos_bias=1.5)
     result = model.beam_search(batch_of(SOURCES), beam=4, length_penalty=0.0, max_len=20)

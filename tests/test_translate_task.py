@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from test_recipes import PAIRS
 
 from rnnkit.cli import main
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import translate
+from rnnkit.tasks.translate import inference
 
 TINY = [
     "--hidden-size", "32", "--source-embedding-dim", "16", "--target-embedding-dim", "16",
@@ -75,6 +77,26 @@ def test_stdin_and_files_give_one_translation_a_line(
     capsys.readouterr()
     assert main(["translate", "--checkpoint", str(trained[1] / "best"), "--input", str(file)]) == 0
     assert capsys.readouterr().out == "Go.\nI sing.\n"
+
+
+def test_copy_unknowns_puts_source_words_as_written_in_place_of_unk(
+    trained: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    translator = translate.Translator(trained[1] / "best")
+    unk = translator.pipeline.target.unk_id
+    with torch.no_grad():  # a model that writes nothing but <unk>
+        translator.model.decoder.head.b_y[unk] += 1000.0
+    text = "Nous chantons avec Zoé ."
+    plain = translator.translate([text], beam=2)[0]
+    assert set(plain.split()) == {"<unk>"}
+    copied = translator.translate([text], beam=2, copy_unknowns=True)[0]
+    assert "<unk>" not in copied and set(copied) <= set(text)  # source characters only
+    # where the attention points, as written (the model reads "zoé")
+    alpha = torch.zeros(2, 5)
+    alpha[0, 3] = alpha[1, 0] = 1.0
+    found = [([unk, unk], alpha)]
+    monkeypatch.setattr(inference, "decode_with_attention", lambda *args: found)
+    assert translator.translate([text], copy_unknowns=True) == ["Zoé Nous"]
 
 
 def test_bad_inputs_are_one_line_errors(

@@ -45,6 +45,12 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
         metavar="PNG",
         help="write the attention heatmap of the (single) sentence's translation to PNG",
     )
+    p.add_argument(
+        "--copy-unknowns",
+        action="store_true",
+        help="replace each <unk> of a translation by the source word the attention weighted "
+        "most there (names, numbers)",
+    )
     add_device_options(p)
     p.set_defaults(run=translate)
 
@@ -71,7 +77,7 @@ def translate(args: argparse.Namespace) -> int:
         source, target, weights = translator.attention(texts[0], args.beam)
         recipe.plot_attention(source, target, weights, args.show_attention)
         print(f"wrote {args.show_attention}")
-    for translation in translator.translate(texts, args.beam):
+    for translation in translator.translate(texts, args.beam, args.copy_unknowns):
         print(translation)
     return 0
 

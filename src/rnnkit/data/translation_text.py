@@ -59,14 +59,16 @@ Detokenizer rules (`detokenize_english`): tokens are joined by single spaces exc
 
 So `detokenize_english(tokenize_pair_text(s, lowercase=False)) == normalise(s)` for almost
 every English sentence (99.9% of the Tatoeba file); with lowercasing the text is equal up to
-the case of names (`tom` stays lower case), which the tests measure too.
+the case of names (`tom` stays lower case), which the tests measure too, unless a
+`truecase_table` of the training sentences gives their usual case (`tom` -> `Tom`).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 
 # Step 2 and 3 of `normalise`: characters replaced by plain ones ("" deletes).
 _PLAIN = str.maketrans(
@@ -159,9 +161,33 @@ def _glue_right(token: str, open_quote: bool, glued: bool) -> bool:
     return len(token) > 1 and token.endswith("'")  # elision: o'|clock
 
 
-def detokenize_english(tokens: Sequence[str]) -> str:
+def truecase_table(sentences: Iterable[Sequence[str]]) -> dict[str, str]:
+    """How each word is usually written, from tokenized sentences as written: lower-cased word
+    -> its most frequent form where that form is not lower case (`tom` -> `Tom`, `paris` ->
+    `Paris`). A sentence's first word, and a word after `.`, `!` or `?`, are capitalised
+    whatever they are, so they are not counted. Ties keep the lower case.
+
+    >>> truecase_table([["Tom", "met", "Mary", "."], ["I", "saw", "Tom", "."], ["Met", "."]])
+    {'mary': 'Mary', 'tom': 'Tom'}
+    """
+    forms: dict[str, Counter[str]] = {}
+    for tokens in sentences:
+        for previous, token in zip(["."] + list(tokens), tokens):
+            if previous in _SENTENCE_END or not _is_word(token):
+                continue
+            forms.setdefault(token.lower(), Counter())[token] += 1
+    table = {}
+    for lower, counts in forms.items():
+        (best, n), *rest = counts.most_common(2) + [("", 0)]
+        if best != lower and n > rest[0][1] and n > counts[lower]:
+            table[lower] = best
+    return table
+
+
+def detokenize_english(tokens: Sequence[str], truecase: Mapping[str, str] | None = None) -> str:
     """English tokens (from `tokenize_pair_text` or a model) -> text, by the rules of the
     module docstring; the first letter of each sentence is capitalised and `i` -> `I`.
+    `truecase` (from `truecase_table`) restores the usual case of lower-cased words first.
 
     >>> detokenize_english(["i", "do", "n't", "think", "it", "'s", "9:30", "."])
     "I don't think it's 9:30."
@@ -176,6 +202,8 @@ def detokenize_english(tokens: Sequence[str]) -> str:
     for token in tokens:
         if not token:
             continue
+        if truecase is not None:
+            token = truecase.get(token, token)
         glued = attach or _glue_left(token, previous, open_quote)
         if token == '"':
             open_quote = not open_quote
@@ -193,4 +221,4 @@ def detokenize_english(tokens: Sequence[str]) -> str:
     return "".join(pieces)
 
 
-__all__ = ["detokenize_english", "normalise", "tokenize_pair_text"]
+__all__ = ["detokenize_english", "normalise", "tokenize_pair_text", "truecase_table"]

@@ -168,7 +168,8 @@ class Seq2Seq(BatchModel):
     """The encoder-decoder (see the module docstring).
 
     model(batch) -> ModelOutput(logits (B, T_y, V_y), loss per real target step, count).
-    greedy(src, lengths, max_len) -> ids per source; beam_search(...) -> Hypotheses.
+    greedy(src, lengths, max_len) -> ids per source; beam_search(...) -> Hypotheses;
+    generate(src, lengths, beam) -> ids per source, either way.
     """
 
     def __init__(self, config: Seq2SeqConfig):
@@ -284,6 +285,22 @@ class Seq2Seq(BatchModel):
             memory, state, limits = self._prepare(src, lengths, max_len)
             c = self.config
             return greedy_decode(self.decoder, memory, state, limits, c.bos_id, c.eos_id)
+
+    def generate(
+        self,
+        src: Batch | Tensor,
+        lengths: Tensor | None = None,
+        beam: int = 1,
+        length_penalty: float = 1.0,
+        max_len: int | None = None,
+    ) -> list[list[int]]:
+        """The translation of each source as target ids without <eos>: `greedy` for beam 1,
+        else the best hypothesis of `beam_search`."""
+        check_int("", "beam", beam, 1)
+        if beam == 1:
+            return self.greedy(src, lengths, max_len)
+        found = self.beam_search(src, lengths, beam, length_penalty, max_len)
+        return [list(tokens) for tokens in found.tokens]
 
     def beam_search(
         self,

@@ -12,9 +12,11 @@ English sentence (`--dev-split grouped`: Tatoeba repeats an English sentence wit
 French variants, which the every-10th split puts on both sides). Text is normalised (NFC,
 typographic quotes and the narrow no-break spaces of French punctuation), lowercased and
 split into words and punctuation (`rnnkit.data.translation_text`); each side has its own
-vocabulary of the training words seen at least `min_count` times.
+vocabulary of the training words seen at least `min_count` times. A lower-cased model's output
+is written in each word's usual case, learned from the training targets (`tom` -> `Tom`).
 
-Metric: BLEU of the greedy translations of the first `dev_bleu_sentences` dev pairs against
+Metric: BLEU of the greedy translations of `dev_bleu_sentences` dev pairs (spread evenly over
+the split, evaluated with the weight average when training keeps one) against
 their raw references (sacrebleu, case-insensitive since the model writes lowercase), which
 picks the best checkpoint; `evaluate` reports BLEU (case-insensitive and as is) and chrF with
 greedy or beam-search decoding, and sacrebleu's signature.
@@ -31,6 +33,7 @@ from torch import Tensor, nn
 from rnnkit.data.pairs import build_vocabularies, tokenize_pairs
 from rnnkit.data.paths import shared_data_dir
 from rnnkit.data.sequences import epoch_batches, in_order_batches
+from rnnkit.data.translation_text import tokenize_pair_text, truecase_table
 from rnnkit.errors import RnnkitError
 from rnnkit.models.seq2seq import Seq2Seq, collate_pairs
 from rnnkit.tasks.recipe import Prepared, report_data, run_training
@@ -107,7 +110,14 @@ def prepare(config: TranslateConfig, dist: DistInfo | None = None) -> Prepared[T
         raise RnnkitError(f"{path}: too few pairs to hold out a dev split ({d.dev_split})")
     train_tokens = tokenize_pairs(train_pairs, lowercase=d.lowercase)
     source, target = build_vocabularies(train_tokens, min_count=d.min_count)
-    pipeline = TranslationPipeline(source, target, d.lowercase, d.direction, d.max_source_tokens)
+    truecase = {}
+    if d.lowercase:  # the model writes lower case: how each word is usually written
+        truecase = truecase_table(
+            tokenize_pair_text(p.target, lowercase=False) for p in train_pairs
+        )
+    pipeline = TranslationPipeline(
+        source, target, d.lowercase, d.direction, d.max_source_tokens, truecase
+    )
     dev_examples = encode_pairs(tokenize_pairs(dev_pairs, lowercase=d.lowercase), pipeline)
     rank, world = (dist.rank, dist.world_size) if dist is not None else (0, 1)
     train_batches = epoch_batches(

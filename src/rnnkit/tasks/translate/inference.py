@@ -12,8 +12,10 @@ from torch import Tensor
 
 from rnnkit.data.pairs import Pair, tokenize_pairs
 from rnnkit.data.sequences import in_order_batches
+from rnnkit.data.translation_text import detokenize_english
 from rnnkit.errors import CheckpointError, RnnkitError
 from rnnkit.metrics.translation import corpus_bleu, corpus_chrf, signature
+from rnnkit.models.decoding import replace_unknowns
 from rnnkit.models.seq2seq import Seq2Seq, collate_pairs
 from rnnkit.tasks.recipe import Loaded, TrainedModel, load_run
 from rnnkit.tasks.translate.config import TranslateDataConfig
@@ -41,12 +43,26 @@ def decode(model: Seq2Seq, sources: Sequence[Tensor], beam: int = 1) -> list[lis
     examples: list[tuple[Tensor, Tensor | None]] = [(x, None) for x in sources]
     with torch.no_grad():
         for indices, batch in in_order_batches(examples, BATCH_SIZE, collate_pairs):
-            if beam == 1:
-                rows = model.greedy(batch)
-            else:
-                rows = model.beam_search(batch, beam=beam).tokens
+            rows = model.generate(batch, beam=beam)
             for i, row in zip(indices, rows):
                 out[i] = list(row)
+    return out
+
+
+def decode_with_attention(
+    model: Seq2Seq, sources: Sequence[Tensor], beam: int = 1
+) -> list[tuple[list[int], Tensor]]:
+    """(target ids without <eos>, attention (T_y, T_x)) of each source, in input order, by
+    beam search (beam 1 is greedy)."""
+    if beam < 1:
+        raise RnnkitError(f"--beam must be at least 1, got {beam}")
+    out: list[tuple[list[int], Tensor]] = [([], torch.zeros(0, 0)) for _ in sources]
+    examples: list[tuple[Tensor, Tensor | None]] = [(x, None) for x in sources]
+    for indices, batch in in_order_batches(examples, BATCH_SIZE, collate_pairs):
+        found = model.beam_search(batch, beam=beam, return_attention=True)
+        assert found.attention is not None
+        for i, row, weights in zip(indices, found.tokens, found.attention, strict=True):
+            out[i] = (list(row), weights.cpu())
     return out
 
 
@@ -108,10 +124,25 @@ class Translator(TrainedModel[Seq2Seq, TranslationPipeline, TranslateDataConfig]
             raise RnnkitError("translate expects a list of texts, got a single string: [text]")
         return [self.pipeline.encode_source(t, f"text {i}") for i, t in enumerate(texts, 1)]
 
-    def translate(self, texts: Sequence[str], beam: int = 5) -> list[str]:
-        """The translation of each text (one sentence each), in order."""
-        ids = decode(self.model, self.sources(texts), beam)
-        return [self.pipeline.detokenize(row) for row in ids]
+    def translate(
+        self, texts: Sequence[str], beam: int = 5, copy_unknowns: bool = False
+    ) -> list[str]:
+        """The translation of each text (one sentence each), in order. With `copy_unknowns`
+        each `<unk>` of a translation becomes the source word (as written) that the attention
+        weighted most at that step: names and numbers the vocabulary lacks pass through."""
+        sources = self.sources(texts)
+        if not copy_unknowns:
+            return [self.pipeline.detokenize(row) for row in decode(self.model, sources, beam)]
+        if self.model.decoder.attention is None:
+            raise RnnkitError("--copy-unknowns needs a model with attention")
+        out = []
+        for text, (row, weights) in zip(texts, decode_with_attention(self.model, sources, beam)):
+            source = self.pipeline.tokens(text, lowercase=False)  # as written
+            if len(source) != weights.shape[1]:  # lowercasing split a character: as read
+                source = self.pipeline.tokens(text)
+            copied = replace_unknowns(self.pipeline.target_tokens(row), source, weights)
+            out.append(detokenize_english(copied, self.pipeline.truecase))
+        return out
 
     def attention(self, text: str, beam: int = 5) -> tuple[list[str], list[str], Tensor]:
         """(source tokens, target tokens, attention weights (T_y, T_x)) of one translation."""
@@ -127,10 +158,14 @@ class Translator(TrainedModel[Seq2Seq, TranslationPipeline, TranslateDataConfig]
 
 
 def translate(
-    checkpoint: str | Path, texts: Sequence[str], beam: int = 5, device: str = "cpu"
+    checkpoint: str | Path,
+    texts: Sequence[str],
+    beam: int = 5,
+    device: str = "cpu",
+    copy_unknowns: bool = False,
 ) -> list[str]:
     """Translate texts with the model of a checkpoint (see `Translator.translate`)."""
-    return Translator(checkpoint, device).translate(texts, beam)
+    return Translator(checkpoint, device).translate(texts, beam, copy_unknowns)
 
 
 def plot_attention(

@@ -4,7 +4,7 @@ exactly as the model was trained (saved in every checkpoint)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +58,15 @@ class TranslationPipeline:
     lowercase: bool
     direction: str
     max_source_tokens: int
+    # lower-cased target word -> its usual written form (`truecase_table` of the training
+    # targets), applied when a lower-cased model's output is written out.
+    truecase: Mapping[str, str] = field(default_factory=dict)
 
-    def tokens(self, text: str) -> list[str]:
-        return tokenize_pair_text(text, lowercase=self.lowercase)
+    def tokens(self, text: str, lowercase: bool | None = None) -> list[str]:
+        """The tokens of a text as trained (lowercased when the model was), or as written
+        with lowercase=False."""
+        lower = self.lowercase if lowercase is None else lowercase
+        return tokenize_pair_text(text, lowercase=lower)
 
     def encode_source(self, text: str, what: str = "text") -> Tensor:
         """(T_x,) ids of one source sentence; an empty or too long one is an RnnkitError."""
@@ -84,9 +90,10 @@ class TranslationPipeline:
         return [self.target.token(i) for i in ids]
 
     def detokenize(self, ids: Sequence[int]) -> str:
-        """A translation as text: English detokenised (spacing, capitals); French tokens
-        joined by the same rules (good enough for reading; BLEU tokenises again)."""
-        return detokenize_english(self.target_tokens(ids))
+        """A translation as text: words in their usual case (`truecase`), English
+        detokenised (spacing, capitals); French tokens joined by the same rules (good enough
+        for reading; BLEU tokenises again)."""
+        return detokenize_english(self.target_tokens(ids), self.truecase)
 
     def to_extras(self) -> dict[str, Any]:
         return {
@@ -95,6 +102,7 @@ class TranslationPipeline:
             "lowercase": self.lowercase,
             "direction": self.direction,
             "max_source_tokens": self.max_source_tokens,
+            "truecase": dict(self.truecase),
         }
 
     @classmethod
@@ -106,11 +114,20 @@ class TranslationPipeline:
                 bool(extras["lowercase"]),
                 str(extras["direction"]),
                 int(extras["max_source_tokens"]),
+                _string_map(extras.get("truecase", {})),  # absent before it existed
             )
         except (KeyError, TypeError, ValueError, RnnkitError) as e:
             raise CheckpointError(
                 f"checkpoint {where}: no usable source and target vocabularies ({e})"
             ) from None
+
+
+def _string_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError("truecase: expected a JSON object of strings")
+    return dict(value)
 
 
 def encode_pairs(
