@@ -24,8 +24,11 @@ def printed(capsys: pytest.CaptureFixture[str], args: list[str]) -> dict[str, ob
 
 @pytest.mark.parametrize("task", sorted(RECIPES))
 def test_print_config_is_the_preset_with_the_options(
-    task: str, capsys: pytest.CaptureFixture[str]
+    task: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # in an empty folder: where runs/<task> exists (after `make demo`), a new run's default
+    # folder is the next free one, runs/<task>-2
+    monkeypatch.chdir(tmp_path)
     config = printed(capsys, ["train", task, "--epochs", "3", "--seed", "7"])
     expected = to_dict(RECIPES[task].PRESETS["default"])
     expected["train"] = {**expected["train"], "epochs": 3, "seed": 7}  # type: ignore[dict-item]
