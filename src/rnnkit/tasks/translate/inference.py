@@ -3,16 +3,16 @@ chrF on labelled pairs, and the attention heatmap of one translation."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from torch import Tensor
 
+from rnnkit.data.batch import Batch
 from rnnkit.data.pairs import Pair, tokenize_pairs
 from rnnkit.data.sequences import in_order_batches
-from rnnkit.data.translation_text import detokenize_english
 from rnnkit.errors import CheckpointError, RnnkitError
 from rnnkit.metrics.translation import corpus_bleu, corpus_chrf, signature
 from rnnkit.models.decoding import replace_unknowns
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 NAME = "translate"
 BATCH_SIZE = 64
+T = TypeVar("T")
 
 
 def load(checkpoint: str | Path) -> Loaded[Seq2Seq, TranslationPipeline, TranslateDataConfig]:
@@ -37,16 +38,7 @@ def load(checkpoint: str | Path) -> Loaded[Seq2Seq, TranslationPipeline, Transla
 def decode(model: Seq2Seq, sources: Sequence[Tensor], beam: int = 1) -> list[list[int]]:
     """Target ids (without <eos>) of each source (T_x,) ids, in input order: greedy for beam
     1, else beam search; in batches of sources of similar length."""
-    if beam < 1:
-        raise RnnkitError(f"--beam must be at least 1, got {beam}")
-    out: list[list[int]] = [[] for _ in sources]
-    examples: list[tuple[Tensor, Tensor | None]] = [(x, None) for x in sources]
-    with torch.no_grad():
-        for indices, batch in in_order_batches(examples, BATCH_SIZE, collate_pairs):
-            rows = model.generate(batch, beam=beam)
-            for i, row in zip(indices, rows):
-                out[i] = list(row)
-    return out
+    return _in_batches(sources, beam, lambda batch: model.generate(batch, beam=beam))
 
 
 def decode_with_attention(
@@ -54,16 +46,27 @@ def decode_with_attention(
 ) -> list[tuple[list[int], Tensor]]:
     """(target ids without <eos>, attention (T_y, T_x)) of each source, in input order, by
     beam search (beam 1 is greedy)."""
+
+    def found(batch: Batch) -> list[tuple[list[int], Tensor]]:
+        best = model.beam_search(batch, beam=beam, return_attention=True)
+        assert best.attention is not None
+        return [(list(row), w.cpu()) for row, w in zip(best.tokens, best.attention, strict=True)]
+
+    return _in_batches(sources, beam, found)
+
+
+def _in_batches(
+    sources: Sequence[Tensor], beam: int, run: Callable[[Batch], Sequence[T]]
+) -> list[T]:
+    """`run` over batches of sources of similar length; its results in input order."""
     if beam < 1:
         raise RnnkitError(f"--beam must be at least 1, got {beam}")
-    out: list[tuple[list[int], Tensor]] = [([], torch.zeros(0, 0)) for _ in sources]
+    out: dict[int, T] = {}
     examples: list[tuple[Tensor, Tensor | None]] = [(x, None) for x in sources]
-    for indices, batch in in_order_batches(examples, BATCH_SIZE, collate_pairs):
-        found = model.beam_search(batch, beam=beam, return_attention=True)
-        assert found.attention is not None
-        for i, row, weights in zip(indices, found.tokens, found.attention, strict=True):
-            out[i] = (list(row), weights.cpu())
-    return out
+    with torch.no_grad():
+        for indices, batch in in_order_batches(examples, BATCH_SIZE, collate_pairs):
+            out.update(zip(indices, run(batch), strict=True))
+    return [out[i] for i in range(len(sources))]
 
 
 def score_translations(
@@ -141,7 +144,7 @@ class Translator(TrainedModel[Seq2Seq, TranslationPipeline, TranslateDataConfig]
             if len(source) != weights.shape[1]:  # lowercasing split a character: as read
                 source = self.pipeline.tokens(text)
             copied = replace_unknowns(self.pipeline.target_tokens(row), source, weights)
-            out.append(detokenize_english(copied, self.pipeline.truecase))
+            out.append(self.pipeline.detokenize_tokens(copied))
         return out
 
     def attention(self, text: str, beam: int = 5) -> tuple[list[str], list[str], Tensor]:

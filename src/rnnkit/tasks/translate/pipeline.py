@@ -93,7 +93,11 @@ class TranslationPipeline:
         """A translation as text: words in their usual case (`truecase`), English
         detokenised (spacing, capitals); French tokens joined by the same rules (good enough
         for reading; BLEU tokenises again)."""
-        return detokenize_english(self.target_tokens(ids), self.truecase)
+        return self.detokenize_tokens(self.target_tokens(ids))
+
+    def detokenize_tokens(self, tokens: Sequence[str]) -> str:
+        """Target tokens as text (see `detokenize`)."""
+        return detokenize_english(tokens, self.truecase)
 
     def to_extras(self) -> dict[str, Any]:
         return {
