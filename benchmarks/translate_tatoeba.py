@@ -8,7 +8,9 @@ encoder-decoder, side by side, the same data and the same training time.
 Data: eng-fra/train.txt.gz under RNNKIT_SHARED_DATA (or --data FILE). The dev split is carved
 from it by the recipe's fixed rule: every 10th line (as the held-back test split was carved
 from the original file), or `--dev-split grouped` (no English sentence on both sides). Both
-systems use the recipe's tokenisation and vocabularies, so they see the same ids.
+systems use the recipe's tokenisation, vocabularies and truecasing table (the usual case of each
+English word, which puts the lower-cased output back into case), so they see the same ids and
+their output is written the same way.
 
 rnnkit: the translate preset (`--preset`) through the recipe (`rnnkit.tasks.translate.train`),
 its epochs fitted to the time budget from the measured step time (the cosine schedule then
@@ -38,7 +40,8 @@ import torch
 from _timing import markdown_table
 from torch.nn.utils.rnn import pad_sequence
 
-from rnnkit.data.pairs import Pair, tokenize_pairs
+from rnnkit.data.pairs import Pair, build_vocabularies, tokenize_pairs
+from rnnkit.data.translation_text import tokenize_pair_text, truecase_table
 from rnnkit.metrics.translation import corpus_bleu, corpus_chrf
 from rnnkit.tasks import translate as T
 from rnnkit.tasks.translate.inference import decode
@@ -48,6 +51,8 @@ from rnnkit.tasks.translate.pipeline import (
     read_direction,
     split_pairs,
 )
+from rnnkit.train.precision import autocast_dtype
+from rnnkit.train.step import train_step
 
 HERE = Path(__file__).resolve().parent
 SLOWDOWN = 1.15  # a long run's step time against the one measured before it
@@ -92,14 +97,11 @@ def fit_epochs(config: T.TranslateConfig, minutes: float) -> tuple[int, str]:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
     batches = prepared.train_batches(0)
     assert isinstance(batches, list)
+    dtype = autocast_dtype(config.train.precision, torch.device("cpu"))
     times = []
     for i, batch in enumerate(batches[:45]):
         start = time.perf_counter()
-        out = model(batch)
-        assert out.loss is not None
-        optimizer.zero_grad()
-        out.loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, batch, 1e-4, config.train.clip_norm, None, dtype)
         if i >= 5:
             times.append(time.perf_counter() - start)
     step_s = sum(times) / len(times)
@@ -154,11 +156,10 @@ def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
     config = config_for(args, Path(args.out) / "baseline")
     path = T.data_file(config.data)
     train_pairs, dev = split_pairs(read_direction(path, "fr-en"), args.dev_split, 0)
-    from rnnkit.data.pairs import build_vocabularies
-
     tokens = tokenize_pairs(train_pairs, lowercase=True)
     source, target = build_vocabularies(tokens, min_count=config.data.min_count)
-    pipeline = TranslationPipeline(source, target, True, "fr-en", 100)
+    truecase = truecase_table(tokenize_pair_text(p.target, lowercase=False) for p in train_pairs)
+    pipeline = TranslationPipeline(source, target, True, "fr-en", 100, truecase)
     torch.manual_seed(args.seed)
     model = P.PlainSeq2Seq(len(source), len(target))
     info = P.train(model, encode_pairs(tokens, pipeline), args.minutes * 60, seed=args.seed)

@@ -24,6 +24,7 @@ from rnnkit.models.checks import (
 LR_SCHEDULES = ("constant", "cosine", "plateau")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 MODES = ("min", "max")
+PRECISIONS = ("fp32", "bf16", "auto")  # rnnkit.train.precision
 # Fields that may change between a run and its resumption without making it differ from an
 # uninterrupted one (how long, where, how it is shown), so without a warning.
 RESUME_FREE = frozenset(
@@ -88,6 +89,10 @@ class TrainConfig:
     # At the end, load the best checkpoint's weights back into the model (when there was a dev
     # split), so the returned model is the one saved as `best`.
     restore_best: bool = True
+    # "fp32", "bf16" (the training step's forward pass under bfloat16 autocast; weights,
+    # gradients and optimiser state stay float32) or "auto" (bf16 where the CPU or GPU
+    # multiplies bfloat16 natively, else fp32). Evaluation always runs in float32.
+    precision: str = "fp32"
     # Intra-op CPU threads for torch; None keeps torch's default (one per core). On a machine
     # shared with other busy processes, 1 can be many times faster for small models.
     num_threads: int | None = None
@@ -117,6 +122,7 @@ class TrainConfig:
         "optimizer": OPTIMIZERS,
         "lr_schedule": LR_SCHEDULES,
         "mode": MODES,
+        "precision": PRECISIONS,
     }
 
     def __post_init__(self) -> None:
@@ -151,6 +157,7 @@ class TrainConfig:
             check_choice(me, "mode", self.mode, MODES)
         if self.patience is not None:
             check_int(me, "patience", self.patience, 1)
+        check_choice(me, "precision", self.precision, PRECISIONS)
         if self.num_threads is not None:
             check_int(me, "num_threads", self.num_threads, 1)
         check_seed(me, "seed", self.seed)

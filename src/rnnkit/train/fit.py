@@ -64,6 +64,7 @@ from rnnkit.train.logging import MetricsLogger
 from rnnkit.train.loop import agree_across_ranks, skip_done
 from rnnkit.train.optim import LRSchedule, improves, make_optimizer
 from rnnkit.train.plots import plot_loss_curves
+from rnnkit.train.precision import autocast_dtype
 from rnnkit.train.progress import EpochProgress, RunState
 from rnnkit.train.results import FitResult, evaluate_loss
 from rnnkit.train.rng import seed_everything
@@ -195,6 +196,7 @@ class _Run:
         self.hooks = FitHooks(self.optimizer, config)  # fit() adds callbacks and lr_scheduler
         self.schedule = LRSchedule(config)
         self.average = WeightAverage(self.model, config.ema_decay) if config.ema_decay > 0 else None
+        self.autocast_dtype = autocast_dtype(config.precision, self.device)
         self.state = RunState()
         self.best_weights: dict[str, Tensor] | None = None
         self.stop = StopRequest()
@@ -205,6 +207,8 @@ class _Run:
     def fit(self, resume: bool) -> FitResult:
         if self.config.num_threads is not None:
             torch.set_num_threads(self.config.num_threads)
+        if self.autocast_dtype is not None and self.dist.is_main:
+            log.info("training steps run under %s autocast", self.autocast_dtype)
         lock = claim_run_dir(self.out if self.writes else None, resume, self.config, self.dist)
         try:
             self._run(resume)
@@ -364,6 +368,7 @@ class _Run:
                     lr,
                     config.clip_norm,
                     self.average,
+                    self.autocast_dtype,
                 )
                 progress.add(out, num_steps)
                 state.global_step += 1

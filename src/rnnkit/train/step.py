@@ -6,6 +6,8 @@ g = ||grad||_2 over all parameters                   recorded before clipping
 grad <- grad * min(1, clip_norm / g)                 global-norm clipping
 theta <- optimizer(theta, grad, lr)                  lr from the schedule, set here
 avg <- avg + (1 - d) * (theta - avg)                 only with a weight average
+
+With `autocast_dtype` (precision "bf16") the forward pass runs under torch.autocast.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.models.base import ModelOutput
 from rnnkit.train.averaging import WeightAverage
 from rnnkit.train.checkpoint import unwrap_model
+from rnnkit.train.precision import autocast
 
 
 @dataclass(frozen=True)
@@ -39,16 +42,19 @@ def train_step(
     lr: float,
     clip_norm: float | None,
     average: WeightAverage | None = None,
+    autocast_dtype: torch.dtype | None = None,
 ) -> StepOutput:
     """Forward, backward, clip, update (and the weight average), with learning rate `lr`.
 
     net:       the model, or DistributedDataParallel(model); `net(batch) -> ModelOutput`.
     batch:     on the model's device, with targets.
     clip_norm: the largest global gradient norm; None does not clip.
+    autocast_dtype: run the forward pass under torch.autocast in this dtype; None: float32.
     """
     for group in optimizer.param_groups:
         group["lr"] = lr
-    out: ModelOutput = net(batch)
+    with autocast(batch.inputs.device, autocast_dtype):
+        out: ModelOutput = net(batch)
     if out.loss is None:
         raise RnnkitError("the model returned no loss: training batches need targets")
     optimizer.zero_grad(set_to_none=True)

@@ -76,6 +76,7 @@ class TranslateConfig:
             ema_decay=0.999,
             metric="bleu",
             patience=3,
+            precision="auto",
             out_dir="runs/translate",
         )
     )
