@@ -423,3 +423,9 @@ def test_features_on_the_gpu_equal_the_cpu() -> None:
     stats = FeatureStats.fit([(xg, framesg)])
     y = spec_augment(stats.apply(xg, framesg), framesg, generator=torch.Generator("cuda"))
     assert stack_frames(per_utterance_normalize(y, framesg), framesg, 3)[0].device.type == "cuda"
+
+
+def test_stats_compare_by_identity_not_by_an_ambiguous_tensor_truth() -> None:
+    stats = FeatureStats(mean=torch.zeros(3), std=torch.ones(3))
+    assert stats != FeatureStats(mean=torch.zeros(3), std=torch.ones(3))  # does not raise
+    assert len({stats, stats}) == 1

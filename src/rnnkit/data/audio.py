@@ -38,7 +38,8 @@ _SPEECH_EXTRA = "reading audio needs the speech extra: pip install 'rnnkit[speec
 _WAV_FORMATS = ("WAV", "WAVEX", "RF64", "W64")
 
 
-@dataclass(frozen=True)
+# eq=False: == on tensor fields has no single truth value; compare the fields instead.
+@dataclass(frozen=True, eq=False)
 class Audio:
     """One mono recording.
 

@@ -268,7 +268,8 @@ def _frame_mask(x: Tensor, lengths: Tensor) -> Tensor:
     return mask_from_lengths(lengths, x.shape[1])[:, :, None].to(x.dtype)  # (B, T, 1)
 
 
-@dataclass(frozen=True)
+# eq=False: == on tensor fields has no single truth value; compare the fields instead.
+@dataclass(frozen=True, eq=False)
 class FeatureStats:
     """Per-feature mean and standard deviation over the real frames of the training split.
 
