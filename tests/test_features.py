@@ -271,7 +271,7 @@ def test_stats_are_over_real_frames_and_do_not_depend_on_batching() -> None:
     stats = FeatureStats.fit([(x, lengths)])
     torch.testing.assert_close(stats.mean, frames.mean(dim=0))
     torch.testing.assert_close(stats.std, frames.std(dim=0, unbiased=False))
-    wider = torch.cat([x, torch.full((5, 30, 40), 99.0, dtype=x.dtype)], dim=1)
+    wider = torch.cat([x, torch.full((5, 30, 40), float("nan"), dtype=x.dtype)], dim=1)
     split = [(wider[:2], lengths[:2]), (x[:0], lengths[:0]), (wider[2:], lengths[2:])]
     again = FeatureStats.fit(split)  # other padding, an empty batch, and merged batches
     torch.testing.assert_close(again.mean, stats.mean, rtol=1e-12, atol=1e-12)
@@ -281,7 +281,7 @@ def test_stats_are_over_real_frames_and_do_not_depend_on_batching() -> None:
 def test_stats_apply_normalises_real_frames_and_keeps_padding_zero() -> None:
     x, lengths = logmel_batch()
     stats = FeatureStats.fit([(x, lengths)])
-    y = stats.apply(x.float(), lengths)
+    y = stats.apply(x.float().masked_fill(x == 0, float("inf")), lengths)
     assert y.dtype == torch.float32
     frames = real_frames(y, lengths).double()
     assert frames.mean(dim=0).abs().max() < 1e-5
@@ -323,6 +323,7 @@ def test_stats_fit_refuses_no_frames_and_mixed_sizes() -> None:
 
 def test_per_utterance_normalisation_is_each_clip_by_itself() -> None:
     x, lengths = logmel_batch()
+    x = x.masked_fill(x == 0, float("nan"))  # padding holding NaN must not leak
     y = per_utterance_normalize(x, lengths)
     for b, n in enumerate(lengths.tolist()):
         own = y[b, :n]
@@ -397,7 +398,7 @@ def test_spec_augment_is_reproducible_with_a_seeded_generator() -> None:
 @pytest.mark.parametrize("k", [1, 2, 3, 7])
 def test_stack_frames_concatenates_k_frames_and_pads_the_tail(k: int) -> None:
     x, lengths = augment_input()  # T = 50, D = 16
-    garbage = x + 5.0 * (x == 0)  # padding must not leak into the stacks
+    garbage = x.masked_fill(x == 0, float("nan"))  # padding must not leak into the stacks
     y, stacked = stack_frames(garbage, lengths, k)
     S = -(-50 // k)
     assert y.shape == (4, S, k * 16)

@@ -262,10 +262,12 @@ def features(waves: Tensor, lengths: Tensor, cfg: FeatureConfig) -> tuple[Tensor
     return mfcc(waves, lengths, cfg) if cfg.kind == "mfcc" else log_mel(waves, lengths, cfg)
 
 
-def _frame_mask(x: Tensor, lengths: Tensor) -> Tensor:
-    """(B, T, 1) float mask of the real frames of x (B, T, D), on x's device and dtype."""
-    lengths = lengths.to(x.device)
-    return mask_from_lengths(lengths, x.shape[1])[:, :, None].to(x.dtype)  # (B, T, 1)
+def _padding(x: Tensor, lengths: Tensor) -> Tensor:
+    """(B, T, 1) bool, True on the padded frames of x (B, T, D), on x's device.
+
+    Padding is cleared with masked_fill rather than a product with a 0/1 mask, so that
+    whatever it held (NaN included) cannot leak into the result."""
+    return ~mask_from_lengths(lengths.to(x.device), x.shape[1])[:, :, None]  # (B, T, 1)
 
 
 # eq=False: == on tensor fields has no single truth value; compare the fields instead.
@@ -305,7 +307,7 @@ class FeatureStats:
         """
         count, mean, m2 = 0, torch.zeros(0, dtype=torch.float64), torch.zeros(0)
         for x, lengths in batches:
-            real = _frame_mask(x, lengths).bool()[:, :, 0]  # (B, T)
+            real = ~_padding(x, lengths)[:, :, 0]  # (B, T)
             frames = x[real].to(device="cpu", dtype=torch.float64)  # (n, D)
             n = frames.shape[0]
             if n == 0:
@@ -335,7 +337,7 @@ class FeatureStats:
             raise RnnkitError(f"expected features (B, T, {self.dim}), got {tuple(x.shape)}")
         mean = self.mean.to(device=x.device, dtype=x.dtype)  # (D,)
         std = self.std.to(device=x.device, dtype=x.dtype)  # (D,)
-        return (x - mean) / std * _frame_mask(x, lengths)  # (B, T, D)
+        return ((x - mean) / std).masked_fill(_padding(x, lengths), 0.0)  # (B, T, D)
 
     def to_dict(self) -> dict[str, list[float]]:
         """{"mean": [...], "std": [...]}: plain floats, for the checkpoint's JSON."""
@@ -361,11 +363,12 @@ def per_utterance_normalize(x: Tensor, lengths: Tensor, eps: float = 1e-5) -> Te
     with mean_b and std_b (population) over utterance b's real frames. x (B, T, D),
     lengths (B,) frames; padded frames stay 0.
     """
-    real = _frame_mask(x, lengths)  # (B, T, 1)
-    count = real.sum(dim=1, keepdim=True)  # (B, 1, 1)
-    mean = (x * real).sum(dim=1, keepdim=True) / count  # (B, 1, D)
-    var = ((x - mean) * real).square().sum(dim=1, keepdim=True) / count  # (B, 1, D)
-    return (x - mean) / var.sqrt().clamp_min(eps) * real  # (B, T, D)
+    padding = _padding(x, lengths)  # (B, T, 1)
+    count = (~padding).sum(dim=1, keepdim=True)  # (B, 1, 1)
+    mean = x.masked_fill(padding, 0.0).sum(dim=1, keepdim=True) / count  # (B, 1, D)
+    centred = (x - mean).masked_fill(padding, 0.0)  # (B, T, D)
+    var = centred.square().sum(dim=1, keepdim=True) / count  # (B, 1, D)
+    return centred / var.sqrt().clamp_min(eps)  # (B, T, D)
 
 
 def _spans(
@@ -433,7 +436,7 @@ def stack_frames(x: Tensor, lengths: Tensor, k: int) -> tuple[Tensor, Tensor]:
         raise RnnkitError(f"stack_frames: k must be an integer >= 1, got {k!r}")
     B, T, D = x.shape
     S = -(-T // k)  # ceil(T / k)
-    x = x * _frame_mask(x, lengths)  # (B, T, D), padding zeroed
+    x = x.masked_fill(_padding(x, lengths), 0.0)  # (B, T, D)
     x = torch.nn.functional.pad(x, (0, 0, 0, S * k - T))  # (B, S k, D)
     stacked_lengths = torch.div(lengths + k - 1, k, rounding_mode="floor")  # (B,)
     return x.reshape(B, S, k * D), stacked_lengths  # (B, S, k D)
