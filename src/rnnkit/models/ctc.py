@@ -56,12 +56,12 @@ from torch import Tensor
 
 @dataclass(frozen=True)
 class CTCHypothesis:
-    """One decoded utterance."""
+    """One decoded utterance. The score is a log-probability: `ctc_greedy`'s of its best path,
+    `ctc_prefix_beam`'s of its label sequence summed over the alignments the beam kept."""
 
     labels: list[int]  # the label sequence l (no blanks)
     frames: list[int]  # the frame where each label is emitted (first frame of its run)
-    score: float  # log-probability (greedy: of the best path; beam: of the prefix, summed
-    # over its alignments that the beam kept)
+    score: float  # log-probability (greedy: of the best path; beam: of the prefix)
 
 
 def ctc_nll(
@@ -85,9 +85,7 @@ def ctc_nll(
     _check_targets("ctc_nll", log_probs, frame_lengths, targets, target_lengths, blank)
     if log_probs.dtype not in (torch.float32, torch.float64):
         log_probs = log_probs.float()  # the CPU kernel has no bfloat16/float16 version
-    S = targets.shape[1]
-    real = torch.arange(S, device=targets.device)[None, :] < target_lengths[:, None]  # (B, S)
-    safe_targets = targets.masked_fill(~real, blank)  # (B, S) padding never read, but valid
+    safe_targets = targets.masked_fill(~_real(targets, target_lengths), blank)  # (B, S) valid
     return F.ctc_loss(
         log_probs.transpose(0, 1),  # (T, B, C), PyTorch's layout
         safe_targets.long(),
@@ -303,6 +301,13 @@ def _viterbi_first_frames(y: np.ndarray, labels: list[int], blank: int) -> list[
     return frames
 
 
+def _real(targets: Tensor, target_lengths: Tensor) -> Tensor:
+    """(B, S) bool: True on the S_b real symbols of each padded target row."""
+    S = targets.shape[1]
+    lengths = target_lengths.to(targets.device)
+    return torch.arange(S, device=targets.device)[None, :] < lengths[:, None]  # (B, S)
+
+
 def _check_blank(name: str, blank: int, C: int) -> None:
     if not 0 <= blank < C:
         raise ValueError(f"{name}: blank must be a class index in [0, {C}), got {blank}")
@@ -354,8 +359,8 @@ def _check_targets(
         raise ValueError(
             f"{name}: target_lengths must lie in [0, S={S}], got {target_lengths.tolist()}"
         )
-    real = torch.arange(S, device=targets.device)[None, :] < target_lengths[:, None]  # (B, S)
-    bad = real & ((targets < 0) | (targets >= C) | (targets == blank))  # (B, S)
+    invalid = (targets < 0) | (targets >= C) | (targets == blank)  # (B, S)
+    bad = _real(targets, target_lengths) & invalid  # (B, S) padding may hold anything
     if bool(bad.any()):
         b, s = (int(i) for i in bad.nonzero()[0])
         raise ValueError(
