@@ -4,6 +4,9 @@ running:        count-weighted running means of losses and scores, exact over ba
                 processes (`RunningMeans`), and per-step accuracy;
 classification: the confusion matrix and accuracy, precision, recall, F1 of a class;
 entities:       entity-level precision, recall and F1 for named-entity recognition (CoNLL);
+error_rate:     edit distance and corpus-level word and character error rates (speech),
+                imported from `rnnkit.metrics.error_rate` (its function `error_rate`
+                re-exported here would hide the module of the same name);
 translation:    corpus BLEU and chrF by sacrebleu, and their `signature`
                 (optional: pip install 'rnnkit[translate]').
 """

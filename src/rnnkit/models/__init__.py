@@ -7,6 +7,14 @@ Importing this package registers every architecture (`rnnkit.models.registry`).
 from rnnkit.models.base import ModelOutput
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.crf_tagger import CRFTagger, CRFTaggerConfig
+from rnnkit.models.ctc import (
+    CTCHypothesis,
+    ctc_align,
+    ctc_greedy,
+    ctc_loss,
+    ctc_nll,
+    ctc_prefix_beam,
+)
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.models.registry import build_model, describe_model, register_architecture
@@ -18,6 +26,7 @@ from rnnkit.models.tagger import SequenceTagger, TaggerConfig
 __all__ = [
     "CRFTagger",
     "CRFTaggerConfig",
+    "CTCHypothesis",
     "ClassifierConfig",
     "EncoderConfig",
     "LanguageModel",
@@ -33,6 +42,11 @@ __all__ = [
     "TaggerConfig",
     "build_model",
     "count_parameters",
+    "ctc_align",
+    "ctc_greedy",
+    "ctc_loss",
+    "ctc_nll",
+    "ctc_prefix_beam",
     "describe_model",
     "register_architecture",
     "summary",
