@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from rnnkit.data.lines import STDIN, read_lines  # for the command line, which reads no data
-from rnnkit.tasks import music, ner, sentiment, text, translate
+from rnnkit.tasks import music, ner, sentiment, speech, text, translate
 from rnnkit.tasks.music import MusicConfig
 from rnnkit.tasks.ner import NERConfig
 from rnnkit.tasks.recipe import Loaded, Prepared, Recipe, run_training
 from rnnkit.tasks.sentiment import SentimentConfig
+from rnnkit.tasks.speech.config import SpeechConfig
 from rnnkit.tasks.text import TextConfig
 from rnnkit.tasks.translate import TranslateConfig
 
@@ -25,7 +26,10 @@ _sentiment: Recipe[SentimentConfig] = sentiment
 _ner: Recipe[NERConfig] = ner
 _text: Recipe[TextConfig] = text
 _translate: Recipe[TranslateConfig] = translate
+_speech: Recipe[SpeechConfig] = speech
 
-RECIPES: dict[str, Recipe[Any]] = {r.NAME: r for r in (_music, _sentiment, _ner, _text, _translate)}
+RECIPES: dict[str, Recipe[Any]] = {
+    r.NAME: r for r in (_music, _sentiment, _ner, _text, _translate, _speech)
+}
 
 __all__ = ["RECIPES", "STDIN", "Loaded", "Prepared", "Recipe", "read_lines", "run_training"]

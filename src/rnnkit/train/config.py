@@ -32,9 +32,11 @@ RESUME_FREE = frozenset(
     | {"overwrite", "change_data"}
 )
 
-# Metrics where smaller is better: `mode` follows them ("min") unless given; any other metric
-# (accuracy, precision, recall, f1) is better larger ("max").
-LOSS_METRICS = frozenset({"loss", "nll_per_step", "nats_per_char", "bits_per_char", "perplexity"})
+# Metrics where smaller is better (losses, and error rates): `mode` follows them ("min")
+# unless given; any other metric (accuracy, precision, recall, f1, bleu) is better larger.
+LOSS_METRICS = frozenset(
+    {"loss", "nll_per_step", "nats_per_char", "bits_per_char", "perplexity", "error_rate"}
+)
 
 
 @dataclass(frozen=True)
