@@ -68,6 +68,7 @@ __all__ = [
     "train",
 ]
 
+
 def data_folder(config: SpeechDataConfig) -> Path:
     """The recordings' folder: --data, or the shared (or fetched) fsdd folder."""
     return find_data(
