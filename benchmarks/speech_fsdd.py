@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -40,32 +39,33 @@ from rnnkit.tasks import speech
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 
 
-def run(name: str, data: str | None, epochs: int | None) -> dict[str, Any]:
-    """Train one run (in its own process, 1 thread) and score its best checkpoint."""
+def run(name: str, data: str | None, epochs: int | None, folder: str) -> dict[str, Any]:
+    """Train one run (in its own process, 1 thread) into folder/NAME and score its best
+    checkpoint."""
     torch.set_num_threads(1)
     preset = "ctc" if name == "ctc" else "digits"
     config = speech.PRESETS[preset]
     d = replace(config.data, path=data)
     if name.startswith("speaker:"):
         d = replace(d, dev_split="speaker", held_out_speaker=name.split(":", 1)[1])
-    with tempfile.TemporaryDirectory() as out:
-        train = replace(config.train, out_dir=out, progress=False, num_threads=1)
-        if epochs is not None:
-            train = replace(train, epochs=epochs)
-        start = time.perf_counter()
-        result = speech.train(replace(config, data=d, train=train))
-        seconds = time.perf_counter() - start
-        best = Path(out) / "best"
-        row: dict[str, Any] = {"run": name, "seconds": seconds, "epochs": result.epochs_completed}
-        if name == "ctc":
-            row.update(speech.evaluate(best, beam=8))
-        else:
-            row.update(speech.evaluate(best))
-            if name == "digits":
-                try:
-                    row["test_accuracy"] = speech.evaluate(best, split="test")["accuracy"]
-                except RnnkitError:  # the shared folder holds no takes 0-4
-                    row["test_accuracy"] = None
+    out = Path(folder) / name.replace(":", "-")
+    train = replace(config.train, out_dir=str(out), progress=False, num_threads=1, overwrite=True)
+    if epochs is not None:
+        train = replace(train, epochs=epochs)
+    start = time.perf_counter()
+    result = speech.train(replace(config, data=d, train=train))
+    seconds = time.perf_counter() - start
+    best = out / "best"
+    row: dict[str, Any] = {"run": name, "seconds": seconds, "epochs": result.epochs_completed}
+    if name == "ctc":
+        row.update(speech.evaluate(best, beam=8))
+    else:
+        row.update(speech.evaluate(best))
+        if name == "digits":
+            try:
+                row["test_accuracy"] = speech.evaluate(best, split="test")["accuracy"]
+            except RnnkitError:  # the shared folder holds no takes 0-4
+                row["test_accuracy"] = None
     return row
 
 
@@ -78,10 +78,10 @@ def main() -> int:
     parser.add_argument("--data", default=None, help="FSDD folder (default: the shared one)")
     parser.add_argument("--epochs", type=int, default=None, help="override the presets' epochs")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once, 1 thread each")
-    parser.add_argument("--out", default="runs/bench-speech.json", help="results as JSON")
+    parser.add_argument("--out", default="runs/bench-speech", help="the runs and results.json")
     args = parser.parse_args()
     with ProcessPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(run, r, args.data, args.epochs) for r in args.runs]
+        futures = [pool.submit(run, r, args.data, args.epochs, args.out) for r in args.runs]
         rows = [f.result() for f in futures]
     table = []
     for r in rows:
@@ -95,9 +95,9 @@ def main() -> int:
                 score += f" (test {100 * r['test_accuracy']:.2f}%)"
         table.append([r["run"], score, str(r["epochs"]), f"{r['seconds'] / 60:.1f}"])
     print(markdown_table(["run", "dev", "epochs", "train min"], table))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(rows, indent=1))
-    print(f"\nresults: {args.out}")
+    results = Path(args.out) / "results.json"
+    results.write_text(json.dumps(rows, indent=1))
+    print(f"\nresults: {results}")
     return 0
 
 

@@ -64,7 +64,8 @@ class TranslateConfig:
             label_smoothing=0.1,
         )
     )
-    # About an hour on one CPU thread for the Tatoeba file's 115,658 training pairs.
+    # About 50 minutes on one CPU thread for the Tatoeba file's 115,658 training pairs where
+    # the CPU multiplies bfloat16 natively (precision auto), about 70 in float32.
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
             epochs=8,
