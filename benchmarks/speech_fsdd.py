@@ -3,6 +3,7 @@
     python benchmarks/speech_fsdd.py                    # digits, speakers held out, CTC
     python benchmarks/speech_fsdd.py --runs digits ctc  # some of them
     python benchmarks/speech_fsdd.py --jobs 1           # one run at a time
+    python benchmarks/speech_fsdd.py --runs ctc --picture docs/speech_ctc.png
 
 Runs (each a `rnnkit.tasks.speech` training from its preset, 1 CPU thread, two at once by
 default on this 2-core machine):
@@ -69,6 +70,25 @@ def run(name: str, data: str | None, epochs: int | None, folder: str) -> dict[st
     return row
 
 
+def picture(checkpoint: Path, data: str | None, folder: Path, png: Path) -> str:
+    """Join jackson's dev takes of 4, 0, 7, 1 with 0.15 s silences into folder/4071.wav and
+    draw what the CTC model hears in it (`Transcriber.plot`): the README's picture."""
+    from rnnkit.data.audio import read_wav, write_wav
+    from rnnkit.tasks.speech.inference import Transcriber
+
+    recordings = speech.data_folder(speech.SpeechDataConfig(path=data))
+    if (recordings / "recordings").is_dir():
+        recordings = recordings / "recordings"
+    gap = torch.zeros(1200)
+    parts = [gap]
+    for digit, take in ((4, 5), (0, 6), (7, 7), (1, 8)):
+        parts += [read_wav(recordings / f"{digit}_jackson_{take}.wav", 8000).samples, gap]
+    wav = folder / "4071.wav"
+    write_wav(wav, torch.cat(parts), 8000)
+    transcript = Transcriber(checkpoint, beam=8).plot(wav, png)
+    return f"{png}: heard {transcript.text!r} at {transcript.times} s"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -79,6 +99,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override the presets' epochs")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once, 1 thread each")
     parser.add_argument("--out", default="runs/bench-speech", help="the runs and results.json")
+    parser.add_argument("--picture", default=None, help="with the ctc run: draw it to this PNG")
     args = parser.parse_args()
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(run, r, args.data, args.epochs, args.out) for r in args.runs]
@@ -95,6 +116,9 @@ def main() -> int:
                 score += f" (test {100 * r['test_accuracy']:.2f}%)"
         table.append([r["run"], score, str(r["epochs"]), f"{r['seconds'] / 60:.1f}"])
     print(markdown_table(["run", "dev", "epochs", "train min"], table))
+    if args.picture and "ctc" in args.runs:
+        best = Path(args.out) / "ctc" / "best"
+        print(picture(best, args.data, Path(args.out), Path(args.picture)))
     results = Path(args.out) / "results.json"
     results.write_text(json.dumps(rows, indent=1))
     print(f"\nresults: {results}")
