@@ -160,6 +160,10 @@ def test_bad_inputs_are_one_line_errors(
         Transcriber(best, beam=0)
     assert main(["train", "speech", "--data", str(tmp_path / "nowhere"), "--quiet"]) == 1
     assert "nowhere: not a folder" in capsys.readouterr().err
+    with pytest.raises(RnnkitError, match="--dev-split speaker needs --held-out-speaker NAME"):
+        speech.SpeechDataConfig(dev_split="speaker")
+    with pytest.raises(RnnkitError, match="need 1 <= --min-digits <= --max-digits, got 5 and 2"):
+        speech.SpeechDataConfig(min_digits=5, max_digits=2)
     assert main(["train", "speech", "--preset", "ctc", "--metric", "accuracy", "--quiet"]) == 1
     assert "--metric must be loss or error_rate" in capsys.readouterr().err
 

@@ -63,6 +63,17 @@ class SpeechDataConfig:
             raise RnnkitError(f"--dev-split must be one of {', '.join(DEV_SPLITS)}")
         if self.normalize not in NORMALIZATIONS:
             raise RnnkitError(f"--normalize must be one of {', '.join(NORMALIZATIONS)}")
+        if self.dev_split == "speaker" and not self.held_out_speaker:
+            raise RnnkitError("--dev-split speaker needs --held-out-speaker NAME")
+        if not 1 <= self.min_digits <= self.max_digits:
+            raise RnnkitError(
+                f"need 1 <= --min-digits <= --max-digits, got {self.min_digits} and "
+                f"{self.max_digits}"
+            )
+        if not 0 <= self.min_gap_s <= self.max_gap_s:
+            raise RnnkitError(
+                f"need 0 <= --min-gap-s <= --max-gap-s, got {self.min_gap_s} and {self.max_gap_s}"
+            )
         counts = {
             "time_masks": self.time_masks,
             "time_width": self.time_width,
