@@ -155,7 +155,8 @@ def mel_filterbank(
     empty = (weights.amax(dim=1) == 0).nonzero().flatten().tolist()
     if empty:
         raise RnnkitError(
-            f"{len(empty)} mel filter(s) of {cfg.n_mels} (the first: {empty[:5]}) cover no FFT bin: n_mels={cfg.n_mels} is too "
+            f"{len(empty)} mel filter(s) of {cfg.n_mels} (the first: {empty[:5]}) cover no "
+            f"FFT bin: n_mels={cfg.n_mels} is too "
             f"many for n_fft={cfg.n_fft} at {cfg.sample_rate} Hz; lower --n-mels or raise --n-fft"
         )
     return weights.to(dtype=dtype, device=device)
