@@ -33,6 +33,17 @@ def add_sampling_options(p: argparse.ArgumentParser, top_k_help: str, seed_help:
     p.add_argument("--seed", type=int, default=0, help=f"{seed_help} (default: 0)")
 
 
+def add_beam_option(p: argparse.ArgumentParser, default: int, what: str) -> None:
+    """--beam N: `what` searches N hypotheses wide; 1 decodes greedily."""
+    p.add_argument(
+        "--beam",
+        type=int,
+        default=default,
+        metavar="N",
+        help=f"{what}; 1 decodes greedily (default: {default})",
+    )
+
+
 def add_device_options(p: argparse.ArgumentParser) -> None:
     """--device and --num-threads of every command that runs a trained model."""
     p.add_argument(

@@ -11,19 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.cli.commands import TaskCommands
-from rnnkit.cli.options import add_checkpoint_option, add_device_options, device_from
+from rnnkit.cli.options import (
+    add_beam_option,
+    add_checkpoint_option,
+    add_device_options,
+    device_from,
+)
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks.speech.inference import Transcriber, expand_inputs
 
-
-def add_beam_option(p: argparse.ArgumentParser, default: int) -> None:
-    p.add_argument(
-        "--beam",
-        type=int,
-        default=default,
-        metavar="N",
-        help=f"CTC prefix beam search width; 1 decodes greedily (default: {default})",
-    )
+BEAM = "CTC prefix beam search width"
 
 
 def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
@@ -36,7 +33,7 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
     )
     add_checkpoint_option(p, "speech")
     p.add_argument("inputs", nargs="+", metavar="WAV", help="files, folders or list files")
-    add_beam_option(p, 1)
+    add_beam_option(p, 1, BEAM)
     p.add_argument(
         "--json",
         action="store_true",
@@ -75,7 +72,7 @@ COMMANDS = TaskCommands(
     "model.",
     data_help="a folder of {digit}_{speaker}_{take}.wav recordings (default: the model's own)",
     split_help="dev (default), test (takes 0-4, where the folder has them) or train",
-    add_evaluate_options=lambda p: add_beam_option(p, 8),
+    add_evaluate_options=lambda p: add_beam_option(p, 8, BEAM),
     evaluate_options=("beam",),
     add_commands=add_commands,
 )

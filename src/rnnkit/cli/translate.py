@@ -9,6 +9,7 @@ from typing import Any
 
 from rnnkit.cli.commands import TaskCommands
 from rnnkit.cli.options import (
+    add_beam_option,
     add_checkpoint_option,
     add_device_options,
     check_argument_texts,
@@ -17,16 +18,6 @@ from rnnkit.cli.options import (
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import STDIN, read_lines
 from rnnkit.tasks import translate as recipe
-
-
-def add_beam_option(p: argparse.ArgumentParser, default: int) -> None:
-    p.add_argument(
-        "--beam",
-        type=int,
-        default=default,
-        metavar="N",
-        help=f"beam size; 1 decodes greedily (default: {default})",
-    )
 
 
 def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
@@ -39,7 +30,7 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
     add_checkpoint_option(p, "translate")
     p.add_argument("texts", nargs="*", metavar="TEXT", help="sentences to translate")
     p.add_argument("--input", metavar="FILE", help="one sentence a line; '-' standard input")
-    add_beam_option(p, 5)
+    add_beam_option(p, 5, "beam size")
     p.add_argument(
         "--show-attention",
         metavar="PNG",
@@ -87,7 +78,7 @@ COMMANDS = TaskCommands(
     data_help="English<TAB>French pairs to score (default: the dev split of the model's own "
     "training file)",
     split_help="not used: a pair file is one split",
-    add_evaluate_options=lambda p: add_beam_option(p, 5),
+    add_evaluate_options=lambda p: add_beam_option(p, 5, "beam size"),
     evaluate_options=("beam",),
     add_commands=add_commands,
 )

@@ -31,16 +31,15 @@ from rnnkit.models.ctc_recognizer import CTCConfig, CTCRecognizer
 from rnnkit.tasks.recipe import Loaded, Prepared, load_run, report_data, run_training
 from rnnkit.tasks.speech.config import METRICS, PRESETS, SpeechConfig, SpeechDataConfig
 from rnnkit.tasks.speech.data import (
+    EVAL_BATCH_SIZE,
     augmenter,
     by_digit,
-    ctc_examples,
     digit_batches,
-    make_strings,
+    fixed_string_batches,
     read_recordings,
-    string_batch,
     string_batches,
 )
-from rnnkit.tasks.speech.evaluation import EVAL_BATCH_SIZE, evaluate_ctc, evaluate_digits
+from rnnkit.tasks.speech.evaluation import evaluate_ctc, evaluate_digits
 from rnnkit.tasks.speech.pipeline import SpeechPipeline
 from rnnkit.train.distributed import DistInfo
 from rnnkit.train.fit import Evaluate, FitResult
@@ -50,7 +49,6 @@ NAME = "speech"
 HELP = "spoken digits: which digit was said (many-to-one), or a digit string's digits (CTC)"
 # Set from the data: the frames' size, and the digits as classes or CTC symbols.
 HIDDEN = frozenset({"vocab_size", "embedding_dim", "num_features", "num_classes", "num_symbols"})
-DEV_SEED = 1  # the fixed dev strings
 
 __all__ = [
     "HELP",
@@ -113,7 +111,7 @@ def prepare(config: SpeechConfig, dist: DistInfo | None = None) -> Prepared[Spee
     d = config.data
     folder = data_folder(d)
     report_data(NAME, dist, folder)
-    splits = split_recordings(list_recordings(folder), d.dev_split, d.held_out_speaker)
+    splits = load_splits(d)
     rate = d.features.sample_rate
     train_waves = read_recordings(splits["train"], rate)
     dev_waves = read_recordings(splits["dev"], rate)
@@ -127,14 +125,7 @@ def prepare(config: SpeechConfig, dist: DistInfo | None = None) -> Prepared[Spee
     if is_ctc(config):
         clips = by_digit(train_waves, train_labels)
         train = string_batches(pipeline, clips, d, size, seed, rank, world)
-        waves, digits = make_strings(
-            by_digit(dev_waves, dev_labels), d.dev_strings, d, rate, DEV_SEED
-        )
-        examples = ctc_examples(pipeline, waves, digits)
-        dev = [
-            string_batch([examples[i][0] for i in chunk], [examples[i][1] for i in chunk])
-            for chunk in _chunks(len(examples), EVAL_BATCH_SIZE)
-        ]
+        dev = fixed_string_batches(pipeline, by_digit(dev_waves, dev_labels), d)
         evaluate = evaluate_ctc
     else:
         frames = pipeline.frames_each(train_waves)
@@ -143,10 +134,6 @@ def prepare(config: SpeechConfig, dist: DistInfo | None = None) -> Prepared[Spee
         dev = digit_batches(pipeline.frames_each(dev_waves), dev_labels, EVAL_BATCH_SIZE, 0)(0)
         evaluate = evaluate_digits
     return Prepared(config, train, lambda: dev, evaluate, extras=pipeline.to_extras())
-
-
-def _chunks(n: int, size: int) -> list[range]:
-    return [range(s, min(s + size, n)) for s in range(0, n, size)]
 
 
 def build_model(config: SpeechConfig) -> nn.Module:
@@ -197,15 +184,9 @@ def evaluate(
     labels = [r.digit for r in recordings]
     with torch.no_grad():
         if isinstance(model, CTCRecognizer):
-            strings, digits = make_strings(by_digit(waves, labels), d.dev_strings, d,
-                                           pipeline.features.sample_rate, DEV_SEED)  # fmt: skip
-            examples = ctc_examples(pipeline, strings, digits)
-            batches = [
-                string_batch([examples[i][0] for i in c], [examples[i][1] for i in c])
-                for c in _chunks(len(examples), EVAL_BATCH_SIZE)
-            ]
+            batches = fixed_string_batches(pipeline, by_digit(waves, labels), d)
             metrics = evaluate_ctc(model, on_device(batches, device), beam=beam)
-            return {**metrics, "strings": len(examples), "recordings": len(recordings)}
+            return {**metrics, "strings": d.dev_strings, "recordings": len(recordings)}
         frames = pipeline.frames_each(waves)
         out: dict[str, Any] = {}
         for speaker in [None, *sorted({r.speaker for r in recordings})]:

@@ -18,6 +18,8 @@ from rnnkit.data.fsdd import Recording
 from rnnkit.tasks.speech.config import SpeechDataConfig
 from rnnkit.tasks.speech.pipeline import SpeechPipeline
 
+DEV_SEED = 1  # the fixed dev strings
+EVAL_BATCH_SIZE = 64
 Example = tuple[Tensor, Tensor]  # (T, D) frames, and a label () or a transcript (S,)
 
 
@@ -110,6 +112,23 @@ def ctc_examples(
     """(frames, transcript) per string; the transcript in CTC classes (digit d -> d + 1)."""
     frames = pipeline.frames_each(waves)
     return [(x, torch.tensor(d) + 1) for x, d in zip(frames, digits, strict=True)]
+
+
+def fixed_string_batches(
+    pipeline: SpeechPipeline, clips: dict[int, list[Tensor]], config: SpeechDataConfig
+) -> list[Batch]:
+    """`config.dev_strings` strings from `clips`, always the same ones (seed DEV_SEED), in
+    batches of EVAL_BATCH_SIZE: the dev split of the CTC preset, and what `evaluate` scores."""
+    waves, digits = make_strings(
+        clips, config.dev_strings, config, pipeline.features.sample_rate, DEV_SEED
+    )
+    examples = ctc_examples(pipeline, waves, digits)
+    return [
+        string_batch([x for x, _ in chunk], [y for _, y in chunk])
+        for chunk in (
+            examples[s : s + EVAL_BATCH_SIZE] for s in range(0, len(examples), EVAL_BATCH_SIZE)
+        )
+    ]
 
 
 def string_batches(

@@ -16,8 +16,6 @@ from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.ctc import ctc_greedy, ctc_prefix_beam
 from rnnkit.models.ctc_recognizer import CTCRecognizer
 
-EVAL_BATCH_SIZE = 64
-
 
 def evaluate_digits(model: nn.Module, batches: Iterable[Batch]) -> dict[str, float]:
     """{"loss" (mean per recording), "accuracy"}."""

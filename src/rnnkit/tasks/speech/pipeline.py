@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from rnnkit.config import from_dict, to_dict
+from rnnkit.data.batching import pad_sequences
 from rnnkit.data.features import FeatureConfig, FeatureStats, features, per_utterance_normalize
 from rnnkit.errors import CheckpointError, RnnkitError
 
@@ -34,10 +34,7 @@ class SpeechPipeline:
     def frames(self, waves: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
         """B recordings (N_b,) at the feature rate -> normalised frames (B, T, D) and their
         frame counts (B,); padded frames are 0."""
-        lengths = torch.tensor([len(w) for w in waves])
-        padded = torch.zeros(len(waves), int(lengths.max()))
-        for b, w in enumerate(waves):
-            padded[b, : len(w)] = w
+        padded, lengths = pad_sequences(list(waves), 0.0)  # (B, N), (B,)
         x, frame_lengths = features(padded, lengths, self.features)  # (B, T, D)
         if self.normalize == "global":
             assert self.stats is not None
