@@ -129,10 +129,8 @@ def read_har(path: str | Path, split: str = "train", missing: str = "error") -> 
     files = [folder / "Inertial Signals" / f"{c}_{split}.txt" for c in CHANNELS]
     for file in files:
         signals.append(_signal(file, signals[0].shape[1] if signals else None))
-    _check_rows(
-        {y_path: len(ids), subject_path: len(subjects)}
-        | {f: len(s) for f, s in zip(files, signals, strict=True)}
-    )
+    rows = {f: len(s) for f, s in zip(files, signals, strict=True)}
+    _check_rows(rows | {y_path: len(ids), subject_path: len(subjects)})
     for i, activity in enumerate(ids):
         if activity not in names:
             known = ", ".join(str(k) for k in sorted(names))

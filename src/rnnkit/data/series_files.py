@@ -43,9 +43,10 @@ RESERVED = ("case", "t", "label", "subject")
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:
     """Every array of an .npz archive, without unpickling anything."""
     try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":
+                raise DataError("not an .npz archive (numpy.savez writes one)", path)
         with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise DataError("a single .npy array, expected an .npz archive of arrays", path)
             arrays = {name: archive[name] for name in archive.files}
     except FileNotFoundError:
         raise DataError("no such file", path) from None
