@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from activity_data import write_har
 
 from rnnkit.data.splits import stratified_split
 from rnnkit.data.timeseries import (
@@ -111,25 +112,6 @@ def test_missing_values_refused_or_filled(tmp_path: Path) -> None:
 def test_ts_bad_inputs_name_file_and_line(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(DataError, match=message):
         read_ts(write(tmp_path / "e.ts", text))
-
-
-def write_har(root: Path, split: str = "train", windows: int = 5, steps: int = 8) -> Path:
-    """A UCI HAR layout with `windows` windows of `steps` values: channel c of window i holds
-    100 c + i + t / 10 at step t; activities 1, 2, 3, 1, 2, ...; subjects 7, 7, 9, 9, ..."""
-    (root / split / "Inertial Signals").mkdir(parents=True, exist_ok=True)
-    write(root / "activity_labels.txt", "1 WALKING\n2 SITTING\n3 LAYING\n")
-    write(root / split / f"y_{split}.txt", "".join(f"{i % 3 + 1}\n" for i in range(windows)))
-    subjects = "".join(f"{7 + 2 * (i // 2)}\n" for i in range(windows))
-    write(root / split / f"subject_{split}.txt", subjects)
-    for c, name in enumerate(
-        f"{s}_{a}" for s in ("body_acc", "body_gyro", "total_acc") for a in "xyz"
-    ):
-        rows = [
-            "  " + "  ".join(f"{100 * c + i + t / 10:.6e}" for t in range(steps))
-            for i in range(windows)
-        ]
-        write(root / split / "Inertial Signals" / f"{name}_{split}.txt", "\n".join(rows) + "\n")
-    return root
 
 
 def test_har_folder(tmp_path: Path) -> None:
