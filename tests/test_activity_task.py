@@ -43,7 +43,7 @@ def test_classifier_overfits_a_tiny_batch() -> None:
     x = [torch.randn(t, 3) for t in (9, 5, 7, 3)]
     batch = make_batch(x, torch.tensor([0, 1, 2, 3]))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
-    for _ in range(100):
+    for _ in range(60):
         out = model(batch)
         assert out.loss is not None
         optimizer.zero_grad()
@@ -130,12 +130,28 @@ def test_crossval(cases: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert json.loads((out / "crossval.json").read_text())["folds"] == 2
 
 
-def test_har_dev_split_keeps_subjects_whole(tmp_path: Path) -> None:
-    cases = read_series(write_har(tmp_path / "har", windows=24))
+def test_har_folder_subjects_and_test_split(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_har(tmp_path / "UCI HAR Dataset", windows=24)
+    write_har(root, "test", windows=6)
+    cases = read_series(root)
     config = activity.ActivityDataConfig(dataset="none", dev_fraction=0.3)
     train, dev = split_cases(cases, config)
     assert train.groups is not None and dev.groups is not None and len(dev) > 0
-    assert not set(train.groups) & set(dev.groups)
+    assert not set(train.groups) & set(dev.groups)  # a subject's windows on one side
+    out = tmp_path / "run"
+    args = ["train", "activity", "--preset", "har", "--data", str(tmp_path), "--out", str(out)]
+    assert main([*args, *SMALL, "--epochs", "2"]) == 0
+    capsys.readouterr()
+    assert (
+        main(
+            ["evaluate", "activity", "--checkpoint", str(out / "best"), "--split", "test", "--json"]
+        )
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert result["cases"] == 6 and len(result["confusion"]) == 3
 
 
 def test_bad_inputs_are_one_line_errors(
@@ -177,3 +193,26 @@ def test_bad_inputs_are_one_line_errors(
         ["evaluate", "activity", "--checkpoint", best, "--data", str(other)],
         "labels ['jump'] are not classes of the model",
     )
+
+
+def test_training_on_windows_of_long_cases(
+    cases: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "windows"
+    args = ["train", "activity", "--data", str(cases), "--out", str(out), "--window", "12"]
+    assert main([*args, *SMALL, *FAST]) == 0
+    loaded = activity.load(out / "best")
+    assert loaded.pipeline.window == 12 and loaded.pipeline.windowed
+    assert loaded.pipeline.stride == 6
+    capsys.readouterr()
+    assert main(["evaluate", "activity", "--checkpoint", str(out / "best"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    # every case of 16-24 steps gives two or three windows of 12
+    assert result["cases"] == 6 and 12 <= result["examples"] <= 18
+    assert result["accuracy"] >= 0.9
+    path = write_cases_csv(tmp_path / "new.csv", ["wave", "tilt"], steps=30)
+    assert main(["predict", "activity", "--checkpoint", str(out / "best"), str(path)]) == 0
+    assert [line.split("\t")[1] for line in capsys.readouterr().out.splitlines()] == [
+        "wave",
+        "tilt",
+    ]

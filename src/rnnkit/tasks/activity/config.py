@@ -43,9 +43,10 @@ class ActivityDataConfig:
     dev_fraction: float = 0.2
     # Seed of the dev split and of the folds, separate from the training seed.
     split_seed: int = 0
-    # Cross-validation: the number of folds (0: none, the dev split is --dev-fraction) and
-    # which one (0 .. folds-1) is the dev split; `rnnkit crossval activity --folds K` runs all.
+    # Cross-validation folds (0: none, the dev split is --dev-fraction); `rnnkit crossval
+    # activity --folds K` trains one model per fold.
     folds: int = 0
+    # Which fold (0 .. folds-1) is the dev split when --folds is given.
     fold: int = 0
     # Train on windows of this many steps cut from the cases longer than it (0: whole
     # cases). A model's window is also what `predict --stride` cuts a long recording into;
@@ -53,10 +54,11 @@ class ActivityDataConfig:
     window: int = 0
     # Steps between the starts of consecutive training windows (0: half the window).
     window_stride: int = 0
-    # Augmentation while training, in normalised units: Gaussian noise of this standard
-    # deviation on every value (0: none) ...
+    # Augmentation while training: Gaussian noise of this standard deviation (in normalised
+    # units) added to every value (0: none).
     jitter: float = 0.0
-    # ... and each channel of a case scaled by 1 + a Gaussian of this deviation (0: none).
+    # Augmentation while training: each channel of a case scaled by 1 + a Gaussian of this
+    # standard deviation (0: none).
     scaling: float = 0.0
 
     CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {
