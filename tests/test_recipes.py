@@ -75,7 +75,7 @@ def write_data(task: str, folder: Path) -> dict[str, Any]:
             "batch_size": 4,
         }
     if task == "activity":
-        path = write_cases_ts(folder / "Synthetic_TRAIN.ts", per_class=5)
+        path = write_cases_ts(folder / "Synthetic_TRAIN.ts", per_class=10)
         return {"data": str(path), "hidden_size": 8, "num_layers": 1, "batch_size": 4}
     if task == "speech":
         write_recordings(folder, takes=range(5, 12))

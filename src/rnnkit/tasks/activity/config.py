@@ -100,7 +100,9 @@ class ActivityDataConfig:
         return self.window_stride or max(self.window // 2, 1)
 
 
-def _classifier(channels: int, classes: int, hidden: int, layers: int) -> ClassifierConfig:
+def _classifier(
+    channels: int, classes: int, hidden: int, layers: int, input_dropout: float = 0.0
+) -> ClassifierConfig:
     # num_features and num_classes are set from the data by the recipe
     return ClassifierConfig(
         encoder=EncoderConfig(
@@ -110,6 +112,7 @@ def _classifier(channels: int, classes: int, hidden: int, layers: int) -> Classi
             num_layers=layers,
             bidirectional=True,
             dropout=0.2,
+            input_dropout=input_dropout,
         ),
         num_classes=classes,
         pooling="mean",
@@ -146,10 +149,12 @@ PRESETS: dict[str, ActivityConfig] = {
     "basicmotions": ActivityConfig(
         data=ActivityDataConfig(jitter=0.05, scaling=0.1),
     ),
-    # Japanese Vowels (UCI): 12 LPC coefficients x 7-26 frames, 9 speakers, 270 cases.
+    # Japanese Vowels (UCI): 12 LPC coefficients x 7-26 frames, 9 speakers, 270 cases. No
+    # channel scaling (it would change the spectral shape that tells speakers apart); wider,
+    # with dropout on the input frames (5-fold CV 99.3% against 98.9% without, 98.2% at 64).
     "japanese-vowels": ActivityConfig(
-        data=ActivityDataConfig(dataset="japanese-vowels", jitter=0.05, scaling=0.1),
-        model=_classifier(12, 9, 64, 2),
+        data=ActivityDataConfig(dataset="japanese-vowels", jitter=0.05),
+        model=_classifier(12, 9, 128, 2, input_dropout=0.1),
         train=_train(60, 16, "runs/activity-vowels"),
     ),
     # UCI HAR inertial signals (--data FOLDER): 9 channels x 128 steps, 6 activities; the
