@@ -13,10 +13,12 @@ import torch
 from rnnkit.data.dna import (
     ALPHABET,
     IUPAC,
+    encode,
     kmer_ids,
     kmer_name,
     kmer_vocab_size,
     reverse_complement,
+    reverse_complement_encoded,
     reverse_complement_frames,
     soft_one_hot,
     token_ids,
@@ -68,6 +70,17 @@ def test_soft_one_hot_by_hand() -> None:
     s = "ACGGTNRYKMBDHVSW"
     assert torch.equal(
         reverse_complement_frames(soft_one_hot(s)), soft_one_hot(reverse_complement(s))
+    )
+
+
+@pytest.mark.parametrize(
+    ("encoding", "k"), [("onehot", 3), ("tokens", 3), ("kmer", 1), ("kmer", 3)]
+)
+def test_reverse_complement_of_encodings(encoding: str, k: int) -> None:
+    s = "ACGGTNRYAAGTCKMBDHVSWT"
+    assert torch.equal(
+        reverse_complement_encoded(encode(s, encoding, k), encoding, k),
+        encode(reverse_complement(s), encoding, k),
     )
 
 

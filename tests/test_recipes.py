@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dna_data import write_classes
 from speech_data import write_recordings
 
 from rnnkit.cli.configargs import apply_overrides
@@ -73,6 +74,9 @@ def write_data(task: str, folder: Path) -> dict[str, Any]:
             "dev_bleu_sentences": 4,
             "batch_size": 4,
         }
+    if task == "dna":
+        path = write_classes(folder / "train.tsv", per_class=12)
+        return {"data": str(path), "hidden_size": 8, "batch_size": 4, "dev_fraction": 0.25}
     if task == "speech":
         write_recordings(folder, takes=range(5, 12))
         return {"data": str(folder), "hidden_size": 16, "num_layers": 1, "batch_size": 8}

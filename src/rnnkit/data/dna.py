@@ -34,6 +34,8 @@ complement.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
@@ -186,6 +188,29 @@ def encode(seq: str, encoding: str, k: int = 3) -> Tensor:
     raise RnnkitError(f"encoding must be one of {', '.join(ENCODINGS)}, got {encoding!r}")
 
 
+@functools.lru_cache(maxsize=16)
+def complement_ids(encoding: str, k: int = 3) -> Tensor:
+    """(V,) int64: the id of the complement of each id of an id encoding ("tokens": the
+    complement letter; "kmer": the reverse complement k-mer; <pad> and <unk-kmer> stay)."""
+    if encoding == "tokens":
+        return torch.tensor([0, *(_TOKEN_ID[c.translate(_COMPLEMENT)] for c in ALPHABET)])
+    check_k(k)
+    names = [kmer_name(i, k) for i in range(kmer_vocab_size(k))]
+    rc = [i if i <= UNK_KMER_ID else int(kmer_ids(reverse_complement(n), k)[0])
+          for i, n in enumerate(names)]  # fmt: skip
+    return torch.tensor(rc, dtype=torch.int64)
+
+
+def reverse_complement_encoded(x: Tensor, encoding: str, k: int = 3) -> Tensor:
+    """The encoding of a sequence's reverse complement from the encoding of the sequence
+    (`encode`): frames reversed in time and columns; ids reversed in time and complemented
+    (the k-mers of the reverse complement are the reverse complements of the k-mers, in
+    reverse order)."""
+    if encoding == "onehot":
+        return reverse_complement_frames(x)
+    return complement_ids(encoding, k)[x].flip(0)
+
+
 def encoded_length(length: int, encoding: str, k: int = 3) -> int:
     """How many positions the encoding of a sequence of `length` letters has."""
     return length - k + 1 if encoding == "kmer" else length
@@ -215,12 +240,14 @@ __all__ = [
     "check_k",
     "check_unknown",
     "clean_sequence",
+    "complement_ids",
     "encode",
     "encoded_length",
     "kmer_ids",
     "kmer_name",
     "kmer_vocab_size",
     "reverse_complement",
+    "reverse_complement_encoded",
     "reverse_complement_frames",
     "soft_one_hot",
     "token_ids",

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from rnnkit.data.lines import STDIN, read_lines  # for the command line, which reads no data
-from rnnkit.tasks import music, ner, sentiment, speech, text, translate
+from rnnkit.tasks import dna, music, ner, sentiment, speech, text, translate
+from rnnkit.tasks.dna.config import DNAConfig
 from rnnkit.tasks.music import MusicConfig
 from rnnkit.tasks.ner import NERConfig
 from rnnkit.tasks.recipe import Loaded, Prepared, Recipe, run_training
@@ -27,9 +28,10 @@ _ner: Recipe[NERConfig] = ner
 _text: Recipe[TextConfig] = text
 _translate: Recipe[TranslateConfig] = translate
 _speech: Recipe[SpeechConfig] = speech
+_dna: Recipe[DNAConfig] = dna
 
 RECIPES: dict[str, Recipe[Any]] = {
-    r.NAME: r for r in (_music, _sentiment, _ner, _text, _translate, _speech)
+    r.NAME: r for r in (_music, _sentiment, _ner, _text, _translate, _speech, _dna)
 }
 
 __all__ = ["RECIPES", "STDIN", "Loaded", "Prepared", "Recipe", "read_lines", "run_training"]
