@@ -17,6 +17,7 @@ from rnnkit.data.dna import (
     kmer_ids,
     kmer_name,
     kmer_vocab_size,
+    position_features,
     reverse_complement,
     reverse_complement_encoded,
     reverse_complement_frames,
@@ -82,6 +83,15 @@ def test_reverse_complement_of_encodings(encoding: str, k: int) -> None:
         reverse_complement_encoded(encode(s, encoding, k), encoding, k),
         encode(reverse_complement(s), encoding, k),
     )
+
+
+def test_position_features_by_hand() -> None:
+    p = position_features(3, 4)
+    t = torch.arange(3.0)
+    expected = torch.stack([t.sin(), t.cos(), (t / 100).sin(), (t / 100).cos()], -1)
+    assert p.shape == (3, 4) and torch.allclose(p, expected)
+    with pytest.raises(RnnkitError, match="--positions must be an even number >= 2"):
+        position_features(3, 3)
 
 
 def test_token_and_kmer_ids_by_hand() -> None:

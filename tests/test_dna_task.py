@@ -18,6 +18,7 @@ from rnnkit.cli import main
 from rnnkit.data.batching import make_batch
 from rnnkit.data.dna import encode, reverse_complement, reverse_complement_frames, soft_one_hot
 from rnnkit.data.dna_files import read_labelled
+from rnnkit.errors import RnnkitError
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig
@@ -123,13 +124,25 @@ def test_reverse_complement_augmentation_flips_sequences_with_their_labels(tmp_p
     assert not dna.PRESETS["splice"].data.reverse_complement  # strand-specific classes
 
 
+def test_position_features_stay_in_order_under_the_reverse_complement() -> None:
+    config = dna.DNADataConfig(positions=4)
+    x = dna.data.model_input("AACGN", config)
+    assert x.shape == (5, 8) and torch.equal(x[:, :4], soft_one_hot("AACGN"))
+    flipped = dna.data.reverse_complement_input(x, config)
+    assert torch.equal(flipped, dna.data.model_input("NCGTT", config))
+    with pytest.raises(RnnkitError, match="--positions goes with --encoding onehot"):
+        dna.DNADataConfig(positions=4, encoding="kmer")
+
+
 @pytest.fixture(scope="module")
 def classes_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("dna")
     data = write_classes(folder / "train.tsv", per_class=60)
     out = folder / "run"
     args = ["train", "dna", "--data", str(data), "--out", str(out), *SMALL, "--metric", "loss"]
+    # the motif sits anywhere (no aligned windows: no position features), no regularising
     options = ["--input-dropout", "0", "--output-dropout", "0", "--weight-decay", "0"]
+    options += ["--positions", "0"]
     assert main([*args, *options, "--epochs", "20", "--lr", "0.01", "--batch-size", "8"]) == 0
     return data, out / "best"
 

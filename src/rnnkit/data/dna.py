@@ -211,6 +211,23 @@ def reverse_complement_encoded(x: Tensor, encoding: str, k: int = 3) -> Tensor:
     return complement_ids(encoding, k)[x].flip(0)
 
 
+def position_features(length: int, size: int) -> Tensor:
+    """(T, P) sinusoidal features of the positions t = 0 .. T-1, for models that must know
+    where in an aligned window a base sits (the site of a splice-junction window is always
+    between bases 30 and 31):
+
+        p<t>_2i = sin(t / 10000^(2i / P))     p<t>_2i+1 = cos(t / 10000^(2i / P))
+
+    the Transformer's encoding; P even. The pairs turn at different rates, so together they
+    tell every position apart, and the recurrent gates can key on a position."""
+    if size < 2 or size % 2:
+        raise RnnkitError(f"--positions must be an even number >= 2 (or 0 for none), got {size}")
+    t = torch.arange(length, dtype=torch.float32)[:, None]  # (T, 1)
+    rate = 10000.0 ** (-torch.arange(0, size, 2, dtype=torch.float32) / size)  # (P/2,)
+    angle = t * rate  # (T, P/2)
+    return torch.stack([angle.sin(), angle.cos()], -1).reshape(length, size)  # (T, P)
+
+
 def encoded_length(length: int, encoding: str, k: int = 3) -> int:
     """How many positions the encoding of a sequence of `length` letters has."""
     return length - k + 1 if encoding == "kmer" else length
@@ -246,6 +263,7 @@ __all__ = [
     "kmer_ids",
     "kmer_name",
     "kmer_vocab_size",
+    "position_features",
     "reverse_complement",
     "reverse_complement_encoded",
     "reverse_complement_frames",

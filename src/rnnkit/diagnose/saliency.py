@@ -20,6 +20,7 @@ its gradient fades exactly where the model is surest, while the logit's does not
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,17 @@ def position_scores(values: Tensor) -> Tensor:
     return values.sum(-1) if values.dim() == 2 else values
 
 
+@dataclass(frozen=True)
+class SaliencyRow:
+    """One panel of a saliency picture: values (T, D) or (T,), one letter (or k-mer) per
+    position, a title, and 1-based positions to outline."""
+
+    values: Tensor
+    letters: Sequence[str]
+    title: str = ""
+    marks: Sequence[int] = ()
+
+
 def plot_saliency(
     values: Tensor,
     letters: Sequence[str],
@@ -111,36 +123,21 @@ def plot_saliency(
     coloured by its base, with the bases as letters along the x axis (positions 1-based
     below). letters: one label per position (bases, or k-mers for a k-mer model); marks:
     1-based positions to outline (e.g. a consensus the call should rest on)."""
+    return plot_saliency_rows([SaliencyRow(values, letters, title, marks)], path)
+
+
+def plot_saliency_rows(rows: Sequence[SaliencyRow], path: str | Path) -> Path:
+    """A PNG of several sequences' saliency, one panel each (see `plot_saliency`)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    scores = position_scores(values).float().cpu()
-    if len(letters) != scores.shape[0]:
-        raise RnnkitError(f"{len(letters)} letters for {scores.shape[0]} saliency positions")
-    T = scores.shape[0]
-    fig = Figure(figsize=(max(6.0, min(0.18 * T + 1.5, 24.0)), 3.2), dpi=110)
+    T = max(position_scores(r.values).shape[0] for r in rows)
+    width = max(6.0, min(0.18 * T + 1.5, 24.0))
+    fig = Figure(figsize=(width, 2.9 * len(rows) + 0.3), dpi=110)
     FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    colors = [BASE_COLORS.get(str(s)[:1], OTHER_COLOR) if len(s) == 1 else OTHER_COLOR
-              for s in letters]  # fmt: skip
-    positions = range(1, T + 1)
-    bars = ax.bar(positions, scores.tolist(), color=colors, width=0.85)
-    for t in marks:
-        if 1 <= t <= T:
-            bars[t - 1].set_edgecolor("black")
-            bars[t - 1].set_linewidth(1.4)
-    ax.axhline(0.0, color="0.3", lw=0.6)
-    ax.set_xlim(0.4, T + 0.6)
-    ax.set_xticks(list(positions))
-    ax.set_xticklabels(list(letters), fontsize=7 if T <= 80 else 5, family="monospace")
-    for label, color in zip(ax.get_xticklabels(), colors, strict=True):
-        label.set_color(color)
-    step = 10 if T > 30 else 5
-    for t in range(step, T + 1, step):
-        ax.annotate(str(t), (t, 0), xycoords=("data", "axes fraction"), xytext=(0, -18),
-                    textcoords="offset points", ha="center", fontsize=7, color="0.35")  # fmt: skip
-    ax.set_ylabel("gradient x input")
-    ax.set_title(title, fontsize=10)
+    axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
+    for ax, row in zip(axes, rows, strict=True):
+        _draw(ax, row)
     fig.tight_layout()
     out = Path(path)
     with atomic_write(out) as f:
@@ -148,4 +145,39 @@ def plot_saliency(
     return out
 
 
-__all__ = ["class_scores", "plot_saliency", "position_scores", "saliency", "saliency_batch"]
+def _draw(ax: Any, row: SaliencyRow) -> None:
+    scores = position_scores(row.values).float().cpu()
+    letters = list(row.letters)
+    if len(letters) != scores.shape[0]:
+        raise RnnkitError(f"{len(letters)} letters for {scores.shape[0]} saliency positions")
+    T = scores.shape[0]
+    colors = [BASE_COLORS.get(s, OTHER_COLOR) for s in letters]
+    positions = range(1, T + 1)
+    bars = ax.bar(positions, scores.tolist(), color=colors, width=0.85)
+    for t in row.marks:
+        if 1 <= t <= T:
+            bars[t - 1].set_edgecolor("black")
+            bars[t - 1].set_linewidth(1.4)
+    ax.axhline(0.0, color="0.3", lw=0.6)
+    ax.set_xlim(0.4, T + 0.6)
+    ax.set_xticks(list(positions))
+    ax.set_xticklabels(letters, fontsize=7 if T <= 80 else 5, family="monospace")
+    for label, color in zip(ax.get_xticklabels(), colors, strict=True):
+        label.set_color(color)
+    step = 10 if T > 30 else 5
+    for t in range(step, T + 1, step):
+        ax.annotate(str(t), (t, 0), xycoords=("data", "axes fraction"), xytext=(0, -18),
+                    textcoords="offset points", ha="center", fontsize=7, color="0.35")  # fmt: skip
+    ax.set_ylabel("gradient x input")
+    ax.set_title(row.title, fontsize=10)
+
+
+__all__ = [
+    "SaliencyRow",
+    "class_scores",
+    "plot_saliency",
+    "plot_saliency_rows",
+    "position_scores",
+    "saliency",
+    "saliency_batch",
+]

@@ -79,11 +79,11 @@ def is_tagging(config: DNAConfig) -> bool:
 
 
 def sized_model(config: DNAConfig, classes: int | None = None) -> ClassifierConfig | TaggerConfig:
-    """The model config with the encoding's input (4 frame features, or V ids) and, when
+    """The model config with the encoding's input (4 + P frame features, or V ids) and, when
     given, the number of classes (tags)."""
     d, model = config.data, config.model
     V = vocab_size(d.encoding, d.k)
-    encoder = replace(model.encoder, vocab_size=V, num_features=0 if V else 4)
+    encoder = replace(model.encoder, vocab_size=V, num_features=0 if V else 4 + d.positions)
     if isinstance(model, TaggerConfig):
         return replace(model, encoder=encoder, num_tags=classes or model.num_tags)
     return replace(model, encoder=encoder, num_classes=classes or model.num_classes)

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.data.batch import Batch
-from rnnkit.data.dna import encode, reverse_complement_encoded
+from rnnkit.data.dna import encode, position_features, reverse_complement_encoded
 from rnnkit.data.dna_files import (
     FastaRecord,
     base_labels,
@@ -174,15 +174,37 @@ def split_part(data: DNAData, config: DNADataConfig, split: str) -> DNAData:
     return data.subset(dev if split == "dev" else train)
 
 
+def model_input(seq: str, config: DNADataConfig) -> Tensor:
+    """A sequence as the model reads it: `rnnkit.data.dna.encode`, with the position
+    features after the one-hot columns when the config asks for them."""
+    x = encode(seq, config.encoding, config.k)
+    return with_positions(x, config.positions)
+
+
+def with_positions(x: Tensor, positions: int) -> Tensor:
+    """One-hot frames (T, 4) -> (T, 4 + P) with the position features; as is when P = 0."""
+    if not positions:
+        return x
+    return torch.cat([x[:, :4], position_features(x.shape[0], positions)], -1)  # (T, 4 + P)
+
+
 def encode_all(data: DNAData, config: DNADataConfig) -> list[Tensor]:
-    """Each sequence as the model reads it (`rnnkit.data.dna.encode`); errors name it."""
+    """Each sequence as the model reads it (`model_input`); errors name the sequence."""
     out = []
     for name, seq in zip(data.names, data.sequences, strict=True):
         try:
-            out.append(encode(seq, config.encoding, config.k))
+            out.append(model_input(seq, config))
         except RnnkitError as e:
             raise DataError(f"sequence {name}: {e}", path=data.path) from None
     return out
+
+
+def reverse_complement_input(x: Tensor, config: DNADataConfig) -> Tensor:
+    """`model_input` of the reverse complement from `model_input` of the sequence: the
+    bases flipped, the position features kept in order."""
+    bases = x[:, :4] if config.positions else x
+    flipped = reverse_complement_encoded(bases, config.encoding, config.k)
+    return with_positions(flipped, config.positions)
 
 
 def _flip(seed: int, epoch: int, index: int) -> bool:
@@ -196,11 +218,10 @@ def class_train_batches(
 ) -> Callable[[int], list[Batch]]:
     """Shuffled training batches, each sequence reverse-complemented with p = 0.5 per epoch
     when the config asks."""
-    enc, k = config.encoding, config.k
 
     def augment(x: Tensor, generator: torch.Generator) -> Tensor:
         if torch.rand((), generator=generator) < 0.5:
-            return reverse_complement_encoded(x, enc, k)
+            return reverse_complement_input(x, config)
         return x
 
     return class_batches(
@@ -227,7 +248,6 @@ def tag_batches(
     pairs: list[tuple[Tensor, Tensor | None]] = list(
         zip(encode_all(data, config), data.tags, strict=True)
     )
-    enc, k = config.encoding, config.k
 
     def transform(
         epoch: int, i: int, pair: tuple[Tensor, Tensor | None]
@@ -235,7 +255,7 @@ def tag_batches(
         x, y = pair
         if not _flip(seed, epoch, i):
             return pair
-        return reverse_complement_encoded(x, enc, k), None if y is None else y.flip(0)
+        return reverse_complement_input(x, config), None if y is None else y.flip(0)
 
     augment = transform if shuffle and config.reverse_complement else None
     return epoch_batches(pairs, batch_size, seed, shuffle, rank, world, transform=augment)

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.data.atomic import write_bytes
-from rnnkit.data.dna import check_unknown, clean_sequence, encode, kmer_name
+from rnnkit.data.dna import check_unknown, clean_sequence, kmer_name
 from rnnkit.data.dna_files import is_fasta, label_runs, parse_fasta, parse_labelled
 from rnnkit.data.sequences import in_order_batches
 from rnnkit.data.text import decode_text, read_text, split_lines
@@ -24,6 +24,7 @@ from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.tagger import SequenceTagger
 from rnnkit.tasks.dna import load
 from rnnkit.tasks.dna.config import DNADataConfig
+from rnnkit.tasks.dna.data import model_input
 from rnnkit.tasks.recipe import TrainedModel
 
 STDIN = "-"
@@ -139,7 +140,7 @@ class DNAPredictor(TrainedModel[SequenceClassifier | SequenceTagger, list[str], 
 
     def encode(self, item: SequenceInput) -> Tensor:
         try:
-            return encode(item.sequence, self.data.encoding, self.data.k)
+            return model_input(item.sequence, self.data)
         except RnnkitError as e:
             raise RnnkitError(f"sequence {item.name}: {e}") from None
 
@@ -203,7 +204,8 @@ class DNAPredictor(TrainedModel[SequenceClassifier | SequenceTagger, list[str], 
         if label not in self.classes:
             raise RnnkitError(f"no class {label!r}; the model's are {', '.join(self.classes)}")
         x = self.encode(item).to(self.device)
-        return saliency(self.model, x, self.classes.index(label)).cpu()
+        values = saliency(self.model, x, self.classes.index(label)).cpu()
+        return values[:, :4] if self.data.positions else values  # the bases, not the positions
 
     def draw_saliency(self, item: SequenceInput, png: str | Path) -> Prediction:
         """Classify one sequence and draw the saliency of its call to `png`."""
