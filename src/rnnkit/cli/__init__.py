@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rnnkit import __version__
-from rnnkit.cli import data, diagnose, music, ner, sentiment, speech, text, translate
+from rnnkit.cli import crossval, data, diagnose, music, ner, sentiment, speech, text, translate
 from rnnkit.cli.commands import TaskCommands, format_metrics
 from rnnkit.cli.configargs import add_config_arguments, apply_overrides
 from rnnkit.cli.options import add_checkpoint_option, add_device_options, device_from
@@ -68,6 +68,7 @@ def build_parser(presets: Mapping[str, str] | None = None) -> argparse.ArgumentP
         add_train_command(verbs["train"], recipe, (presets or {}).get(name, "default"))
         add_evaluate_command(verbs["evaluate"], recipe, TASK_COMMANDS[name])
         TASK_COMMANDS[name].add_commands(verbs, commands)
+    crossval.add_command(commands, dict(presets or {}))
     diagnose.add_command(commands)
     data.add_command(commands)
     add_summary_command(commands)
@@ -247,9 +248,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def chosen_presets(argv: Sequence[str]) -> dict[str, str]:
-    """{task: preset} when argv is `train TASK ... --preset NAME ...` (an unknown name is left
-    for the parser to reject with the list of choices)."""
-    if len(argv) < 2 or argv[0] != "train" or argv[1] not in RECIPES:
+    """{task: preset} when argv is `train TASK ... --preset NAME ...` or `crossval TASK ...`
+    (an unknown name is left for the parser to reject with the list of choices)."""
+    if len(argv) < 2 or argv[0] not in ("train", "crossval") or argv[1] not in RECIPES:
         return {}
     task, rest = argv[1], list(argv[2:])
     for i, arg in enumerate(rest):

@@ -136,3 +136,35 @@ def plot_clipping(report: ClippingReport, path: str | Path) -> Path:
     norm_ax.set_title(f"{config.cell}, W_aa x {config.gain:g}, SGD lr {config.lr:g}")
     loss_ax.set_title(f"gap {config.gap}, clip_norm {config.clip_norm:g}")
     return _save(fig, path)
+
+
+def plot_confusion_matrix(
+    confusion: Any, names: Sequence[str], path: str | Path, title: str = ""
+) -> Path:
+    """A (C, C) confusion matrix M[true, predicted] as a PNG: each cell shaded by the share of
+    its true class (its row) and labelled with its count, so a rare class's mistakes show as
+    plainly as a common one's; the diagonal is the correct calls."""
+    import numpy as np
+
+    counts = np.asarray(confusion, dtype=np.int64)
+    if counts.shape != (len(names), len(names)):
+        raise ValueError(f"expected a ({len(names)}, {len(names)}) matrix, got {counts.shape}")
+    rows = counts.sum(axis=1, keepdims=True)
+    shares = counts / np.maximum(rows, 1)
+    size = 1.6 + 0.55 * len(names)
+    fig, (ax,) = _figure(1, width=size + 1.2, height=size)
+    image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            dark = shares[i, j] > 0.6
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center",
+                    color="white" if dark else "black", fontsize=9)  # fmt: skip
+    ax.set_xticks(range(len(names)), labels=list(names), rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), labels=list(names))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    total = int(counts.sum())
+    correct = int(np.trace(counts))
+    ax.set_title(title or f"{correct} of {total} correct ({correct / max(total, 1):.1%})")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    return _save(fig, path)
