@@ -47,8 +47,15 @@ MOTIONS = ("left", "right", "up", "down", "clockwise", "counterclockwise")
 # Images [start, stop) of sklearn's 1,797 digits that each split draws from.
 SPLITS = {"train": (0, 1078), "dev": (1078, 1438), "test": (1438, 1797)}
 FORMATS = ("mkv", "mp4", "frames")
-_STEP = {"left": (-1, 0, 0), "right": (1, 0, 0), "up": (0, -1, 0), "down": (0, 1, 0),
-         "clockwise": (0, 0, 1), "counterclockwise": (0, 0, -1)}  # fmt: skip  # (dx, dy, turn)
+# Each motion's step from one frame to the next: (dx, dy, turn), x right, y down.
+_STEP = {
+    "left": (-1, 0, 0),
+    "right": (1, 0, 0),
+    "up": (0, -1, 0),
+    "down": (0, 1, 0),
+    "clockwise": (0, 0, 1),
+    "counterclockwise": (0, 0, -1),
+}
 
 
 @dataclass(frozen=True)
@@ -180,8 +187,7 @@ def _render(images: Tensor, centres: Tensor, angles: Tensor, spec: MovingDigitsS
     theta = torch.cat([inverse, shift], dim=-1).reshape(n * T, 2, 3)
     grid = F.affine_grid(theta, [n * T, 1, S, S], align_corners=False)
     source = images[:, None, None].expand(n, T, 1, 8, 8).reshape(n * T, 1, 8, 8)
-    drawn = F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros",
-                          align_corners=False)  # fmt: skip
+    drawn = F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return drawn.reshape(n, T, S, S)
 
 

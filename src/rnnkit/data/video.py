@@ -95,7 +95,7 @@ def decode_clip(path: str | Path, spec: FrameSpec | None = None) -> np.ndarray:
     p = Path(path)
     if p.is_dir():
         files = frame_files(p)
-        files = _subsample(files, spec)
+        files = subsample(files, spec)
         return _read_images(p, files)
     if not p.exists():
         raise DataError("no such video file or frame folder", p)
@@ -105,7 +105,8 @@ def decode_clip(path: str | Path, spec: FrameSpec | None = None) -> np.ndarray:
     return np.stack(frames)
 
 
-def _subsample(items: list[Any], spec: FrameSpec | None) -> list[Any]:
+def subsample(items: list[Any], spec: FrameSpec | None) -> list[Any]:
+    """Every spec.step-th item from the first, at most spec.max_frames of them (0: all)."""
     if spec is None:
         return items
     kept = items[:: spec.step]
@@ -144,9 +145,7 @@ def frame_files(folder: Path) -> list[Path]:
     folder when it holds none, when a name carries no number, or when two share one."""
     images = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if not images:
-        raise DataError(
-            f"no frame images ({', '.join(IMAGE_SUFFIXES)}) in this folder", folder
-        )
+        raise DataError(f"no frame images ({', '.join(IMAGE_SUFFIXES)}) in this folder", folder)
     numbered: dict[int, Path] = {}
     for p in sorted(images):
         n = frame_number(p.name)
@@ -262,3 +261,41 @@ def write_frame_folder(folder: str | Path, clip: np.ndarray | Tensor, digits: in
     for t, frame in enumerate(a):
         image.fromarray(frame).save(out / f"frame_{t:0{digits}d}.png")
     return out
+
+
+@dataclass(frozen=True)
+class ClipLabels:
+    """One line of a labels TSV: the clip (a video file or a frame folder), its labels (one
+    for the clip, or one per frame) and the line's number."""
+
+    path: Path
+    labels: tuple[str, ...]
+    line: int
+
+
+def read_clip_labels(path: str | Path) -> tuple[Path, list[ClipLabels]]:
+    """(the TSV, its clips) from a labels TSV or a folder holding labels.tsv. Each line is
+    `clip<TAB>label` or `clip<TAB>label label ...` (one label per frame, separated by
+    spaces), the clip relative to the TSV's folder; blank lines and lines starting with #
+    are skipped. A DataError names the line of a malformed one or of a clip that is not
+    there."""
+    tsv = Path(path)
+    if tsv.is_dir():
+        tsv = tsv / "labels.tsv"
+    if not tsv.is_file():
+        raise DataError("no such labels file (clip<TAB>label lines)", tsv)
+    items = []
+    text = tsv.read_text(encoding="utf-8", errors="replace")
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, tab, labels = line.partition("\t")
+        if not tab or not name.strip() or not labels.split():
+            raise DataError("expected clip<TAB>label (or one label per frame)", tsv, n)
+        clip = tsv.parent / name.strip()
+        if not clip.exists():
+            raise DataError(f"clip {name.strip()}: no such video file or frame folder", tsv, n)
+        items.append(ClipLabels(clip, tuple(labels.split()), n))
+    if not items:
+        raise DataError("lists no clips", tsv)
+    return tsv, items

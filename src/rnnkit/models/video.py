@@ -88,6 +88,13 @@ class VideoConfig:
     # per clip) or a TaggerConfig (one per frame); its encoder reads num_features = F.
     sequence: ClassifierConfig | TaggerConfig = field(default_factory=_default_sequence)
 
+    @property
+    def num_classes(self) -> int:
+        """K, the classes (of each clip, or of each frame): what `rnnkit.tasks.labelled`
+        reads from a model's config."""
+        seq = self.sequence
+        return seq.num_tags if isinstance(seq, TaggerConfig) else seq.num_classes
+
 
 class SmallCNN(nn.Module):
     """x (N, C, H, W) -> (N, F): `conv_layers` blocks [conv 3x3 -> BN -> ReLU -> max pool 2],
@@ -191,8 +198,11 @@ class Backbone(nn.Module):
     def layer_rows(self) -> list[LayerRow]:
         shape = f"(B, T, {self.out.out_features})"
         return [
-            LayerRow(f"backbone ({self.name}, frozen)", f"(B, T, {self.size})",
-                     count_parameters(self.net)),  # fmt: skip
+            LayerRow(
+                f"backbone ({self.name}, frozen)",
+                f"(B, T, {self.size})",
+                count_parameters(self.net),
+            ),
             LayerRow("frame features (Dense, ReLU)", shape, count_parameters(self.out)),
         ]
 
