@@ -76,6 +76,16 @@ def write_data(task: str, folder: Path) -> dict[str, Any]:
     if task == "speech":
         write_recordings(folder, takes=range(5, 12))
         return {"data": str(folder), "hidden_size": 16, "num_layers": 1, "batch_size": 8}
+    if task == "video":
+        from rnnkit.data.moving_digits import MovingDigitsSpec, write_moving_digits
+
+        spec = MovingDigitsSpec(frames=6, size=16, digit_size=10, min_speed=1.0)
+        tsv = write_moving_digits(folder, 120, seed=0, spec=spec)
+        lines = tsv.read_text().splitlines(keepends=True)  # moving left or right: quick to learn
+        tsv.write_text("".join(x for x in lines if x.split("\t")[1].strip() in ("left", "right")))
+        small = {"height": 16, "width": 16, "conv_layers": 2, "conv_channels": 4}
+        return {"data": str(folder), **small, "frame_features": 8, "hidden_size": 8,
+                "batch_size": 4}  # fmt: skip
     path = folder / "text.txt"
     path.write_text(TEXT, encoding="utf-8")
     return {"data": str(path), "hidden_size": 16, "num_layers": 1, "bptt": 16, "batch_size": 2}

@@ -13,9 +13,12 @@ of six activities (`MOTIONS`):
     clockwise, counterclockwise it turns w degrees per frame about its centre, as seen on
                                 the screen (w drawn per clip)
 
-from a random start position (and a random start angle), with Gaussian pixel noise of a
-deviation drawn per clip, values clipped to [0, 1]. Frame t is the digit image placed by an
-affine map (rotation by theta_t about the centre c_t), sampled bilinearly:
+from a random start position, upright within a small random tilt (so that a turning digit's
+direction shows in each early frame's pose against the upright one, not only in how
+consecutive frames differ, which a per-frame encoder and a recurrent stack learn slowly),
+with Gaussian pixel noise of a deviation drawn per clip, values clipped to [0, 1]. Frame t is
+the digit image placed by an affine map (rotation by theta_t about the centre c_t), sampled
+bilinearly:
 
     c_t = c_{t-1} + velocity(m_t),  theta_t = theta_{t-1} + turn(m_t),  m_t the motion at t
 
@@ -74,6 +77,9 @@ class MovingDigitsSpec:
     # Speed of the turning digits, degrees per frame: drawn uniformly per clip.
     min_turn: float = 8.0
     max_turn: float = 20.0
+    # Every digit starts upright, tilted by up to this many degrees either way (drawn per
+    # clip): a turning digit's direction shows from its first frames.
+    start_tilt: float = 10.0
     # Largest deviation of the Gaussian pixel noise (pixels in [0, 1]): drawn per clip.
     noise: float = 0.05
     # The motion changes once mid-clip (per-frame labels).
@@ -86,6 +92,8 @@ class MovingDigitsSpec:
             raise RnnkitError(f"need 4 <= digit size <= frame size, got {self.digit_size}")
         if not 0 <= self.min_speed <= self.max_speed or not 0 <= self.min_turn <= self.max_turn:
             raise RnnkitError("need 0 <= min <= max for the speeds and turns")
+        if not 0 <= self.start_tilt <= 180:
+            raise RnnkitError(f"the start tilt must be in [0, 180] degrees, got {self.start_tilt}")
         if self.noise < 0:
             raise RnnkitError("the noise deviation must be 0 or more")
 
@@ -160,7 +168,8 @@ def _trajectories(
     turn = spec.min_turn + (spec.max_turn - spec.min_turn) * torch.rand(n, generator=g)
     path = steps[..., :2].cumsum(1) * speed[:, None, None]  # (N, T, 2) from the start
     angles = steps[..., 2].cumsum(1) * torch.deg2rad(turn)[:, None]  # (N, T)
-    angles = angles + 2 * math.pi * torch.rand(n, 1, generator=g)
+    tilt = math.radians(spec.start_tilt) * (2 * torch.rand(n, 1, generator=g) - 1)
+    angles = angles + tilt
     room = float(spec.size - spec.digit_size)  # the centre stays within [D/2, S - D/2]
     low, high = path.min(1).values, path.max(1).values  # (N, 2)
     span = high - low
