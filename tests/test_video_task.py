@@ -52,6 +52,9 @@ def test_a_users_clips_train_evaluate_and_predict(
     result = json.loads(capsys.readouterr().out)
     assert result["split"] == "all" and result["clips"] == 24 and result["accuracy"] >= 0.9
     assert set(result["classes"]) == {"left", "right"} and len(result["confusion"]) == 2
+    assert main(["evaluate", "video", "--checkpoint", best]) == 0  # its own dev clips, a table
+    table = capsys.readouterr().out
+    assert table.startswith("split      dev (") and "confusion matrix (rows: true label" in table
 
     labels = dict(line.split("\t") for line in (sideways / "labels.tsv").read_text().splitlines())
     name = min(labels)

@@ -45,6 +45,31 @@ def predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def format_evaluation(result: dict[str, Any]) -> str:
+    """The metrics, each class's precision, recall and F1, then the confusion matrix (rows:
+    true label, columns: predicted)."""
+    counted = f"{result['frames']:,} frames of " if "frames" in result else ""
+    lines = [
+        f"split      {result['split']} ({counted}{result['clips']:,} clips)",
+        f"loss       {result['loss']:.4f}",
+        f"accuracy   {result['accuracy']:.4f}",
+        f"macro F1   {result['macro_f1']:.4f}",
+        "",
+    ]
+    classes: dict[str, dict[str, float]] = result["classes"]
+    names = list(classes)
+    width = max(10, *(len(n) + 2 for n in names))
+    lines.append(f"{'':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+    for name, c in classes.items():
+        lines.append(f"{name:<{width}}{c['precision']:>10.4f}{c['recall']:>10.4f}"
+                     f"{c['f1']:>10.4f}{int(c['support']):>10,}")  # fmt: skip
+    lines += ["", "confusion matrix (rows: true label, columns: predicted label)"]
+    lines.append(" " * width + "".join(f"{n:>{width}}" for n in names))
+    for name, row in zip(names, result["confusion"], strict=True):
+        lines.append(f"{name:<{width}}" + "".join(f"{n:>{width},}" for n in row))
+    return "\n".join(lines)
+
+
 COMMANDS = TaskCommands(
     evaluate_help="Accuracy (per clip, or per frame), macro F1, each class's precision, recall "
     "and F1, and the confusion matrix of a video model.",
@@ -52,5 +77,6 @@ COMMANDS = TaskCommands(
     "own data (generated clips, or its labels file)",
     split_help="generated clips: dev (default), test (digit images never trained on) or "
     "train; a labels file: all (the default with --data), dev or train",
+    format_evaluation=format_evaluation,
     add_commands=add_commands,
 )

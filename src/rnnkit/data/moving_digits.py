@@ -74,9 +74,11 @@ class MovingDigitsSpec:
     # Speed of the moving digits, pixels per frame: drawn uniformly per clip.
     min_speed: float = 0.6
     max_speed: float = 1.2
-    # Speed of the turning digits, degrees per frame: drawn uniformly per clip.
-    min_turn: float = 8.0
-    max_turn: float = 20.0
+    # Speed of the turning digits, degrees per frame: drawn uniformly per clip (16 frames
+    # turn 60-120 degrees: past about 90 degrees a digit's pose says less about the way it
+    # turns, and far past 180 clockwise and counterclockwise poses coincide).
+    min_turn: float = 4.0
+    max_turn: float = 8.0
     # Every digit starts upright, tilted by up to this many degrees either way (drawn per
     # clip): a turning digit's direction shows from its first frames.
     start_tilt: float = 10.0

@@ -45,7 +45,7 @@ class VideoDataConfig:
     fold: int = 0
     # Generated clips: training clips (drawn anew each epoch with fresh_clips), and the
     # fixed dev and test clips (of digit images kept apart from the training ones).
-    train_clips: int = 3000
+    train_clips: int = 1500
     dev_clips: int = 600
     test_clips: int = 600
     fresh_clips: bool = True
@@ -92,7 +92,7 @@ class VideoTaskConfig:
     )
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            epochs=12,
+            epochs=8,
             batch_size=32,
             lr=2e-3,
             lr_schedule="cosine",
