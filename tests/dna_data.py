@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 MOTIF = "GATTACA"
 
@@ -52,3 +53,9 @@ def write_tagging(
     (folder / "seqs.fa").write_text("".join(fasta), encoding="utf-8")
     (folder / "marks.bed").write_text("track name=boxes\n" + "".join(bed), encoding="utf-8")
     return folder / "seqs.fa", folder / "marks.bed"
+
+
+def recipe_data(folder: Path) -> dict[str, Any]:
+    """test_recipes' tiny DNA data and the options that point the task at it."""
+    path = write_classes(folder / "train.tsv", per_class=12)
+    return {"data": str(path), "hidden_size": 8, "batch_size": 4, "dev_fraction": 0.25}

@@ -21,7 +21,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rnnkit import __version__
-from rnnkit.cli import crossval, data, diagnose, dna, music, ner, sentiment, speech, text, translate
+from rnnkit.cli import (
+    crossval,
+    data,
+    diagnose,
+    dna,
+    music,
+    ner,
+    sentiment,
+    speech,
+    text,
+    translate,
+    video,
+)
 from rnnkit.cli.commands import TaskCommands, format_metrics
 from rnnkit.cli.configargs import add_config_arguments, apply_overrides
 from rnnkit.cli.options import add_checkpoint_option, add_device_options, device_from
@@ -39,6 +51,7 @@ TASK_COMMANDS: dict[str, TaskCommands] = {
     "text": text.COMMANDS,
     "translate": translate.COMMANDS,
     "speech": speech.COMMANDS,
+    "video": video.COMMANDS,
     "dna": dna.COMMANDS,
 }
 
