@@ -4,7 +4,10 @@ The bases x<1..T> of a DNA sequence are read by a bidirectional GRU, as soft one
 (T, 4) (an IUPAC ambiguity code spreads its probability over its bases), embedded letters or
 embedded overlapping k-mers (`rnnkit.data.dna`):
   - preset "splice" (default, many-to-one): UCI primate splice junctions, 60-base windows
-    labelled EI (donor), IE (acceptor) or N; the max over the positions' states -> softmax;
+    labelled EI (donor), IE (acceptor) or N; the max over the positions' states -> softmax.
+    The windows are aligned on the candidate site, so each frame also carries 16 sinusoidal
+    position features (--positions): without them the GRU must count to find base 31, and
+    dev accuracy stays near 93%; with them it reaches 97-98% (benchmarks/dna_uci.py);
   - preset "promoters" (many-to-one): UCI E. coli promoters, 57-base windows, + or -; 85
     sequences: judge it by cross-validation (`rnnkit crossval dna --preset promoters`);
   - preset "tagging" (many-to-many, T_x = T_y): a label for every base of FASTA records,
