@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from activity_data import write_cases_ts
+from dna_data import recipe_data as dna_recipe_data
 from speech_data import write_recordings
 
 from rnnkit.cli.configargs import apply_overrides
@@ -74,12 +75,29 @@ def write_data(task: str, folder: Path) -> dict[str, Any]:
             "dev_bleu_sentences": 4,
             "batch_size": 4,
         }
+    return write_more_data(task, folder)
+
+
+def write_more_data(task: str, folder: Path) -> dict[str, Any]:
+    """`write_data` of the tasks that come after translate."""
+    if task == "dna":
+        return dna_recipe_data(folder)
     if task == "activity":
         path = write_cases_ts(folder / "Synthetic_TRAIN.ts", per_class=10)
         return {"data": str(path), "hidden_size": 8, "num_layers": 1, "batch_size": 4}
     if task == "speech":
         write_recordings(folder, takes=range(5, 12))
         return {"data": str(folder), "hidden_size": 16, "num_layers": 1, "batch_size": 8}
+    if task == "video":
+        from rnnkit.data.moving_digits import MovingDigitsSpec, write_moving_digits
+
+        spec = MovingDigitsSpec(frames=6, size=16, digit_size=10, min_speed=1.0)
+        tsv = write_moving_digits(folder, 120, seed=0, spec=spec)
+        lines = tsv.read_text().splitlines(keepends=True)  # moving left or right: quick to learn
+        tsv.write_text("".join(x for x in lines if x.split("\t")[1].strip() in ("left", "right")))
+        small = {"height": 16, "width": 16, "conv_layers": 2, "conv_channels": 4}
+        return {"data": str(folder), **small, "frame_features": 8, "hidden_size": 8,
+                "batch_size": 4}  # fmt: skip
     path = folder / "text.txt"
     path.write_text(TEXT, encoding="utf-8")
     return {"data": str(path), "hidden_size": 16, "num_layers": 1, "bptt": 16, "batch_size": 2}

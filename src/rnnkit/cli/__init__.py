@@ -26,12 +26,14 @@ from rnnkit.cli import (
     crossval,
     data,
     diagnose,
+    dna,
     music,
     ner,
     sentiment,
     speech,
     text,
     translate,
+    video,
 )
 from rnnkit.cli.commands import TaskCommands, format_metrics
 from rnnkit.cli.configargs import add_config_arguments, apply_overrides
@@ -51,6 +53,8 @@ TASK_COMMANDS: dict[str, TaskCommands] = {
     "translate": translate.COMMANDS,
     "speech": speech.COMMANDS,
     "activity": activity.COMMANDS,
+    "video": video.COMMANDS,
+    "dna": dna.COMMANDS,
 }
 
 VERBS = {

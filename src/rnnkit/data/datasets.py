@@ -143,7 +143,7 @@ DATASETS: dict[str, Dataset] = {
             "UCI Molecular Biology (Splice-junction Gene Sequences); Noordewier, Towell and "
             "Shavlik, NIPS 3 (1991)",
             "CC BY 4.0 (UCI)",
-            "",
+            "dna",
             "dna-splice/train.tsv",
             f"{_UCI}/splice-junction-gene-sequences/splice.data",
             None,
@@ -156,7 +156,7 @@ DATASETS: dict[str, Dataset] = {
             "UCI Molecular Biology (Promoter Gene Sequences); Towell, Shavlik and Noordewier, "
             "AAAI-90",
             "CC BY 4.0 (UCI)",
-            "",
+            "dna",
             "dna-promoters/train.tsv",
             f"{_UCI}/promoter-gene-sequences/promoters.data",
             None,

@@ -22,6 +22,7 @@ from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.models.stateful import StatefulLanguageModel
 from rnnkit.models.summary import LayerRow, count_parameters, summary
 from rnnkit.models.tagger import SequenceTagger, TaggerConfig
+from rnnkit.models.video import FrameEncoderConfig, VideoConfig, VideoModel
 
 __all__ = [
     "CRFTagger",
@@ -29,6 +30,7 @@ __all__ = [
     "CTCHypothesis",
     "ClassifierConfig",
     "EncoderConfig",
+    "FrameEncoderConfig",
     "LanguageModel",
     "LanguageModelConfig",
     "LayerRow",
@@ -40,6 +42,8 @@ __all__ = [
     "SequenceTagger",
     "StatefulLanguageModel",
     "TaggerConfig",
+    "VideoConfig",
+    "VideoModel",
     "build_model",
     "count_parameters",
     "ctc_align",
