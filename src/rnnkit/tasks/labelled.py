@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.data.batch import Batch
-from rnnkit.data.batching import BucketBatcher, make_batch
+from rnnkit.data.sequences import epoch_batches
 from rnnkit.errors import RnnkitError
 from rnnkit.metrics.classification import class_report, confusion_matrix
 from rnnkit.metrics.running import RunningMeans
@@ -41,34 +41,23 @@ def class_batches(
     world_size: int = 1,
     augment: Augment | None = None,
 ) -> Callable[[int], list[Batch]]:
-    """`batches(epoch)`: the examples bucketed by length (`BucketBatcher`), shuffled per epoch
-    from `seed` when `shuffle`, this rank's share; targets (B,) class ids. With `augment`,
-    each example is passed through it, reproducibly from (seed, epoch, index)."""
+    """`batches(epoch)`: the examples bucketed by length, shuffled per epoch from `seed` when
+    `shuffle`, this rank's share (`rnnkit.data.sequences.epoch_batches`); targets (B,) class
+    ids. With `augment`, each example is passed through it, reproducibly from (seed, epoch,
+    index)."""
     if len(examples) != len(labels):
         raise RnnkitError(f"got {len(labels)} labels for {len(examples)} examples")
     if not examples:
         raise RnnkitError("no examples to batch")
-    batcher = BucketBatcher(
-        [len(x) for x in examples], batch_size, shuffle=shuffle, seed=seed,
-        rank=rank, world_size=world_size,
-    )  # fmt: skip
+    pairs = [(x, torch.tensor(y, dtype=torch.long)) for x, y in zip(examples, labels)]
 
-    def seen(i: int, epoch: int) -> Tensor:
-        if augment is None:
-            return examples[i]
+    def seen(epoch: int, i: int, pair: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        assert augment is not None
         generator = torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 1_000_003 + i)
-        return augment(examples[i], generator)
+        return augment(pair[0], generator), pair[1]
 
-    def batches(epoch: int) -> list[Batch]:
-        return [
-            make_batch(
-                [seen(i, epoch) for i in indices],
-                torch.tensor([labels[i] for i in indices], dtype=torch.long),
-            )
-            for indices in batcher.batches(epoch)
-        ]
-
-    return batches
+    transform = None if augment is None else seen
+    return epoch_batches(pairs, batch_size, seed, shuffle, rank, world_size, transform)
 
 
 def _scores(model: nn.Module, batches: Iterable[Batch]) -> tuple[float, Tensor, Tensor]:

@@ -12,8 +12,8 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.data.batch import Batch
-from rnnkit.data.batching import BucketBatcher, make_batch
 from rnnkit.data.moving_digits import make_clips
+from rnnkit.data.sequences import epoch_batches
 from rnnkit.data.video import (
     ClipLabels,
     decode_clip,
@@ -161,22 +161,7 @@ def clip_batches(
     if not per_frame:
         ids = [int(y.reshape(-1)[0]) for y in labels]
         return class_batches(clips, ids, batch_size, seed, shuffle, rank, world_size)
-    batcher = BucketBatcher(
-        [len(x) for x in clips],
-        batch_size,
-        shuffle=shuffle,
-        seed=seed,
-        rank=rank,
-        world_size=world_size,
-    )
-
-    def batches(epoch: int) -> list[Batch]:
-        return [
-            make_batch([clips[i] for i in indices], [labels[i] for i in indices])
-            for indices in batcher.batches(epoch)
-        ]
-
-    return batches
+    return epoch_batches(list(zip(clips, labels)), batch_size, seed, shuffle, rank, world_size)
 
 
 def frame_scores(
