@@ -167,6 +167,7 @@ class _Data:
 class _Train:
     metric: str = "accuracy"
     out_dir: str | None = None
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,5 +203,10 @@ def test_cross_validation_trains_each_fold_and_scores_the_last_epoch(tmp_path: P
     assert result.mean == pytest.approx(0.6) and result.std == pytest.approx(0.1)
     saved = json.loads((tmp_path / "cv/crossval.json").read_text())
     assert saved["mean"] == pytest.approx(0.6) and saved["folds"] == 3
+    with pytest.raises(RnnkitError, match="holds an earlier cross-validation"):
+        cross_validate(recipe, config, 3)  # type: ignore[arg-type]
+    assert len(recipe.seen) == 3  # refused before any fold was trained
+    again = _Config(train=_Train(out_dir=str(tmp_path / "cv"), overwrite=True))
+    assert cross_validate(recipe, again, 3).mean == pytest.approx(0.6)  # type: ignore[arg-type]
     with pytest.raises(RnnkitError, match="--folds must be at least 2"):
         cross_validate(recipe, config, 1)  # type: ignore[arg-type]

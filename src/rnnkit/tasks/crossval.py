@@ -63,6 +63,18 @@ class CrossValidation:
         }
 
 
+def _check_free(out: Path, folds: int) -> None:
+    """Refuse a directory that holds an earlier cross-validation (or any run where a fold's
+    would go), before anything is trained: nothing a user made is replaced silently."""
+    taken = [p for p in [out / "crossval.json"] + [out / f"fold-{i}" for i in range(folds)]
+             if p.exists() and (p.is_file() or any(p.iterdir()))]  # fmt: skip
+    if taken:
+        raise RnnkitError(
+            f"{out} holds an earlier cross-validation ({taken[0]}); pass --overwrite to "
+            "replace it, or choose another --out"
+        )
+
+
 def supports_folds(config: Any) -> bool:
     """Whether a task config's data part has the `folds` and `fold` fields."""
     names = {f.name for f in dataclasses.fields(config.data)}
@@ -79,6 +91,8 @@ def cross_validate(recipe: Recipe[Any], config: Any, folds: int) -> CrossValidat
         raise RnnkitError(f"--folds must be at least 2, got {folds!r}")
     metric = config.train.metric
     out = config.train.out_dir
+    if out is not None and not config.train.overwrite:
+        _check_free(Path(out), folds)
     scores: list[float] = []
     best: list[float] = []
     for fold in range(folds):
