@@ -110,7 +110,8 @@ PRESETS: dict[str, VideoTaskConfig] = {
     # Many-to-many: the motion of every frame, in clips whose motion changes once.
     "frames": VideoTaskConfig(
         model=_model(TaggerConfig(encoder=_encoder(64, True), num_tags=6)),
-        train=replace(VideoTaskConfig().train, out_dir="runs/video-frames"),
+        # 32 epochs: frame accuracy on clips of unseen digits 92.9% after 16, 97.7% after 32
+        train=replace(VideoTaskConfig().train, epochs=32, out_dir="runs/video-frames"),
     ),
 }
 PRESETS["default"] = PRESETS["digits"]
