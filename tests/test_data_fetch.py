@@ -136,3 +136,13 @@ def test_every_entry_is_complete_and_the_local_files_match_the_shared_folder() -
             path = root / d.name / rel
             if path.is_file():
                 assert sha256_file(path) == digest, path
+
+
+def test_a_gzip_compressed_copy_counts_as_present(tmp_path: Path) -> None:
+    from rnnkit.data.datasets import dataset, status
+
+    entry = dataset("eng-fra")
+    assert entry.used_by == "translate" and status(entry, tmp_path) == "missing"
+    (tmp_path / "eng-fra").mkdir()
+    (tmp_path / "eng-fra" / "train.txt.gz").write_bytes(b"")  # the benchmark folder's form
+    assert status(entry, tmp_path) == "present"

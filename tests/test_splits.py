@@ -108,6 +108,10 @@ def test_confusion_picture_is_a_png(tmp_path: Path) -> None:
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="expected a"):
         plot_confusion_matrix(torch.zeros(2, 3), ["a", "b"], tmp_path / "d.png")
+    named = plot_confusion_matrix(torch.eye(2), ["a", "b"], tmp_path / "plain")
+    assert named == tmp_path / "plain.png" and named.exists()  # the name says what was written
+    with pytest.raises(RnnkitError, match="is a folder"):
+        plot_confusion_matrix(torch.eye(2), ["a", "b"], tmp_path)
 
 
 def _separable(n: int) -> tuple[list[torch.Tensor], list[int]]:

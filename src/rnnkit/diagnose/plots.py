@@ -14,6 +14,7 @@ from typing import Any
 from rnnkit.diagnose.clipping import ClippingReport
 from rnnkit.diagnose.gradients import GradientReport
 from rnnkit.diagnose.long_range import LongRangeReport
+from rnnkit.errors import RnnkitError
 
 
 def _figure(columns: int, width: float = 5.0, height: float = 4.0) -> tuple[Any, list[Any]]:
@@ -27,8 +28,14 @@ def _figure(columns: int, width: float = 5.0, height: float = 4.0) -> tuple[Any,
 
 
 def _save(fig: Any, path: str | Path) -> Path:
+    """Write the figure as PNG to `path`, with ".png" added when the name lacks it (the path
+    returned is the file written); a folder is refused."""
     fig.tight_layout()
     path = Path(path)
+    if path.is_dir():
+        raise RnnkitError(f"{path}: is a folder; give a file name for the PNG picture")
+    if path.suffix.lower() != ".png":
+        path = path.with_name(f"{path.name}.png")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
