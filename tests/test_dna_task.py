@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import random
 from pathlib import Path
@@ -276,3 +277,16 @@ def test_the_shared_splice_file_reads() -> None:
     train, dev = dna.data.split_indices(data, dna.DNADataConfig())
     assert not {data.sequences[i] for i in train} & {data.sequences[i] for i in dev}
     assert data.classes == ["EI", "IE", "N"] and 0.13 < len(dev) / len(rows) < 0.17
+
+
+def test_a_sequence_far_from_the_trained_lengths_is_called_with_a_warning(
+    classes_run: tuple[Path, Path], caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    _, best = classes_run
+    long, usual = "ACGT" * 30, "CCGTACGTACGTTGCAACAC"  # trained on 30 bases
+    with caplog.at_level(logging.WARNING, logger="rnnkit.tasks"):
+        assert main(["predict", "dna", "--checkpoint", str(best), long, usual]) == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "seq1: 120 bases" in warned[0] and "of 30 bases" in warned[0]
+    assert len(capsys.readouterr().out.splitlines()) == 3  # both still called

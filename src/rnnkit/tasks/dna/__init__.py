@@ -129,7 +129,11 @@ def prepare(config: DNAConfig, dist: DistInfo | None = None) -> Prepared[DNAConf
         data=replace(d, path=str(data.path.resolve()), bed=bed),
         model=sized_model(config, len(data.classes)),
     )
-    return Prepared(config, train, lambda: dev, evaluate, extras={"classes": data.classes})
+    # The training sequences' shortest and longest length: `predict` warns about a sequence
+    # far outside them (a whole gene given to a model of 60-base windows).
+    sizes = [len(s) for s in train_part.sequences]
+    extras = {"classes": data.classes, "lengths": [min(sizes), max(sizes)]}
+    return Prepared(config, train, lambda: dev, evaluate, extras=extras)
 
 
 def build_model(config: DNAConfig) -> nn.Module:

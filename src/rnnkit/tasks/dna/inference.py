@@ -4,6 +4,7 @@ of a classifier's call."""
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from rnnkit.tasks.dna import load
 from rnnkit.tasks.dna.config import DNADataConfig
 from rnnkit.tasks.dna.data import model_input
 from rnnkit.tasks.recipe import TrainedModel
+from rnnkit.train.checkpoint import checkpoint_extras
 
 STDIN = "-"
 BATCH = 256
@@ -129,6 +131,25 @@ class DNAPredictor(TrainedModel[SequenceClassifier | SequenceTagger, list[str], 
 
     def __init__(self, checkpoint: str | Path, device: str | torch.device = "cpu"):
         super().__init__(load(checkpoint), checkpoint, device)
+        lengths = checkpoint_extras(checkpoint).get("lengths")  # absent before rnnkit 0.1.1
+        self.trained_lengths: tuple[int, int] | None = None
+        if isinstance(lengths, list) and len(lengths) == 2:
+            self.trained_lengths = (int(lengths[0]), int(lengths[1]))
+
+    def check_length(self, item: SequenceInput) -> None:
+        """Warn (once per sequence) when a classifier is asked about a sequence much shorter
+        or longer than any it was trained on: it still answers, but the answer may mean
+        little, e.g. a whole gene given to a model of 60-base windows."""
+        if self.trained_lengths is None or self.is_tagger:
+            return
+        low, high = self.trained_lengths
+        if not low // 2 <= len(item.sequence) <= 2 * high:
+            trained = f"{low}" if low == high else f"{low}-{high}"
+            logging.getLogger("rnnkit.tasks").warning(
+                "%s: %d bases, but the model was trained on sequences of %s bases: its call "
+                "may mean little (cut the sequence into windows of that size)",
+                item.name, len(item.sequence), trained,
+            )  # fmt: skip
 
     @property
     def classes(self) -> list[str]:
@@ -170,6 +191,8 @@ class DNAPredictor(TrainedModel[SequenceClassifier | SequenceTagger, list[str], 
         if self.is_tagger:
             raise RnnkitError(f"{self.checkpoint} is a per-base tagger: it marks intervals")
         out = []
+        for item in items:
+            self.check_length(item)
         for item, p in zip(items, self._outputs(items), strict=True):
             c = int(p.argmax())
             probabilities = {name: float(p[j]) for j, name in enumerate(self.classes)}
