@@ -72,6 +72,26 @@ def test_evaluate_prints_the_nll(
     assert 0 < metrics["nll_per_step"] < 88 * 0.7  # better than a coin per key
 
 
+def test_evaluate_samples_sets_sample_statistics_beside_the_real_ones(
+    trained: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rnnkit.metrics.music import chorale_statistics
+    from rnnkit.tasks import music
+
+    data, out = trained
+    args = ["evaluate", "music", "--checkpoint", str(out / "best"), "--json", "--samples", "3"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["samples"]["pieces"] == 3 and result["samples"]["frames"] == 3 * 64
+    real = json.loads((data / "valid.json").read_text())
+    assert result["valid"] == chorale_statistics(real)
+    model = music.load(out / "best").model
+    pieces = [music.sample_steps(model, 64, seed=i) for i in range(3)]
+    assert result["samples"] == chorale_statistics(pieces)  # seeds 0..2, as documented
+    assert main(args[:-1] + ["-1"]) == 1
+    assert "--samples must be" in capsys.readouterr().err
+
+
 def test_generate_writes_a_playable_midi_and_a_png(
     trained: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -23,6 +23,15 @@ def add_evaluate_options(p: argparse.ArgumentParser) -> None:
         choices=["music21", "jsb"],
         help="data source (default: jsb with --data, else the one the model was trained on)",
     )
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also sample N pieces of 64 steps and print their statistics (notes per frame, "
+        "the lowest and highest voice's range, notes in the key, repeated frames, rests) "
+        "beside the split's (default: 0, none)",
+    )
 
 
 def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
@@ -69,6 +78,6 @@ COMMANDS = TaskCommands(
     "the model was trained on",
     split_help="train, valid or test (default: valid)",
     add_evaluate_options=add_evaluate_options,
-    evaluate_options=("source",),
+    evaluate_options=("source", "samples"),
     add_commands=add_commands,
 )

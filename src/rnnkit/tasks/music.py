@@ -35,6 +35,7 @@ from rnnkit.data.piano_roll import (
 )
 from rnnkit.data.sequences import epoch_batches, next_step_pair
 from rnnkit.errors import RnnkitError
+from rnnkit.metrics.music import chorale_statistics
 from rnnkit.models.checks import check_sampling, require
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
@@ -216,9 +217,14 @@ def evaluate(
     split: str | None = None,
     source: str | None = None,
     device: str | torch.device = "cpu",
+    samples: int = 0,
 ) -> dict[str, Any]:
     """NLL per step of a trained model on one split ("valid" by default) of its own data, or
-    of the JSB folder `data` (with source "jsb"), or of another `source`; run on `device`."""
+    of the JSB folder `data` (with source "jsb"), or of another `source`; run on `device`.
+    With `samples` = N > 0, also the statistics of `rnnkit.metrics.music` for N pieces of
+    64 steps sampled from the model (seeds 0 .. N-1, temperature 1) beside the split's own."""
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+        raise RnnkitError(f"--samples must be a whole number >= 0, got {samples!r}")
     trained = load(checkpoint)
     source = source or ("jsb" if data else trained.data.source)
     path = data if data is not None else (trained.data.path if source == "jsb" else None)
@@ -227,13 +233,35 @@ def evaluate(
     if split not in splits:
         raise RnnkitError(f"split {split!r} is not available; choose one of {', '.join(splits)}")
     batches = epoch_batches(frame_examples(splits[split]), EVAL_BATCH_SIZE, 0, shuffle=False)(0)
+    model = trained.model.to(device)
     with torch.no_grad():
-        metrics = evaluate_nll(trained.model.to(device), on_device(batches, device))
-    return {
+        metrics = evaluate_nll(model, on_device(batches, device))
+    result: dict[str, Any] = {
         **metrics,
         "chorales": len(splits[split]),
         "steps": sum(len(c) for c in splits[split]),
     }
+    if samples:
+        pieces = [sample_steps(model, SAMPLE_STEPS, seed=i) for i in range(samples)]
+        result["samples"] = chorale_statistics(pieces)
+        result[split] = chorale_statistics(splits[split])
+    return result
+
+
+SAMPLE_STEPS = 64  # the length of the pieces `evaluate --samples` draws
+
+
+def sample_steps(
+    model: LanguageModel,
+    steps: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int = 0,
+) -> list[list[int]]:
+    """`steps` frames sampled from the model (on its device) as lists of MIDI pitches."""
+    generator = torch.Generator().manual_seed(seed)
+    frames = model.generate(steps, torch.zeros(1, KEYS), temperature, top_k, generator)
+    return from_multihot(frames)  # (steps, 88) -> pitches
 
 
 def generate(
@@ -257,11 +285,7 @@ def generate(
     ok = isinstance(bpm, (int, float)) and 4 <= bpm <= 1000  # NaN is not
     require(ok, "", "bpm", "a number of beats per minute in [4, 1000]", bpm)
     model = load(checkpoint).model.to(device)
-    generator = torch.Generator().manual_seed(seed)
-    frames = model.generate(
-        steps, torch.zeros(1, KEYS), temperature, top_k, generator
-    )  # (steps, 88)
-    chorale = from_multihot(frames)
+    chorale = sample_steps(model, steps, temperature, top_k, seed)
     out = Path(out)
     write_midi(chorale, out, bpm=bpm)
     plot_piano_roll(
