@@ -92,6 +92,31 @@ def test_evaluate_samples_sets_sample_statistics_beside_the_real_ones(
     assert "--samples must be" in capsys.readouterr().err
 
 
+def test_a_continuation_starts_with_its_prime_unchanged(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rnnkit.data.midi import read_midi_pitches, write_midi
+
+    _, out = trained
+    prime = [[48, 55, 64, 72], [50, 57, 65, 74], [], [43, 59, 62, 67]]
+    write_midi(prime, tmp_path / "prime.mid")
+    args = ["generate", "music", "--checkpoint", str(out / "best"), "--steps", "6"]
+    written = tmp_path / "cont.mid"
+    assert main([*args, "--prime", str(tmp_path / "prime.mid"), "--out", str(written)]) == 0
+    assert "(10 steps" in capsys.readouterr().out
+    steps = read_midi_pitches(written)
+    assert steps[:4] == prime and len(steps) == 10
+    for bad, message in [
+        (str(tmp_path / "none.mid"), "no such file"),
+        ("bwv0.0", "no Bach chorale of that name"),
+    ]:
+        assert main([*args, "--prime", bad, "--out", str(tmp_path / "x.mid")]) == 1
+        assert message in capsys.readouterr().err
+    write_midi([[], []], tmp_path / "silent.mid")
+    assert main([*args, "--prime", str(tmp_path / "silent.mid")]) == 1
+    assert "no notes to continue" in capsys.readouterr().err
+
+
 def test_generate_writes_a_playable_midi_and_a_png(
     trained: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -51,6 +51,13 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
         seed_help="random seed: the same seed gives the same piece",
     )
     p.add_argument("--bpm", type=float, default=80.0, help="tempo of the MIDI file (default: 80)")
+    p.add_argument(
+        "--prime",
+        metavar="MIDI|NAME",
+        help="continue this piece: a MIDI file (one frame per beat) or a Bach chorale of "
+        "music21's corpus by name (e.g. bwv66.6); the output starts with it unchanged and "
+        "--steps more follow",
+    )
     add_device_options(p)
     p.set_defaults(run=generate)
 
@@ -65,6 +72,7 @@ def generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         bpm=args.bpm,
         device=device_from(args),
+        prime=args.prime,
     )
     notes = sum(len(s) for s in steps)
     png = Path(args.out).with_suffix(".png")

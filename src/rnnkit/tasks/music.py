@@ -22,9 +22,9 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from rnnkit.data.bach_chorales import load_bach_chorales
+from rnnkit.data.bach_chorales import bach_chorale_files, load_bach_chorales, parse_chorale
 from rnnkit.data.jsb import read_jsb
-from rnnkit.data.midi import write_midi
+from rnnkit.data.midi import read_midi_pitches, write_midi
 from rnnkit.data.paths import find_data
 from rnnkit.data.piano_roll import (
     PIANO_HIGH,
@@ -257,11 +257,38 @@ def sample_steps(
     temperature: float = 1.0,
     top_k: int | None = None,
     seed: int = 0,
+    prime: list[list[int]] | None = None,
 ) -> list[list[int]]:
-    """`steps` frames sampled from the model (on its device) as lists of MIDI pitches."""
+    """`steps` frames sampled from the model (on its device) as lists of MIDI pitches; with
+    `prime` (frames of MIDI pitches), the model first reads the prime after its start frame
+    and the result is the prime, unchanged, followed by its continuation."""
     generator = torch.Generator().manual_seed(seed)
-    frames = model.generate(steps, torch.zeros(1, KEYS), temperature, top_k, generator)
-    return from_multihot(frames)  # (steps, 88) -> pitches
+    given = to_multihot(prime) if prime else torch.zeros(0, KEYS)  # (T0, 88)
+    start = torch.cat([torch.zeros(1, KEYS), given])  # (1 + T0, 88)
+    frames = model.generate(steps, start, temperature, top_k, generator)  # (steps, 88)
+    return [sorted(f) for f in prime or []] + from_multihot(frames)
+
+
+def read_prime(prime: str) -> list[list[int]]:
+    """The frames a continuation starts from: a MIDI file (one frame per beat, every track
+    merged), or the name of a Bach chorale in music21's corpus (e.g. bwv66.6)."""
+    path = Path(prime)
+    if path.suffix.lower() in (".mid", ".midi") or path.exists():
+        steps = read_midi_pitches(path)
+    else:
+        files = bach_chorale_files()
+        if prime not in files:
+            raise RnnkitError(
+                f"--prime {prime}: no such MIDI file, and no Bach chorale of that name in "
+                f"music21's corpus (names such as {', '.join(list(files)[:3])})"
+            )
+        from music21 import converter
+
+        steps = parse_chorale(converter.parse(str(files[prime])))
+    if not any(steps):
+        raise RnnkitError(f"--prime {prime}: no notes to continue")
+    to_multihot(steps)  # a pitch outside the piano's 88 keys: one clear error, now
+    return [list(s) for s in steps]
 
 
 def generate(
@@ -274,21 +301,24 @@ def generate(
     png: str | Path | None = None,
     bpm: float = 80.0,
     device: str | torch.device = "cpu",
+    prime: str | None = None,
 ) -> list[list[int]]:
     """Sample `steps` quarter notes from a trained model; write a MIDI file (and a piano-roll
     PNG beside it unless `png` says where) with the model on `device`. Returns the steps as
-    lists of MIDI pitches (the same for a seed on every device, up to rounding)."""
+    lists of MIDI pitches (the same for a seed on every device, up to rounding). `prime`: a
+    MIDI file or a corpus chorale (`read_prime`) that the piece starts with, unchanged, and
+    the model continues for `steps` more."""
     if steps < 1:
         raise RnnkitError(f"--steps must be at least 1, got {steps}")
     check_sampling(temperature, top_k, seed)
     # MIDI stores the tempo as 24-bit microseconds per beat: 4 bpm is about its slowest.
     ok = isinstance(bpm, (int, float)) and 4 <= bpm <= 1000  # NaN is not
     require(ok, "", "bpm", "a number of beats per minute in [4, 1000]", bpm)
+    given = read_prime(prime) if prime is not None else None
     model = load(checkpoint).model.to(device)
-    chorale = sample_steps(model, steps, temperature, top_k, seed)
+    chorale = sample_steps(model, steps, temperature, top_k, seed, given)
     out = Path(out)
     write_midi(chorale, out, bpm=bpm)
-    plot_piano_roll(
-        chorale, Path(png) if png else out.with_suffix(".png"), title=f"{out.name}: {steps} steps"
-    )
+    title = f"{out.name}: {steps} steps" + (f" after a {len(given)}-step prime" if given else "")
+    plot_piano_roll(chorale, Path(png) if png else out.with_suffix(".png"), title=title)
     return chorale
