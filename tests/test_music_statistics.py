@@ -8,7 +8,14 @@ import random
 import numpy as np
 import pytest
 
-from rnnkit.metrics.music import MAJOR_PROFILE, MINOR_PROFILE, Key, chorale_statistics, estimate_key
+from rnnkit.metrics.music import (
+    MAJOR_PROFILE,
+    MINOR_PROFILE,
+    Key,
+    chorale_statistics,
+    estimate_key,
+    tonic_of,
+)
 
 C_MAJOR = [[60, 64, 67], [62, 65, 71], [64, 67, 72], [65, 69, 72], [67, 71, 74], [60, 64, 67]]
 A_MINOR = [[57, 60, 64], [59, 62, 68], [57, 60, 64], [52, 56, 59, 62], [57, 60, 64]]
@@ -60,3 +67,12 @@ def test_statistics_equal_a_count_by_hand() -> None:
 def test_nothing_to_describe_is_refused() -> None:
     with pytest.raises(ValueError, match="no frames"):
         chorale_statistics([])
+
+
+def test_key_names() -> None:
+    assert [tonic_of(n) for n in ("C", "c#", "Db", "F#", "Bb", "B", "Cb", "G minor")] == [
+        0, 1, 1, 6, 10, 11, 11, 7,
+    ]  # fmt: skip
+    for bad in ("", "H", "C##", "do"):
+        with pytest.raises(ValueError, match="not a key name"):
+            tonic_of(bad)

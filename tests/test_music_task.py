@@ -117,6 +117,28 @@ def test_a_continuation_starts_with_its_prime_unchanged(
     assert "no notes to continue" in capsys.readouterr().err
 
 
+def test_key_transposes_the_piece_to_the_tonic_asked_for(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rnnkit.errors import RnnkitError
+    from rnnkit.metrics.music import estimate_key
+    from rnnkit.tasks.music import transposed_to
+
+    c_major = [[48, 64, 67, 72], [53, 65, 69, 72], [55, 62, 67, 71], [48, 64, 67, 72]]
+    for key, shift in (("D", 2), ("Bb", -2), ("F#", -6), ("c", 0)):
+        moved = transposed_to(c_major, key)
+        assert moved == [[p + shift for p in frame] for frame in c_major]
+        found = estimate_key(moved)
+        assert found is not None and found.tonic == (shift % 12)
+    with pytest.raises(RnnkitError, match="off the piano's keys"):
+        transposed_to([[101, 105, 108]], "A")  # F major up 4: 112 is past the top key (108)
+    _, out = trained
+    args = ["generate", "music", "--checkpoint", str(out / "best"), "--steps", "16"]
+    assert main([*args, "--key", "H", "--out", str(tmp_path / "h.mid")]) == 1
+    assert "--key: 'H' is not a key name" in capsys.readouterr().err
+    assert not (tmp_path / "h.mid").exists()
+
+
 def test_generate_writes_a_playable_midi_and_a_png(
     trained: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -52,6 +52,12 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
     )
     p.add_argument("--bpm", type=float, default=80.0, help="tempo of the MIDI file (default: 80)")
     p.add_argument(
+        "--key",
+        metavar="NAME",
+        help="transpose the piece (prime included) so that its estimated key's tonic is NAME "
+        "(C, F#, Bb, ...), by at most a tritone",
+    )
+    p.add_argument(
         "--prime",
         metavar="MIDI|NAME",
         help="continue this piece: a MIDI file (one frame per beat) or a Bach chorale of "
@@ -73,6 +79,7 @@ def generate(args: argparse.Namespace) -> int:
         bpm=args.bpm,
         device=device_from(args),
         prime=args.prime,
+        key=args.key,
     )
     notes = sum(len(s) for s in steps)
     png = Path(args.out).with_suffix(".png")

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Key", "chorale_statistics", "estimate_key"]
+__all__ = ["Key", "chorale_statistics", "estimate_key", "tonic_of"]
 
 Piece = Sequence[Sequence[int]]
 
@@ -44,6 +44,17 @@ class Key:
 
     def contains(self, pitch: int) -> bool:
         return (pitch - self.tonic) % 12 in SCALES[self.mode]
+
+
+def tonic_of(name: str) -> int:
+    """The pitch class of a key's name: C, C#/Db, D, ..., B (a trailing "major"/"minor", any
+    case, is ignored: transposing moves the tonic, never the mode)."""
+    word = name.strip().split()[0] if name.strip() else ""
+    letters = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+    head, accidentals = word[:1].upper(), word[1:]
+    if head not in letters or accidentals not in ("", "#", "b"):
+        raise ValueError(f"{name!r} is not a key name such as C, F#, Bb or G minor")
+    return (letters[head] + {"": 0, "#": 1, "b": -1}[accidentals]) % 12
 
 
 def _correlation(xs: Sequence[float], ys: Sequence[float]) -> float:

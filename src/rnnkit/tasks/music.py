@@ -35,7 +35,7 @@ from rnnkit.data.piano_roll import (
 )
 from rnnkit.data.sequences import epoch_batches, next_step_pair
 from rnnkit.errors import RnnkitError
-from rnnkit.metrics.music import chorale_statistics
+from rnnkit.metrics.music import chorale_statistics, estimate_key, tonic_of
 from rnnkit.models.checks import check_sampling, require
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
@@ -269,6 +269,26 @@ def sample_steps(
     return [sorted(f) for f in prime or []] + from_multihot(frames)
 
 
+def transposed_to(chorale: list[list[int]], key: str) -> list[list[int]]:
+    """The piece moved by the smallest interval (-6 .. +5 semitones) that puts its estimated
+    key's tonic (`rnnkit.metrics.music.estimate_key`) on `key`'s (C, F#, Bb, ...)."""
+    try:
+        wanted = tonic_of(key)
+    except ValueError as e:
+        raise RnnkitError(f"--key: {e}") from None
+    found = estimate_key(chorale)
+    if found is None:
+        return chorale
+    shift = (wanted - found.tonic + 6) % 12 - 6
+    moved = [[p + shift for p in frame] for frame in chorale]
+    if any(not PIANO_LOW <= p <= PIANO_HIGH for frame in moved for p in frame):
+        raise RnnkitError(
+            f"--key {key}: moving the piece from {found} by {shift:+d} semitones takes notes "
+            f"off the piano's keys (MIDI {PIANO_LOW}-{PIANO_HIGH})"
+        )
+    return moved
+
+
 def read_prime(prime: str) -> list[list[int]]:
     """The frames a continuation starts from: a MIDI file (one frame per beat, every track
     merged), or the name of a Bach chorale in music21's corpus (e.g. bwv66.6)."""
@@ -302,21 +322,27 @@ def generate(
     bpm: float = 80.0,
     device: str | torch.device = "cpu",
     prime: str | None = None,
+    key: str | None = None,
 ) -> list[list[int]]:
     """Sample `steps` quarter notes from a trained model; write a MIDI file (and a piano-roll
     PNG beside it unless `png` says where) with the model on `device`. Returns the steps as
     lists of MIDI pitches (the same for a seed on every device, up to rounding). `prime`: a
     MIDI file or a corpus chorale (`read_prime`) that the piece starts with, unchanged, and
-    the model continues for `steps` more."""
+    the model continues for `steps` more. `key`: the piece (prime included) is transposed
+    so that its estimated key's tonic is this one (`transposed_to`)."""
     if steps < 1:
         raise RnnkitError(f"--steps must be at least 1, got {steps}")
     check_sampling(temperature, top_k, seed)
     # MIDI stores the tempo as 24-bit microseconds per beat: 4 bpm is about its slowest.
     ok = isinstance(bpm, (int, float)) and 4 <= bpm <= 1000  # NaN is not
     require(ok, "", "bpm", "a number of beats per minute in [4, 1000]", bpm)
+    if key is not None:
+        transposed_to([], key)  # a bad key name is refused before anything is loaded
     given = read_prime(prime) if prime is not None else None
     model = load(checkpoint).model.to(device)
     chorale = sample_steps(model, steps, temperature, top_k, seed, given)
+    if key is not None:
+        chorale = transposed_to(chorale, key)
     out = Path(out)
     write_midi(chorale, out, bpm=bpm)
     title = f"{out.name}: {steps} steps" + (f" after a {len(given)}-step prime" if given else "")
