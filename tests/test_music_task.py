@@ -162,6 +162,10 @@ def test_generate_writes_a_playable_midi_and_a_png(
     first = read_midi_pitches(midi)
     assert main(args) == 0
     assert read_midi_pitches(midi) == first, "the same seed gives the same piece"
+    names = [t.name for t in mido.MidiFile(str(midi)).tracks]
+    assert names == ["soprano", "alto", "tenor", "bass"]  # four voices by default
+    assert main([*args, "--one-track"]) == 0
+    assert len(mido.MidiFile(str(midi)).tracks) == 1 and read_midi_pitches(midi) == first
 
 
 def test_summary_of_a_checkpoint(

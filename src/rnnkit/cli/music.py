@@ -52,6 +52,12 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
     )
     p.add_argument("--bpm", type=float, default=80.0, help="tempo of the MIDI file (default: 80)")
     p.add_argument(
+        "--one-track",
+        action="store_true",
+        help="write every note to one MIDI track (default: four tracks, soprano, alto, tenor "
+        "and bass, each step's notes dealt to them by pitch)",
+    )
+    p.add_argument(
         "--key",
         metavar="NAME",
         help="transpose the piece (prime included) so that its estimated key's tonic is NAME "
@@ -80,6 +86,7 @@ def generate(args: argparse.Namespace) -> int:
         device=device_from(args),
         prime=args.prime,
         key=args.key,
+        voices=not args.one_track,
     )
     notes = sum(len(s) for s in steps)
     png = Path(args.out).with_suffix(".png")

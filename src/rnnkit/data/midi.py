@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rnnkit.data.atomic import atomic_write
 from rnnkit.data.piano_roll import Steps
@@ -23,8 +24,11 @@ def write_midi(
     step_seconds: float | None = None,
     bpm: float | None = None,
     velocity: int = 80,
+    voices: bool = False,
 ) -> Path:
-    """Write a chorale as a playable standard MIDI file (type 1, one track, piano, channel 0).
+    """Write a chorale as a playable standard MIDI file (type 1, piano): one track on channel
+    0, or with `voices` four tracks named soprano, alto, tenor and bass on channels 0-3, the
+    notes of each step dealt to them by pitch (`split_voices`).
 
     One step lasts step_seconds (default 0.5 s), or 60 / bpm seconds when bpm is given (one
     step = one beat, as for quarter-note chorales); in the file a step is one beat of 480 ticks.
@@ -48,6 +52,47 @@ def write_midi(
             if not 0 <= p <= 127:
                 raise RnnkitError(f"step {t} (0-based): pitch {p} is not a MIDI pitch 0..127")
 
+    midi = mido.MidiFile(type=1, ticks_per_beat=_TICKS_PER_STEP)
+    parts: dict[str, Sequence[Sequence[int]]] = {"": steps}
+    if voices:
+        parts = dict(split_voices(steps))
+    for channel, (name, part) in enumerate(parts.items()):
+        track = _track(part, channel, name, velocity)
+        if channel == 0:
+            track.insert(0, mido.MetaMessage("set_tempo", tempo=round(seconds * 1e6), time=0))
+        midi.tracks.append(track)
+
+    path = Path(path)
+    with atomic_write(path) as f:
+        midi.save(file=f)
+    return path
+
+
+VOICES = ("soprano", "alto", "tenor", "bass")
+
+
+def split_voices(steps: Sequence[Sequence[int]]) -> dict[str, list[list[int]]]:
+    """The four voices of a chorale, by pitch order in each step: the highest note is the
+    soprano's, the lowest the bass's (with one note only, the soprano sings), and the notes
+    between go to the alto (the upper half, rounded up) and the tenor (the rest). So four
+    notes give one to each voice, three leave the tenor silent, and a fifth or sixth note
+    doubles the alto and then the tenor."""
+    parts: dict[str, list[list[int]]] = {v: [] for v in VOICES}
+    for pitches in steps:
+        notes = sorted(set(pitches), reverse=True)
+        inner = notes[1:-1]
+        upper = (len(inner) + 1) // 2
+        parts["soprano"].append(notes[:1])
+        parts["alto"].append(inner[:upper])
+        parts["tenor"].append(inner[upper:])
+        parts["bass"].append(notes[-1:] if len(notes) > 1 else [])
+    return parts
+
+
+def _track(steps: Sequence[Sequence[int]], channel: int, name: str, velocity: int) -> Any:
+    """One MIDI track of `steps`, a pitch held over consecutive steps written as one note."""
+    import mido
+
     # (tick, order, message): at equal ticks note_off (order 0) goes before note_on (order 1).
     events: list[tuple[int, int, str, int]] = []
     sounding: set[int] = set()
@@ -57,23 +102,17 @@ def write_midi(
         events += [(t * _TICKS_PER_STEP, 1, "note_on", p) for p in sorted(now - sounding)]
         sounding = now
     events.sort()
-
     track = mido.MidiTrack()
-    track.append(mido.MetaMessage("set_tempo", tempo=round(seconds * 1_000_000), time=0))
-    track.append(mido.Message("program_change", program=0, channel=0, time=0))
+    if name:
+        track.append(mido.MetaMessage("track_name", name=name, time=0))
+    track.append(mido.Message("program_change", program=0, channel=channel, time=0))
     last = 0
     for tick, _, kind, p in events:
         vel = velocity if kind == "note_on" else 0
-        track.append(mido.Message(kind, note=p, velocity=vel, channel=0, time=tick - last))
+        track.append(mido.Message(kind, note=p, velocity=vel, channel=channel, time=tick - last))
         last = tick
     track.append(mido.MetaMessage("end_of_track", time=len(steps) * _TICKS_PER_STEP - last))
-    midi = mido.MidiFile(type=1, ticks_per_beat=_TICKS_PER_STEP)
-    midi.tracks.append(track)
-
-    path = Path(path)
-    with atomic_write(path) as f:
-        midi.save(file=f)
-    return path
+    return track
 
 
 def read_midi_pitches(path: str | Path) -> Steps:
@@ -117,4 +156,4 @@ def read_midi_pitches(path: str | Path) -> Steps:
     return [sorted(s) for s in steps]
 
 
-__all__ = ["read_midi_pitches", "write_midi"]
+__all__ = ["VOICES", "read_midi_pitches", "split_voices", "write_midi"]

@@ -323,13 +323,15 @@ def generate(
     device: str | torch.device = "cpu",
     prime: str | None = None,
     key: str | None = None,
+    voices: bool = True,
 ) -> list[list[int]]:
     """Sample `steps` quarter notes from a trained model; write a MIDI file (and a piano-roll
     PNG beside it unless `png` says where) with the model on `device`. Returns the steps as
     lists of MIDI pitches (the same for a seed on every device, up to rounding). `prime`: a
     MIDI file or a corpus chorale (`read_prime`) that the piece starts with, unchanged, and
     the model continues for `steps` more. `key`: the piece (prime included) is transposed
-    so that its estimated key's tonic is this one (`transposed_to`)."""
+    so that its estimated key's tonic is this one (`transposed_to`). `voices`: the MIDI file
+    has four tracks, soprano to bass (`rnnkit.data.midi.split_voices`); else one."""
     if steps < 1:
         raise RnnkitError(f"--steps must be at least 1, got {steps}")
     check_sampling(temperature, top_k, seed)
@@ -344,7 +346,7 @@ def generate(
     if key is not None:
         chorale = transposed_to(chorale, key)
     out = Path(out)
-    write_midi(chorale, out, bpm=bpm)
+    write_midi(chorale, out, bpm=bpm, voices=voices)
     title = f"{out.name}: {steps} steps" + (f" after a {len(given)}-step prime" if given else "")
     plot_piano_roll(chorale, Path(png) if png else out.with_suffix(".png"), title=title)
     return chorale
