@@ -437,32 +437,6 @@ def test_midi_round_trip_holds_repeated_pitches_as_one_note(tmp_path: Path) -> N
     assert mido.MidiFile(str(p)).length == pytest.approx(len(c) * 0.5)
 
 
-def test_four_voice_midi_deals_each_step_by_pitch_and_reads_back_in_music21(
-    tmp_path: Path,
-) -> None:
-    from rnnkit.data.midi import split_voices
-
-    music21 = pytest.importorskip("music21")
-    steps = [[48, 55, 64, 72], [48, 55, 64, 72], [50, 65, 74], [43, 59, 62, 67, 71], [67], []]
-    parts = split_voices(steps)
-    assert parts == {
-        "soprano": [[72], [72], [74], [71], [67], []],
-        "alto": [[64], [64], [65], [67, 62], [], []],
-        "tenor": [[55], [55], [], [59], [], []],
-        "bass": [[48], [48], [50], [43], [], []],
-    }
-    path = write_midi(steps, tmp_path / "v.mid", bpm=60, voices=True)
-    assert read_midi_pitches(path) == steps  # the tracks together are the chorale
-    score = music21.converter.parse(str(path))
-    assert len(score.parts) == 4
-    names = [p.partName for p in score.parts]
-    assert [n.lower() if n else n for n in names] == ["soprano", "alto", "tenor", "bass"]
-    soprano = [(n.pitch.midi, float(n.quarterLength)) for n in score.parts[0].flatten().notes]
-    assert soprano == [(72, 2.0), (74, 1.0), (71, 1.0), (67, 1.0)]  # the held C5 is one note
-    bass = [(n.pitch.midi, float(n.quarterLength)) for n in score.parts[3].flatten().notes]
-    assert bass == [(48, 2.0), (50, 1.0), (43, 1.0)]
-
-
 def test_midi_rejects_bad_arguments(tmp_path: Path) -> None:
     pytest.importorskip("mido")
     with pytest.raises(RnnkitError, match="not both"):

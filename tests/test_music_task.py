@@ -164,6 +164,9 @@ def test_generate_writes_a_playable_midi_and_a_png(
     assert read_midi_pitches(midi) == first, "the same seed gives the same piece"
     names = [t.name for t in mido.MidiFile(str(midi)).tracks]
     assert names == ["soprano", "alto", "tenor", "bass"]  # four voices by default
+    xml = tmp_path / "sample.musicxml"
+    assert main([*args, "--musicxml", str(xml)]) == 0
+    assert b"<score-partwise" in xml.read_bytes()
     assert main([*args, "--one-track"]) == 0
     assert len(mido.MidiFile(str(midi)).tracks) == 1 and read_midi_pitches(midi) == first
 

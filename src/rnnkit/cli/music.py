@@ -52,6 +52,12 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
     )
     p.add_argument("--bpm", type=float, default=80.0, help="tempo of the MIDI file (default: 80)")
     p.add_argument(
+        "--musicxml",
+        metavar="FILE",
+        help="also write the piece as a four-part MusicXML score (MuseScore and other "
+        "notation programs open it)",
+    )
+    p.add_argument(
         "--one-track",
         action="store_true",
         help="write every note to one MIDI track (default: four tracks, soprano, alto, tenor "
@@ -87,6 +93,7 @@ def generate(args: argparse.Namespace) -> int:
         prime=args.prime,
         key=args.key,
         voices=not args.one_track,
+        musicxml=args.musicxml,
     )
     notes = sum(len(s) for s in steps)
     png = Path(args.out).with_suffix(".png")

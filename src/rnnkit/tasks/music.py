@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from rnnkit.data.bach_chorales import bach_chorale_files, load_bach_chorales, parse_chorale
 from rnnkit.data.jsb import read_jsb
 from rnnkit.data.midi import read_midi_pitches, write_midi
+from rnnkit.data.musicxml import write_musicxml
 from rnnkit.data.paths import find_data
 from rnnkit.data.piano_roll import (
     PIANO_HIGH,
@@ -324,6 +325,7 @@ def generate(
     prime: str | None = None,
     key: str | None = None,
     voices: bool = True,
+    musicxml: str | Path | None = None,
 ) -> list[list[int]]:
     """Sample `steps` quarter notes from a trained model; write a MIDI file (and a piano-roll
     PNG beside it unless `png` says where) with the model on `device`. Returns the steps as
@@ -331,7 +333,8 @@ def generate(
     MIDI file or a corpus chorale (`read_prime`) that the piece starts with, unchanged, and
     the model continues for `steps` more. `key`: the piece (prime included) is transposed
     so that its estimated key's tonic is this one (`transposed_to`). `voices`: the MIDI file
-    has four tracks, soprano to bass (`rnnkit.data.midi.split_voices`); else one."""
+    has four tracks, soprano to bass (`rnnkit.data.midi.split_voices`); else one.
+    `musicxml`: also write the piece as a four-part MusicXML score there."""
     if steps < 1:
         raise RnnkitError(f"--steps must be at least 1, got {steps}")
     check_sampling(temperature, top_k, seed)
@@ -347,6 +350,8 @@ def generate(
         chorale = transposed_to(chorale, key)
     out = Path(out)
     write_midi(chorale, out, bpm=bpm, voices=voices)
+    if musicxml is not None:
+        write_musicxml(chorale, musicxml, bpm=bpm)
     title = f"{out.name}: {steps} steps" + (f" after a {len(given)}-step prime" if given else "")
     plot_piano_roll(chorale, Path(png) if png else out.with_suffix(".png"), title=title)
     return chorale

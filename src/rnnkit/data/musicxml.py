@@ -1,0 +1,68 @@
+"""Chorales as MusicXML scores (through music21), which MuseScore and other notation programs
+open: four parts, soprano to bass (`rnnkit.data.midi.split_voices`), one quarter note a step,
+a voice's repeated step written as one longer note. music21 is imported inside the function,
+so this module imports without the `music` extra."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rnnkit.data.midi import split_voices
+from rnnkit.errors import RnnkitError
+
+_INSTALL = "pip install 'rnnkit[music]'"
+
+
+def _runs(steps: Sequence[Sequence[int]]) -> list[tuple[list[int], int]]:
+    """(notes, length) for each run of equal consecutive steps."""
+    runs: list[tuple[list[int], int]] = []
+    for notes in steps:
+        if runs and runs[-1][0] == list(notes):
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((list(notes), 1))
+    return runs
+
+
+def write_musicxml(steps: Sequence[Sequence[int]], path: str | Path, bpm: float = 80.0) -> Path:
+    """Write the chorale as a four-part MusicXML score at `bpm` quarter notes a minute,
+    atomically (a temporary file beside it, then a rename). Returns the path."""
+    try:
+        from music21 import chord, meter, note, stream, tempo
+    except ImportError:
+        raise RnnkitError(f"MusicXML needs music21: {_INSTALL}") from None
+    score = stream.Score()
+    for i, (name, part_steps) in enumerate(split_voices(steps).items()):
+        part = stream.Part(id=name)
+        part.partName = name.title()
+        if i == 0:
+            part.append(tempo.MetronomeMark(number=bpm))
+        part.append(meter.TimeSignature("4/4"))
+        for notes, length in _runs(part_steps):
+            element: Any
+            if not notes:
+                element = note.Rest(quarterLength=length)
+            elif len(notes) == 1:
+                element = note.Note(notes[0], quarterLength=length)
+            else:
+                element = chord.Chord(notes, quarterLength=length)
+            part.append(element)
+        score.insert(0, part)
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(suffix=".musicxml", dir=path.parent if str(path.parent) else ".")
+    os.close(fd)
+    try:
+        score.write("musicxml", fp=tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+__all__ = ["write_musicxml"]
