@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from rnnkit.data.midi import read_midi_pitches, write_midi
+from rnnkit.errors import RnnkitError
 
 
 def test_four_voice_midi_deals_each_step_by_pitch_and_reads_back_in_music21(
@@ -53,3 +54,5 @@ def test_musicxml_has_the_four_voices_with_their_notes(tmp_path: Path) -> None:
             pitches = [] if n.isRest else [p.midi for p in n.pitches]
             got += [sorted(pitches)] * int(n.quarterLength)
         assert got == [sorted(v) for v in voice]  # the voice's steps, one per quarter
+    with pytest.raises(RnnkitError, match="no folder"):
+        write_musicxml(steps, tmp_path / "missing" / "s.musicxml")

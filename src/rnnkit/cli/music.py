@@ -97,7 +97,8 @@ def generate(args: argparse.Namespace) -> int:
     )
     notes = sum(len(s) for s in steps)
     png = Path(args.out).with_suffix(".png")
-    print(f"wrote {args.out} ({len(steps)} steps, {notes} notes) and {png}")
+    score = f", {args.musicxml}" if args.musicxml else ""
+    print(f"wrote {args.out} ({len(steps)} steps, {notes} notes){score} and {png}")
     return 0
 
 

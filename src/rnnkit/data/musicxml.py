@@ -53,7 +53,9 @@ def write_musicxml(steps: Sequence[Sequence[int]], path: str | Path, bpm: float 
             part.append(element)
         score.insert(0, part)
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(suffix=".musicxml", dir=path.parent if str(path.parent) else ".")
+    if not path.parent.is_dir():
+        raise RnnkitError(f"{path}: cannot write: no folder {path.parent}")
+    fd, tmp = tempfile.mkstemp(suffix=".musicxml", dir=path.parent)
     os.close(fd)
     try:
         score.write("musicxml", fp=tmp)
