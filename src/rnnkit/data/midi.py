@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rnnkit.data.atomic import atomic_write
 from rnnkit.data.piano_roll import Steps
@@ -89,18 +89,44 @@ def split_voices(steps: Sequence[Sequence[int]]) -> dict[str, list[list[int]]]:
     return parts
 
 
+class HeldNote(NamedTuple):
+    """One note of a chorale: `pitch` sounds from step `start` for `length` steps."""
+
+    pitch: int  # MIDI pitch 0..127
+    start: int  # first step it sounds on (0-based)
+    length: int  # steps it is held, >= 1
+
+
+def held_notes(steps: Sequence[Sequence[int]]) -> list[HeldNote]:
+    """The notes of a chorale under the held-note rule every writer shares: a pitch present
+    on consecutive steps is ONE note spanning them (a step list cannot tell a held note from
+    a repeated one, and the chorales hold far more often than they repeat). Sorted by start,
+    then pitch.
+
+        [[60, 64], [60, 65], [], [60]]  ->  C4 from 0 for 2, E4 from 0 for 1, F4 from 1 for 1,
+                                            C4 from 3 for 1
+    """
+    notes: list[HeldNote] = []
+    started: dict[int, int] = {}  # pitch -> step where its current note began
+    for t, pitches in enumerate([*steps, []]):  # the extra empty step closes every note
+        now = set(pitches)
+        for p in sorted(set(started) - now):
+            start = started.pop(p)
+            notes.append(HeldNote(p, start, t - start))
+        for p in sorted(now - set(started)):
+            started[p] = t
+    return sorted(notes, key=lambda n: (n.start, n.pitch))
+
+
 def _track(steps: Sequence[Sequence[int]], channel: int, name: str, velocity: int) -> Any:
     """One MIDI track of `steps`, a pitch held over consecutive steps written as one note."""
     import mido
 
     # (tick, order, message): at equal ticks note_off (order 0) goes before note_on (order 1).
     events: list[tuple[int, int, str, int]] = []
-    sounding: set[int] = set()
-    for t, pitches in enumerate([*steps, []]):  # the extra empty step closes every note
-        now = set(pitches)
-        events += [(t * _TICKS_PER_STEP, 0, "note_off", p) for p in sorted(sounding - now)]
-        events += [(t * _TICKS_PER_STEP, 1, "note_on", p) for p in sorted(now - sounding)]
-        sounding = now
+    for note in held_notes(steps):
+        events.append((note.start * _TICKS_PER_STEP, 1, "note_on", note.pitch))
+        events.append(((note.start + note.length) * _TICKS_PER_STEP, 0, "note_off", note.pitch))
     events.sort()
     track = mido.MidiTrack()
     if name:
@@ -156,4 +182,11 @@ def read_midi_pitches(path: str | Path) -> Steps:
     return [sorted(s) for s in steps]
 
 
-__all__ = ["VOICES", "read_midi_pitches", "split_voices", "write_midi"]
+__all__ = [
+    "VOICES",
+    "HeldNote",
+    "held_notes",
+    "read_midi_pitches",
+    "split_voices",
+    "write_midi",
+]
