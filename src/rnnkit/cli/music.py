@@ -34,9 +34,41 @@ def add_evaluate_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_render_options(p: argparse.ArgumentParser) -> None:
+    """generate music's sound and score options."""
+    p.add_argument(
+        "--wav",
+        metavar="FILE",
+        help="also write the piece as sound: a 16-bit mono WAV from a small built-in "
+        "synthesiser, at --bpm",
+    )
+    p.add_argument(
+        "--sample-rate",
+        type=int,
+        default=recipe.SAMPLE_RATE,
+        metavar="HZ",
+        help="samples per second of the --wav file (default: %(default)s)",
+    )
+    p.add_argument(
+        "--soundfont",
+        metavar="FILE.sf2",
+        help="render the --wav file through FluidSynth with this SoundFont instead (needs the "
+        "fluidsynth program)",
+    )
+    p.add_argument(
+        "--score",
+        metavar="FILE",
+        help="also write a PNG of the four-part score, engraved by LilyPond (the lilypond "
+        "program); without LilyPond, the piece's piano roll",
+    )
+
+
 def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
     p = verbs["generate"].add_parser(
-        "music", help=recipe.HELP, description="Sample a chorale; write MIDI and a piano-roll PNG."
+        "music",
+        help=recipe.HELP,
+        description="Sample a chorale; write MIDI and a piano-roll PNG (and, when asked, MusicXML, "
+        "a WAV and a score PNG).",
     )
     add_checkpoint_option(p, "music")
     p.add_argument("--steps", type=int, default=64, help="quarter notes to generate (default: 64)")
@@ -57,6 +89,7 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
         help="also write the piece as a four-part MusicXML score (MuseScore and other "
         "notation programs open it)",
     )
+    add_render_options(p)
     p.add_argument(
         "--one-track",
         action="store_true",
@@ -94,11 +127,15 @@ def generate(args: argparse.Namespace) -> int:
         key=args.key,
         voices=not args.one_track,
         musicxml=args.musicxml,
+        wav=args.wav,
+        score=args.score,
+        soundfont=args.soundfont,
+        sample_rate=args.sample_rate,
     )
     notes = sum(len(s) for s in steps)
     png = Path(args.out).with_suffix(".png")
-    score = f", {args.musicxml}" if args.musicxml else ""
-    print(f"wrote {args.out} ({len(steps)} steps, {notes} notes){score} and {png}")
+    more = "".join(f", {f}" for f in (args.musicxml, args.wav, args.score) if f)
+    print(f"wrote {args.out} ({len(steps)} steps, {notes} notes){more} and {png}")
     return 0
 
 

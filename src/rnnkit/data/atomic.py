@@ -40,4 +40,15 @@ def write_bytes(path: str | Path, data: bytes) -> None:
         f.write(data)
 
 
-__all__ = ["atomic_write", "write_bytes"]
+def check_output_path(path: str | Path, option: str) -> Path:
+    """Refuse, before any work, a file path that cannot be written: a folder, or a file in a
+    folder that does not exist. `option` names where the path came from (`--wav`)."""
+    path = Path(path)
+    if path.is_dir():
+        raise RnnkitError(f"{option} {path}: is a folder; expected a file name")
+    if not path.parent.is_dir():
+        raise RnnkitError(f"{option} {path}: cannot write: no folder {path.parent}")
+    return path
+
+
+__all__ = ["atomic_write", "check_output_path", "write_bytes"]

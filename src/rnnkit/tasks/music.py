@@ -13,6 +13,7 @@ per time step (nats per frame, summed over the 88 keys), the usual JSB figure.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from rnnkit.data.atomic import check_output_path
 from rnnkit.data.bach_chorales import bach_chorale_files, load_bach_chorales, parse_chorale
 from rnnkit.data.jsb import read_jsb
 from rnnkit.data.midi import read_midi_pitches, write_midi
@@ -34,7 +36,15 @@ from rnnkit.data.piano_roll import (
     plot_piano_roll,
     to_multihot,
 )
+from rnnkit.data.score_image import write_score_png
 from rnnkit.data.sequences import epoch_batches, next_step_pair
+from rnnkit.data.synth import (
+    SAMPLE_RATE,
+    check_sample_rate,
+    fluidsynth_program,
+    write_wav,
+    write_wav_soundfont,
+)
 from rnnkit.errors import RnnkitError
 from rnnkit.metrics.music import chorale_statistics, estimate_key, tonic_of
 from rnnkit.models.checks import check_sampling, require
@@ -326,6 +336,10 @@ def generate(
     key: str | None = None,
     voices: bool = True,
     musicxml: str | Path | None = None,
+    wav: str | Path | None = None,
+    score: str | Path | None = None,
+    soundfont: str | Path | None = None,
+    sample_rate: int = SAMPLE_RATE,
 ) -> list[list[int]]:
     """Sample `steps` quarter notes from a trained model; write a MIDI file (and a piano-roll
     PNG beside it unless `png` says where) with the model on `device`. Returns the steps as
@@ -334,7 +348,11 @@ def generate(
     the model continues for `steps` more. `key`: the piece (prime included) is transposed
     so that its estimated key's tonic is this one (`transposed_to`). `voices`: the MIDI file
     has four tracks, soprano to bass (`rnnkit.data.midi.split_voices`); else one.
-    `musicxml`: also write the piece as a four-part MusicXML score there."""
+    `musicxml`: also write the piece as a four-part MusicXML score there. `wav`: also write
+    it as sound (`rnnkit.data.synth.write_wav` at `sample_rate`, or through FluidSynth with
+    the `soundfont` file). `score`: also write a PNG of the four-part score there, engraved by
+    LilyPond, or its piano roll where LilyPond is not installed (logged in one line). Output
+    paths and the soundfont are checked before the model is loaded."""
     if steps < 1:
         raise RnnkitError(f"--steps must be at least 1, got {steps}")
     check_sampling(temperature, top_k, seed)
@@ -343,6 +361,9 @@ def generate(
     require(ok, "", "bpm", "a number of beats per minute in [4, 1000]", bpm)
     if key is not None:
         transposed_to([], key)  # a bad key name is refused before anything is loaded
+    files = {"out": out, "png": png, "musicxml": musicxml, "wav": wav, "score": score}
+    _check_outputs(files, soundfont)
+    check_sample_rate(sample_rate)
     given = read_prime(prime) if prime is not None else None
     model = load(checkpoint).model.to(device)
     chorale = sample_steps(model, steps, temperature, top_k, seed, given)
@@ -354,4 +375,40 @@ def generate(
         write_musicxml(chorale, musicxml, bpm=bpm)
     title = f"{out.name}: {steps} steps" + (f" after a {len(given)}-step prime" if given else "")
     plot_piano_roll(chorale, Path(png) if png else out.with_suffix(".png"), title=title)
+    _write_sound_and_score(chorale, wav, score, soundfont, bpm, sample_rate, title)
     return chorale
+
+
+def _check_outputs(paths: Mapping[str, str | Path | None], soundfont: str | Path | None) -> None:
+    """Refuse, before any sampling, output paths that cannot be written (a folder, a missing
+    folder), named by their option (`out` -> --out), and a soundfont that cannot be used."""
+    for name, path in paths.items():
+        if path is not None:
+            check_output_path(path, f"--{name}")
+    if soundfont is not None and paths["wav"] is None:
+        raise RnnkitError("--soundfont renders the --wav file: give --wav FILE too")
+    if soundfont is not None:
+        fluidsynth_program(soundfont)  # the program and the file are there
+
+
+def _write_sound_and_score(
+    chorale: list[list[int]],
+    wav: str | Path | None,
+    score: str | Path | None,
+    soundfont: str | Path | None,
+    bpm: float,
+    sample_rate: int,
+    title: str,
+) -> None:
+    """`generate`'s WAV (synthesised, or through FluidSynth with a soundfont) and score PNG
+    (a piano roll without LilyPond, said in one logged line)."""
+    if wav is not None and soundfont is not None:
+        write_wav_soundfont(chorale, wav, soundfont, bpm=bpm, sample_rate=sample_rate)
+    elif wav is not None:
+        write_wav(chorale, wav, bpm=bpm, sample_rate=sample_rate)
+    if score is not None and write_score_png(chorale, score, bpm=bpm, title=title) != "score":
+        logging.getLogger("rnnkit.tasks").info(
+            "%s: wrote the piano roll instead of the score: LilyPond is not installed (no "
+            "lilypond and musicxml2ly on PATH; Debian/Ubuntu: apt install lilypond)",
+            score,
+        )
