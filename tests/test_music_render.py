@@ -280,3 +280,18 @@ def test_bad_output_paths_are_refused_before_sampling(
         assert err.startswith("rnnkit: error:") and "\n" not in err, err
         assert any(m in err for m in message.split("|")), err
         assert not out.exists(), "refused before sampling: no MIDI written"
+
+
+def test_generate_renders_the_wav_through_fluidsynth_when_given_a_soundfont(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    soundfont = find_soundfont()
+    if shutil.which("fluidsynth") is None or soundfont is None:
+        pytest.skip("needs the fluidsynth program and a .sf2 SoundFont")
+    out, wav = tmp_path / "s.mid", tmp_path / "s.wav"
+    args = ["generate", "music", "--checkpoint", str(checkpoint), "--steps", "4", "--bpm", "120"]
+    assert main([*args, "--out", str(out), "--wav", str(wav), "--soundfont", str(soundfont)]) == 0
+    assert f", {wav} and" in capsys.readouterr().out
+    samples, rate, channels = read_wav(wav)
+    assert rate == 22050 and channels == 2  # FluidSynth renders stereo
+    assert len(samples) >= 2 * rate  # 4 beats at 120 bpm, then FluidSynth's reverb
