@@ -63,6 +63,30 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_piece_options(p: argparse.ArgumentParser) -> None:
+    """--key, --prime and --melody: what the piece starts from and which key it ends in."""
+    p.add_argument(
+        "--key",
+        metavar="NAME",
+        help="transpose the piece (prime included) so that its estimated key's tonic is NAME "
+        "(C, F#, Bb, ...), by at most a tritone",
+    )
+    p.add_argument(
+        "--prime",
+        metavar="MIDI|NAME",
+        help="continue this piece: a MIDI file (one frame per beat) or a Bach chorale of "
+        "music21's corpus by name (e.g. bwv66.6); the output starts with it unchanged and "
+        "--steps more follow",
+    )
+    p.add_argument(
+        "--melody",
+        metavar="NOTES|MIDI|NAME",
+        help='harmonise this melody instead: note names ("G4 G4 A4 B4:2 r", C4 = middle C, '
+        ":2 two beats, r a rest), a MIDI file (its highest note each beat) or a corpus chorale "
+        "(its soprano); it stays the top voice exactly and the model writes the voices below",
+    )
+
+
 def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
     p = verbs["generate"].add_parser(
         "music",
@@ -71,7 +95,12 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
         "a WAV and a score PNG).",
     )
     add_checkpoint_option(p, "music")
-    p.add_argument("--steps", type=int, default=64, help="quarter notes to generate (default: 64)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="quarter notes to generate (default: 64; with --melody, one per beat of it)",
+    )
     p.add_argument(
         "--out",
         default="sample.mid",
@@ -79,8 +108,9 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
     )
     add_sampling_options(
         p,
-        top_k_help="at most this many notes at once, the likeliest",
+        top_k_help="the most notes sounding at once (the maximum polyphony)",
         seed_help="random seed: the same seed gives the same piece",
+        top_k_alias="--max-notes",
     )
     p.add_argument("--bpm", type=float, default=80.0, help="tempo of the MIDI file (default: 80)")
     p.add_argument(
@@ -96,19 +126,7 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
         help="write every note to one MIDI track (default: four tracks, soprano, alto, tenor "
         "and bass, each step's notes dealt to them by pitch)",
     )
-    p.add_argument(
-        "--key",
-        metavar="NAME",
-        help="transpose the piece (prime included) so that its estimated key's tonic is NAME "
-        "(C, F#, Bb, ...), by at most a tritone",
-    )
-    p.add_argument(
-        "--prime",
-        metavar="MIDI|NAME",
-        help="continue this piece: a MIDI file (one frame per beat) or a Bach chorale of "
-        "music21's corpus by name (e.g. bwv66.6); the output starts with it unchanged and "
-        "--steps more follow",
-    )
+    add_piece_options(p)
     add_device_options(p)
     p.set_defaults(run=generate)
 
@@ -131,6 +149,7 @@ def generate(args: argparse.Namespace) -> int:
         score=args.score,
         soundfont=args.soundfont,
         sample_rate=args.sample_rate,
+        melody=args.melody,
     )
     notes = sum(len(s) for s in steps)
     png = Path(args.out).with_suffix(".png")

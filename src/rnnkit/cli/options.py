@@ -21,15 +21,19 @@ def add_checkpoint_option(p: argparse.ArgumentParser, task: str) -> None:
     )
 
 
-def add_sampling_options(p: argparse.ArgumentParser, top_k_help: str, seed_help: str) -> None:
-    """--temperature, --top-k and --seed of the commands that sample from a model."""
+def add_sampling_options(
+    p: argparse.ArgumentParser, top_k_help: str, seed_help: str, top_k_alias: str | None = None
+) -> None:
+    """--temperature, --top-k (also spelled `top_k_alias`) and --seed of the commands that
+    sample from a model."""
     p.add_argument(
         "--temperature",
         type=float,
         default=1.0,
         help="below 1: safer, above 1: wilder (default: 1.0)",
     )
-    p.add_argument("--top-k", type=int, default=None, help=top_k_help)
+    names = ["--top-k"] + ([top_k_alias] if top_k_alias else [])
+    p.add_argument(*names, dest="top_k", type=int, default=None, help=top_k_help)
     p.add_argument("--seed", type=int, default=0, help=f"{seed_help} (default: 0)")
 
 

@@ -10,7 +10,9 @@ one-to-many picture. Generation feeds each sampled element back as the next inpu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -20,12 +22,15 @@ from rnnkit.cells.base import State
 from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
 from rnnkit.layers.dense import Dense
+from rnnkit.layers.nade import NadeLayer
 from rnnkit.models.base import BatchModel, ModelOutput
-from rnnkit.models.checks import check_fraction
+from rnnkit.models.checks import check_fraction, check_int, require
 from rnnkit.models.encoder import EncoderConfig, SequenceEncoder
 from rnnkit.models.losses import sequence_binary_cross_entropy, sequence_cross_entropy
 from rnnkit.models.registry import register_architecture
 from rnnkit.models.summary import LayerRow, count_parameters
+
+KEY_ORDERS = ("ascending", "descending")
 
 
 @dataclass(frozen=True)
@@ -40,9 +45,26 @@ class LanguageModelConfig:
     # sigmoid belief net; the RNN-NADE idea with a linear conditional). False: the D outputs
     # of a frame are independent given a<t>.
     within_frame: bool = False
+    # With within_frame: give each key's conditional a hidden layer of this many units, shared
+    # over keys (NADE, see rnnkit.layers.nade), beside the linear term. 0: linear term only.
+    nade_hidden: int = 0
+    # With within_frame: the order a frame's keys are predicted in. "ascending": lowest first;
+    # "descending": highest first, so the top voice (a chorale's melody) comes first and a
+    # frame can be completed exactly under a given melody (harmonisation).
+    key_order: str = "ascending"
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {"key_order": KEY_ORDERS}
 
     def __post_init__(self) -> None:
-        check_fraction("LanguageModelConfig", "output_dropout", self.output_dropout)
+        me = "LanguageModelConfig"
+        check_fraction(me, "output_dropout", self.output_dropout)
+        check_int(me, "nade_hidden", self.nade_hidden, 0)
+        ok = self.key_order in KEY_ORDERS
+        require(ok, me, "key_order", "ascending or descending", self.key_order)
+        if (self.nade_hidden or self.key_order != "ascending") and not self.within_frame:
+            raise RnnkitError(
+                "nade_hidden and key_order shape the within-frame output: "
+                "they need within_frame true"
+            )
         if self.encoder.bidirectional:
             raise RnnkitError("a language model reads left to right: bidirectional must be false")
         if self.within_frame and self.encoder.vocab_size > 0:
@@ -53,10 +75,12 @@ class LanguageModelConfig:
 class LanguageModel(BatchModel):
     """ŷ<t> = g(W_ya a<t> + b_y): P(x<t+1> | x<1..t>), softmax over tokens or sigmoid per feature.
 
-    With `within_frame`, the frame's keys are predicted one after the other, lowest first:
-    z_k<t> = (W_ya a<t> + b_y)_k + sum_{j<k} V_kj y_j<t>, P(y_k<t> = 1 | ...) = σ(z_k<t>),
-    V strictly lower-triangular. The frame's likelihood is still one sum of D binary
-    cross-entropies (the chain rule), computed in one pass from the true frame in training.
+    With `within_frame`, the frame's keys are predicted one after the other (lowest first, or
+    highest first with key_order "descending"); in that order,
+    z_k<t> = (W_ya a<t> + b_y)_k + sum_{j<k} V_kj y_j<t> [+ U_k · h_k<t>, the NADE term of
+    rnnkit.layers.nade when nade_hidden > 0], P(y_k<t> = 1 | ...) = σ(z_k<t>), V strictly
+    lower-triangular. The frame's likelihood is still one sum of D binary cross-entropies (the
+    chain rule), computed in one pass from the true frame in training.
 
     forward(batch) -> ModelOutput(logits (B, T, V) or (B, T, D), loss per real step, count).
     Batch: inputs (B, T) ids or (B, T, D) frames (shifted right behind the start symbol),
@@ -71,14 +95,23 @@ class LanguageModel(BatchModel):
         out = config.encoder.vocab_size if self.tokens else config.encoder.num_features
         self.head = Dense(self.encoder.output_size, out, "softmax" if self.tokens else "sigmoid")
         self.V: nn.Parameter | None = None
+        self.nade: NadeLayer | None = None
         if config.within_frame:
             rows, cols = torch.tril_indices(out, out, offset=-1)  # the pairs j < k
             self.register_buffer("V_rows", rows, persistent=False)
             self.register_buffer("V_cols", cols, persistent=False)
             self.V = nn.Parameter(torch.zeros(rows.numel()))  # V_kj for j < k, packed
+        if config.nade_hidden:
+            self.nade = NadeLayer(self.encoder.output_size, out, config.nade_hidden)
+
+    @property
+    def descending(self) -> bool:
+        """Whether a frame's keys are predicted highest first."""
+        return self.config.key_order == "descending"
 
     def within_frame_matrix(self) -> Tensor:
-        """V (D, D), zero on and above the diagonal: key k reads the keys j < k of its frame."""
+        """V (D, D), zero on and above the diagonal: key k reads the keys j < k of its frame
+        (k and j counted in the model's key order)."""
         assert self.V is not None
         D = self.head.out_features
         rows: Tensor = self.V_rows  # type: ignore[assignment]
@@ -89,11 +122,13 @@ class LanguageModel(BatchModel):
         self, inputs: Tensor, lengths: Tensor | None = None, state: State | None = None
     ) -> tuple[Tensor, State]:
         """Logits for every step and the final state, from an optional initial state (for
-        truncated backpropagation through time and for generation)."""
+        truncated backpropagation through time and for generation). With nade_hidden = N_h,
+        the logits carry N_h more columns at the end: the NADE hidden layer's c(a<t>)."""
         outputs, final = self.encoder(inputs, lengths, state)  # (B, T, H)
-        logits = self.head(
-            F.dropout(outputs, self.config.output_dropout, self.training)
-        )  # (B, T, V|D)
+        a = F.dropout(outputs, self.config.output_dropout, self.training)
+        logits = self.head(a)  # (B, T, V|D)
+        if self.nade is not None:
+            logits = torch.cat([logits, self.nade.start(a)], dim=-1)  # (B, T, D + N_h)
         return logits, final
 
     def forward_batch(self, batch: Batch) -> ModelOutput:
@@ -101,10 +136,10 @@ class LanguageModel(BatchModel):
         return self.output(batch, logits)
 
     def output(self, batch: Batch, logits: Tensor) -> ModelOutput:
-        """From the logits of `run` to the model's output: adds the within-frame term (frames,
+        """From the logits of `run` to the model's output: adds the within-frame terms (frames,
         when configured) and computes the per-step loss when the batch has targets."""
         if self.V is not None and batch.targets is not None:
-            logits = logits + F.linear(batch.targets, self.within_frame_matrix())  # (B, T, D)
+            logits = self.within_frame_logits(logits, batch.targets)  # (B, T, D)
         if batch.targets is None:
             return ModelOutput(logits, None, batch.mask.sum())
         if self.tokens:
@@ -112,6 +147,18 @@ class LanguageModel(BatchModel):
         else:
             loss, count = sequence_binary_cross_entropy(logits, batch.targets, batch.mask)
         return ModelOutput(logits, loss, count)
+
+    def within_frame_logits(self, logits: Tensor, frames: Tensor) -> Tensor:
+        """Each key's logit given the keys before it in `frames` (..., D), in key order, from
+        `run`'s logits (..., D [+ N_h]). Keys stay in pitch order in and out."""
+        D = self.head.out_features
+        z, y = logits[..., :D], frames
+        if self.descending:
+            z, y = z.flip(-1), y.flip(-1)
+        z = z + F.linear(y, self.within_frame_matrix())  # (..., D)
+        if self.nade is not None:
+            z = z + self.nade(logits[..., D:], y)
+        return z.flip(-1) if self.descending else z
 
     @torch.no_grad()
     def generate(
@@ -121,6 +168,7 @@ class LanguageModel(BatchModel):
         temperature: float = 1.0,
         top_k: int | None = None,
         generator: torch.Generator | None = None,
+        fixed: Tensor | None = None,
     ) -> Tensor:
         """Sample `steps` new elements after `prime`.
 
@@ -128,20 +176,27 @@ class LanguageModel(BatchModel):
         start frame first). Returns (steps,) ids or (steps, D) 0/1 frames.
         temperature < 1 sharpens the distribution, > 1 flattens it. top_k keeps the k most
         likely tokens (for frames: at most k notes, the k most likely, each still sampled).
+        fixed (steps, D), frames with within_frame only: 0 or 1 where a key's value is given,
+        NaN where it is sampled; each free key is drawn given the keys before it in the key
+        order, so the draw is exactly conditional when every given key comes before the free
+        ones (a melody with key_order "descending").
         """
         if temperature <= 0:
             raise RnnkitError(f"temperature must be positive, got {temperature}")
         if prime.shape[0] < 1:
             raise RnnkitError("generation needs a prime of at least one step (the start symbol)")
+        if fixed is not None and (self.V is None or fixed.shape != (steps, prime.shape[-1])):
+            raise RnnkitError("fixed keys need a within-frame model and one row per step")
         was_training = self.training
         self.eval()
         device = self.head.W_ya.device
         logits, state = self.run(prime[None].to(device))  # (1, T0, V|D)
         z = logits[0, -1]  # (V,) or (D,)
         samples = []
-        for _ in range(steps):
+        for t in range(steps):
             if self.V is not None:
-                x = self._sample_within_frame(z, temperature, top_k, generator)  # (D,)
+                given = fixed[t].to(z.device) if fixed is not None else None
+                x = self._sample_within_frame(z, temperature, top_k, generator, given)  # (D,)
             else:
                 x = self._sample(z / temperature, top_k, generator)  # () id or (D,) frame
             samples.append(x)
@@ -166,19 +221,33 @@ class LanguageModel(BatchModel):
         return (u < probs).to(z.dtype)  # (D,)
 
     def _sample_within_frame(
-        self, z: Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None
+        self,
+        z: Tensor,
+        temperature: float,
+        top_k: int | None,
+        generator: torch.Generator | None,
+        fixed: Tensor | None,
     ) -> Tensor:
-        """Sample a frame key by key, lowest first, each key given the keys already chosen."""
-        V = self.within_frame_matrix()  # (D, D)
+        """Sample a frame key by key in key order, each key given the keys already chosen (or
+        given in `fixed`); at most top_k notes."""
+        D = self.head.out_features
+        order = range(D - 1, -1, -1) if self.descending else range(D)
+        V = self.within_frame_matrix()  # (D, D), in key order
         gen_device = generator.device if generator is not None else z.device
-        u = torch.rand(z.shape, generator=generator, device=gen_device).to(z.device)  # (D,)
-        y = torch.zeros_like(z)
-        for k in range(z.shape[0]):
-            if top_k is not None and int(y.sum()) >= top_k:
-                break
-            p_k = torch.sigmoid((z[k] + V[k] @ y) / temperature)
-            y[k] = (u[k] < p_k).to(z.dtype)
-        return y
+        u = torch.rand(D, generator=generator, device=gen_device).to(z.device)  # (D,)
+        y = torch.zeros(D, dtype=z.dtype, device=z.device)  # in key order
+        pre = z[D:]  # the NADE hidden pre-activation, (N_h,) (empty without NADE)
+        for i, k in enumerate(order):
+            if fixed is not None and not torch.isnan(fixed[k]):
+                y[i] = fixed[k]
+            elif top_k is None or int(y.sum()) < top_k:
+                z_i = z[k] + V[i] @ y
+                if self.nade is not None:
+                    z_i = z_i + self.nade.term(pre, i)
+                y[i] = (u[i] < torch.sigmoid(z_i / temperature)).to(z.dtype)
+            if self.nade is not None:
+                pre = self.nade.advance(pre, i, y[i])
+        return y.flip(0) if self.descending else y
 
     def layer_rows(self) -> list[LayerRow]:
         rows = self.encoder.layer_rows(per_step=True)
@@ -186,4 +255,8 @@ class LanguageModel(BatchModel):
         rows.append(LayerRow("head (Dense)", shape, count_parameters(self.head)))
         if self.V is not None:
             rows.append(LayerRow("within_frame (lower-triangular V)", shape, self.V.numel()))
+        if self.nade is not None:
+            rows.append(
+                LayerRow("within_frame (NADE hidden layer)", shape, count_parameters(self.nade))
+            )
         return rows

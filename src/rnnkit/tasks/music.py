@@ -50,6 +50,7 @@ from rnnkit.metrics.music import chorale_statistics, estimate_key, tonic_of
 from rnnkit.models.checks import check_sampling, require
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.tasks.harmony import harmonise, harmony_nll, read_melody
 from rnnkit.tasks.recipe import Loaded, Prepared, load_run, report_data, run_training
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import DistInfo
@@ -96,8 +97,11 @@ class MusicConfig:
                 num_features=KEYS, cell="lstm", hidden_size=256, input_dropout=0.1
             ),
             output_dropout=0.3,
-            # the notes of a chord depend on each other: model them jointly (see LanguageModel)
+            # the notes of a chord depend on each other: model them jointly (see LanguageModel),
+            # each key's conditional with a NADE hidden layer, the top voice (melody) first
             within_frame=True,
+            nade_hidden=150,
+            key_order="descending",
         )
     )
     train: TrainConfig = field(
@@ -232,6 +236,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """NLL per step of a trained model on one split ("valid" by default) of its own data, or
     of the JSB folder `data` (with source "jsb"), or of another `source`; run on `device`.
+    A model that predicts each frame's highest key first also reports the NLL split into
+    the melody's part and the lower voices' part given it (`rnnkit.tasks.harmony`).
     With `samples` = N > 0, also the statistics of `rnnkit.metrics.music` for N pieces of
     64 steps sampled from the model (seeds 0 .. N-1, temperature 1) beside the split's own."""
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
@@ -252,6 +258,10 @@ def evaluate(
         "chorales": len(splits[split]),
         "steps": sum(len(c) for c in splits[split]),
     }
+    if model.V is not None and model.descending:  # the melody comes first in every frame
+        parts = harmony_nll(model, splits[split])
+        result["melody_nll_per_step"] = parts["melody_nll_per_step"]
+        result["harmony_nll_per_step"] = parts["harmony_nll_per_step"]
     if samples:
         pieces = [sample_steps(model, SAMPLE_STEPS, seed=i) for i in range(samples)]
         result["samples"] = chorale_statistics(pieces)
@@ -324,7 +334,7 @@ def read_prime(prime: str) -> list[list[int]]:
 
 def generate(
     checkpoint: str | Path,
-    steps: int = 64,
+    steps: int | None = None,
     out: str | Path = "sample.mid",
     temperature: float = 1.0,
     top_k: int | None = None,
@@ -340,21 +350,23 @@ def generate(
     score: str | Path | None = None,
     soundfont: str | Path | None = None,
     sample_rate: int = SAMPLE_RATE,
+    melody: str | None = None,
 ) -> list[list[int]]:
-    """Sample `steps` quarter notes from a trained model; write a MIDI file (and a piano-roll
-    PNG beside it unless `png` says where) with the model on `device`. Returns the steps as
-    lists of MIDI pitches (the same for a seed on every device, up to rounding). `prime`: a
-    MIDI file or a corpus chorale (`read_prime`) that the piece starts with, unchanged, and
-    the model continues for `steps` more. `key`: the piece (prime included) is transposed
-    so that its estimated key's tonic is this one (`transposed_to`). `voices`: the MIDI file
-    has four tracks, soprano to bass (`rnnkit.data.midi.split_voices`); else one.
-    `musicxml`: also write the piece as a four-part MusicXML score there. `wav`: also write
-    it as sound (`rnnkit.data.synth.write_wav` at `sample_rate`, or through FluidSynth with
-    the `soundfont` file). `score`: also write a PNG of the four-part score there, engraved by
+    """Sample `steps` (default 64) quarter notes from a trained model; write a MIDI file (and a
+    piano-roll PNG beside it unless `png` says where) with the model on `device`. Returns the
+    steps as lists of MIDI pitches (the same for a seed on every device, up to rounding).
+    `prime`: a MIDI file or a corpus chorale (`read_prime`) that the piece starts with,
+    unchanged, and the model continues for `steps` more. `key`: the piece (prime included) is
+    transposed so that its estimated key's tonic is this one (`transposed_to`). `voices`: the
+    MIDI file has four tracks, soprano to bass (`rnnkit.data.midi.split_voices`); else one.
+    `musicxml`: also write the piece as a four-part MusicXML score there. `wav`: also write it
+    as sound (`rnnkit.data.synth.write_wav` at `sample_rate`, or through FluidSynth with the
+    `soundfont` file). `score`: also write a PNG of the four-part score there, engraved by
     LilyPond, or its piano roll where LilyPond is not installed (logged in one line). Output
-    paths and the soundfont are checked before the model is loaded."""
-    if steps < 1:
-        raise RnnkitError(f"--steps must be at least 1, got {steps}")
+    paths and the soundfont are checked before the model is loaded. `melody` (`read_melody`: a
+    MIDI file, a corpus chorale or note names): harmonise it instead, one step per beat, the
+    melody exactly the top voice (`rnnkit.tasks.harmony`)."""
+    _check_piece_options(steps, prime, melody)
     check_sampling(temperature, top_k, seed)
     # MIDI stores the tempo as 24-bit microseconds per beat: 4 bpm is about its slowest.
     ok = isinstance(bpm, (int, float)) and 4 <= bpm <= 1000  # NaN is not
@@ -365,18 +377,45 @@ def generate(
     _check_outputs(files, soundfont)
     check_sample_rate(sample_rate)
     given = read_prime(prime) if prime is not None else None
+    tune = read_melody(melody) if melody is not None else None
     model = load(checkpoint).model.to(device)
-    chorale = sample_steps(model, steps, temperature, top_k, seed, given)
+    chorale, title = _compose(model, steps or 64, (temperature, top_k, seed), given, tune)
+    title = f"{Path(out).name}: {title}"
     if key is not None:
         chorale = transposed_to(chorale, key)
     out = Path(out)
     write_midi(chorale, out, bpm=bpm, voices=voices)
     if musicxml is not None:
         write_musicxml(chorale, musicxml, bpm=bpm)
-    title = f"{out.name}: {steps} steps" + (f" after a {len(given)}-step prime" if given else "")
     plot_piano_roll(chorale, Path(png) if png else out.with_suffix(".png"), title=title)
     _write_sound_and_score(chorale, wav, score, soundfont, bpm, sample_rate, title)
     return chorale
+
+
+def _compose(
+    model: LanguageModel,
+    steps: int,
+    sampling: tuple[float, int | None, int],
+    prime: list[list[int]] | None,
+    melody: list[int | None] | None,
+) -> tuple[list[list[int]], str]:
+    """The piece `generate` writes and the words its picture's title says about it: the
+    melody harmonised, or `steps` sampled after the prime (if any). sampling: (temperature,
+    top_k, seed)."""
+    if melody is not None:
+        return harmonise(model, melody, *sampling), f"{len(melody)} steps harmonising a melody"
+    piece = sample_steps(model, steps, *sampling, prime)
+    return piece, f"{steps} steps" + (f" after a {len(prime)}-step prime" if prime else "")
+
+
+def _check_piece_options(steps: int | None, prime: str | None, melody: str | None) -> None:
+    """--steps, --prime and --melody: a melody sets the piece's length and is not continued."""
+    if steps is not None and steps < 1:
+        raise RnnkitError(f"--steps must be at least 1, got {steps}")
+    if melody is not None and prime is not None:
+        raise RnnkitError("give --prime (continue a piece) or --melody (harmonise one), not both")
+    if melody is not None and steps is not None:
+        raise RnnkitError("--melody sets the piece's length (one step per beat): drop --steps")
 
 
 def _check_outputs(paths: Mapping[str, str | Path | None], soundfont: str | Path | None) -> None:

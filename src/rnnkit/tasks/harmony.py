@@ -1,0 +1,134 @@
+"""Harmonising a melody with a chorale model, and how likely the model finds Bach's own
+harmonisations given their melodies.
+
+A model whose frames are predicted highest key first (`key_order="descending"`) puts the top
+voice first in every frame: P(frame) = P(keys >= s) · P(keys < s | keys >= s), where s is
+the melody's pitch. So a melody fixes the first part of each frame exactly (keys above s
+silent, s sounding) and the lower voices are drawn from the model's own conditional given it,
+frame by frame, each frame also given every frame before it. A rest in the melody makes the
+whole step a rest (chorale voices rest together, at the fermatas' ends).
+
+The model reads left to right, so the lower voices at step t are conditioned on the melody up
+to and including t, not on the melody still to come: `harmony_nll` reports exactly that,
+sum_t -log P(lower voices<t> | melody<1..t>, lower voices<1..t-1>) per step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rnnkit.data.bach_chorales import bach_chorale_files, parse_chorale
+from rnnkit.data.melody import Melody, parse_melody, top_voice
+from rnnkit.data.midi import read_midi_pitches
+from rnnkit.data.piano_roll import PIANO_HIGH, PIANO_LOW, from_multihot, to_multihot
+from rnnkit.data.sequences import epoch_batches, next_step_pair
+from rnnkit.errors import RnnkitError
+from rnnkit.models.language_model import LanguageModel
+
+KEYS = PIANO_HIGH - PIANO_LOW + 1
+
+
+def check_harmoniser(model: LanguageModel) -> None:
+    """A model that can harmonise: frames, within-frame output, highest key first."""
+    if model.V is None or not model.descending:
+        raise RnnkitError(
+            "this model predicts the keys of a frame lowest first, so it cannot be given the top "
+            "voice: train it with --key-order descending (the jsb and default presets do)"
+        )
+
+
+def read_melody(spec: str) -> Melody:
+    """A melody from a MIDI file (its highest note each beat), a Bach chorale of music21's
+    corpus by name (its soprano, e.g. bwv66.6), or note names ("G4 G4 A4 B4:2 r")."""
+    path = Path(spec)
+    if path.suffix.lower() in (".mid", ".midi") or path.is_file():
+        melody = top_voice(read_midi_pitches(path))
+    elif " " not in spec.strip() and spec in bach_chorale_files():
+        from music21 import converter
+
+        melody = top_voice(parse_chorale(converter.parse(str(bach_chorale_files()[spec]))))
+    else:
+        melody = parse_melody(spec)
+    if not any(p is not None for p in melody):
+        raise RnnkitError(f"--melody {spec}: no notes to harmonise")
+    for i, p in enumerate(melody):
+        if p is not None and not PIANO_LOW <= p <= PIANO_HIGH:
+            raise RnnkitError(
+                f"--melody: beat {i + 1} has MIDI pitch {p}, outside the piano's keys "
+                f"({PIANO_LOW}-{PIANO_HIGH})"
+            )
+    return melody
+
+
+def melody_keys(melody: Sequence[int | None]) -> Tensor:
+    """The keys a melody fixes, (T, 88): 1 at the melody's pitch, 0 above it (and on a rest's
+    every key), NaN below it (free: the lower voices)."""
+    fixed = torch.zeros(len(melody), KEYS)
+    for t, pitch in enumerate(melody):
+        if pitch is not None:
+            fixed[t, : pitch - PIANO_LOW] = float("nan")
+            fixed[t, pitch - PIANO_LOW] = 1.0
+    return fixed
+
+
+def harmonise(
+    model: LanguageModel,
+    melody: Sequence[int | None],
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int = 0,
+) -> list[list[int]]:
+    """The melody with lower voices sampled under it, one step per beat; its top voice is the
+    melody exactly."""
+    check_harmoniser(model)
+    generator = torch.Generator().manual_seed(seed)
+    start = torch.zeros(1, KEYS)
+    fixed = melody_keys(melody)
+    frames = model.generate(len(melody), start, temperature, top_k, generator, fixed=fixed)
+    return from_multihot(frames)
+
+
+def melody_mask(targets: Tensor) -> Tensor:
+    """(B, T, 88) 1 on the keys a frame's melody decides (its top note and the keys above,
+    every key of a silent frame), 0 on the keys below the top note."""
+    keys = torch.arange(targets.shape[-1], device=targets.device)  # (88,)
+    sounding = torch.where(targets > 0, keys, -1)  # (B, T, 88)
+    top = sounding.max(dim=-1, keepdim=True).values  # (B, T, 1), -1 for a rest
+    return (keys >= top).to(targets.dtype)  # a rest's top is -1: every key
+
+
+def harmony_nll(
+    model: LanguageModel, chorales: Sequence[Sequence[Sequence[int]]]
+) -> dict[str, Any]:
+    """Per step, in nats: the whole frame's NLL, the melody's part, and the lower voices' part
+    given the melody (sum_t -log P(lower<t> | melody<1..t>, frames<1..t-1>) / steps)."""
+    check_harmoniser(model)
+
+    start = torch.zeros(KEYS)
+    examples = [next_step_pair(to_multihot(c), start) for c in chorales]
+    device = model.head.W_ya.device
+    melody, harmony, steps = 0.0, 0.0, 0.0
+    model.eval()
+    with torch.no_grad():
+        for batch in epoch_batches(examples, 32, 0, shuffle=False)(0):
+            batch = batch.to(device)
+            z = model(batch).logits  # (B, T, 88) within-frame logits
+            y = batch.targets
+            assert y is not None
+            nll = F.binary_cross_entropy_with_logits(z, y, reduction="none")  # (B, T, 88)
+            nll = nll * batch.mask.unsqueeze(-1)
+            mask = melody_mask(y)
+            melody += float((nll * mask).sum())
+            harmony += float((nll * (1 - mask)).sum())
+            steps += float(batch.mask.sum())
+    return {
+        "nll_per_step": (melody + harmony) / steps,
+        "melody_nll_per_step": melody / steps,
+        "harmony_nll_per_step": harmony / steps,
+    }
