@@ -124,3 +124,20 @@ def test_evaluate_splits_the_nll_into_melody_and_harmony(
     total = metrics["melody_nll_per_step"] + metrics["harmony_nll_per_step"]
     assert total == pytest.approx(metrics["nll_per_step"], rel=1e-5)
     assert 0 < metrics["harmony_nll_per_step"] < metrics["nll_per_step"]
+
+
+def test_evaluate_scores_an_ensemble_of_checkpoints(
+    harmoniser: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def evaluate(*extra: str) -> dict[str, float]:
+        assert main(["evaluate", "music", "--json", *extra]) == 0
+        return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+    best, last = str(harmoniser), str(harmoniser.parent / "last")
+    both = evaluate("--checkpoint", best, "--ensemble", last)
+    alone = [evaluate("--checkpoint", c)["nll_per_step"] for c in (best, last)]
+    assert both["ensemble_size"] == 2 and both["nll_per_step"] == pytest.approx(alone[0])
+    # -log of a mean of probabilities is at most the mean of the -logs (Jensen)
+    assert both["ensemble_nll_per_step"] <= sum(alone) / 2 + 1e-9
+    assert main(["evaluate", "music", "--checkpoint", best, "--ensemble", "nowhere"]) == 1
+    assert "nowhere" in capsys.readouterr().err

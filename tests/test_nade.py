@@ -5,6 +5,7 @@ likelihood is the chain rule in its key order, and sampling draws from that same
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -158,3 +159,35 @@ def test_config_refuses_nade_options_without_a_within_frame_output() -> None:
         LanguageModelConfig(encoder=enc, within_frame=True, key_order="up")
     with pytest.raises(RnnkitError, match="nade-hidden"):
         LanguageModelConfig(encoder=enc, within_frame=True, nade_hidden=-1)
+
+
+def test_an_ensemble_scores_each_step_by_the_mean_of_the_models_probabilities() -> None:
+    from rnnkit.models.language_model import mixture_nll
+
+    D = 4
+    one, two = nade_model(D, "descending"), nade_model(D, "ascending")
+    with torch.no_grad():
+        two.head.b_y.normal_()
+    frames = (torch.rand(2, 3, D) < 0.5).double()
+    inputs = torch.cat([torch.zeros(2, 1, D, dtype=torch.float64), frames[:, :-1]], 1)
+    batch = make_batch(list(inputs), list(frames))
+    # by hand: P_m(frame<t> | past) from each model's own loss on one-step prefixes
+    expected = 0.0
+    for b, t in itertools.product(range(2), range(3)):
+        probs = []
+        for model in (one, two):
+            prefix = make_batch([inputs[b, : t + 1]], [frames[b, : t + 1]])
+            with torch.no_grad():
+                run = model(prefix)
+                whole = run.loss.item() * (t + 1)  # type: ignore[union-attr]
+                before = (
+                    0.0
+                    if t == 0
+                    else model(make_batch([inputs[b, :t]], [frames[b, :t]])).loss.item() * t
+                )  # type: ignore[union-attr]
+            probs.append(math.exp(before - whole))
+        expected -= math.log(sum(probs) / 2)
+    assert mixture_nll([one, two], [batch]) == pytest.approx(expected / 6, rel=1e-9)
+    alone = mixture_nll([one], [batch])
+    assert alone == pytest.approx(one(batch).loss.item(), rel=1e-12)  # type: ignore[union-attr]
+    assert mixture_nll([one, one], [batch]) == pytest.approx(alone, rel=1e-12)

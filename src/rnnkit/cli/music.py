@@ -32,6 +32,14 @@ def add_evaluate_options(p: argparse.ArgumentParser) -> None:
         "the lowest and highest voice's range, notes in the key, repeated frames, rests) "
         "beside the split's (default: 0, none)",
     )
+    p.add_argument(
+        "--ensemble",
+        nargs="+",
+        default=(),
+        metavar="CHECKPOINT",
+        help="also score the ensemble of --checkpoint and these music models: each step's "
+        "distribution the mean of the models' (train runs with different --seed)",
+    )
 
 
 def add_render_options(p: argparse.ArgumentParser) -> None:
@@ -164,6 +172,6 @@ COMMANDS = TaskCommands(
     "the model was trained on",
     split_help="train, valid or test (default: valid)",
     add_evaluate_options=add_evaluate_options,
-    evaluate_options=("source", "samples"),
+    evaluate_options=("source", "samples", "ensemble"),
     add_commands=add_commands,
 )

@@ -10,7 +10,8 @@ one-to-many picture. Generation feeds each sampled element back as the next inpu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -260,3 +261,35 @@ class LanguageModel(BatchModel):
                 LayerRow("within_frame (NADE hidden layer)", shape, count_parameters(self.nade))
             )
         return rows
+
+
+def step_log_likelihood(model: LanguageModel, batch: Batch) -> Tensor:
+    """log P(x<t> | x<1..t-1>) of every step of a batch with targets, (B, T), 0 at padding:
+    for frames the whole frame's log-probability (the sum over keys), for tokens the token's."""
+    assert batch.targets is not None
+    logits = model(batch).logits  # (B, T, V|D)
+    if model.tokens:
+        logp = -F.cross_entropy(
+            logits.transpose(1, 2), batch.targets.clamp(min=0), reduction="none"
+        )  # (B, T)
+    else:
+        target = batch.targets.to(logits.dtype)
+        logp = -F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1)
+    return torch.where(batch.mask, logp, torch.zeros_like(logp))
+
+
+@torch.no_grad()
+def mixture_nll(models: Sequence[LanguageModel], batches: Iterable[Batch]) -> float:
+    """Negative log-likelihood per step of an ensemble: each step's distribution is the mean of
+    the M models' distributions given the same past,
+    P(x<t> | x<1..t-1>) = (1/M) sum_m P_m(x<t> | x<1..t-1>),
+    itself a model of sequences (each step a proper distribution). Nats per real step."""
+    total, steps = 0.0, 0.0
+    for model in models:
+        model.eval()
+    for batch in batches:
+        logp = torch.stack([step_log_likelihood(m, batch) for m in models])  # (M, B, T)
+        mixed = torch.logsumexp(logp, dim=0) - math.log(len(models))  # (B, T)
+        total -= float(mixed[batch.mask].sum())
+        steps += float(batch.mask.sum())
+    return total / steps

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -49,7 +49,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.metrics.music import chorale_statistics, estimate_key, tonic_of
 from rnnkit.models.checks import check_sampling, require
 from rnnkit.models.encoder import EncoderConfig
-from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.models.language_model import LanguageModel, LanguageModelConfig, mixture_nll
 from rnnkit.tasks.harmony import harmonise, harmony_nll, read_melody
 from rnnkit.tasks.recipe import Loaded, Prepared, load_run, report_data, run_training
 from rnnkit.train.config import TrainConfig
@@ -233,11 +233,14 @@ def evaluate(
     source: str | None = None,
     device: str | torch.device = "cpu",
     samples: int = 0,
+    ensemble: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
     """NLL per step of a trained model on one split ("valid" by default) of its own data, or
     of the JSB folder `data` (with source "jsb"), or of another `source`; run on `device`.
     A model that predicts each frame's highest key first also reports the NLL split into
     the melody's part and the lower voices' part given it (`rnnkit.tasks.harmony`).
+    With `ensemble` (more checkpoints of music models), also the NLL of the mixture of this
+    model and those (`rnnkit.models.language_model.mixture_nll`).
     With `samples` = N > 0, also the statistics of `rnnkit.metrics.music` for N pieces of
     64 steps sampled from the model (seeds 0 .. N-1, temperature 1) beside the split's own."""
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
@@ -262,6 +265,10 @@ def evaluate(
         parts = harmony_nll(model, splits[split])
         result["melody_nll_per_step"] = parts["melody_nll_per_step"]
         result["harmony_nll_per_step"] = parts["harmony_nll_per_step"]
+    if ensemble:
+        models = [model] + [load(c).model.to(device) for c in ensemble]
+        result["ensemble_nll_per_step"] = mixture_nll(models, on_device(batches, device))
+        result["ensemble_size"] = len(models)
     if samples:
         pieces = [sample_steps(model, SAMPLE_STEPS, seed=i) for i in range(samples)]
         result["samples"] = chorale_statistics(pieces)
