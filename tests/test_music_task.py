@@ -130,6 +130,11 @@ def test_key_transposes_the_piece_to_the_tonic_asked_for(
         assert moved == [[p + shift for p in frame] for frame in c_major]
         found = estimate_key(moved)
         assert found is not None and found.tonic == (shift % 12)
+    assert transposed_to(c_major, "D major") == transposed_to(c_major, "D")
+    with pytest.raises(RnnkitError, match="not a key name"):
+        transposed_to(c_major, "D dorian")
+    with pytest.raises(RnnkitError, match="in C major, and transposing moves its tonic, not"):
+        transposed_to(c_major, "D minor")
     with pytest.raises(RnnkitError, match="off the piano's keys"):
         transposed_to([[101, 105, 108]], "A")  # F major up 4: 112 is past the top key (108)
     _, out = trained

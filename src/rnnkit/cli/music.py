@@ -76,8 +76,9 @@ def add_piece_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--key",
         metavar="NAME",
-        help="transpose the piece (prime included) so that its estimated key's tonic is NAME "
-        "(C, F#, Bb, ...), by at most a tritone",
+        help="transpose the piece (prime or melody included) so that its estimated key's tonic "
+        "is NAME (C, F#, Bb, ...; 'G minor' also checks the piece is minor), by at most a "
+        "tritone",
     )
     p.add_argument(
         "--prime",

@@ -47,12 +47,14 @@ class Key:
 
 
 def tonic_of(name: str) -> int:
-    """The pitch class of a key's name: C, C#/Db, D, ..., B (a trailing "major"/"minor", any
-    case, is ignored: transposing moves the tonic, never the mode)."""
-    word = name.strip().split()[0] if name.strip() else ""
+    """The pitch class of a key's name: C, C#/Db, D, ..., B, optionally followed by "major" or
+    "minor" (any case; the mode does not change the tonic)."""
+    words = name.strip().split()
+    word = words[0] if words else ""
     letters = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
     head, accidentals = word[:1].upper(), word[1:]
-    if head not in letters or accidentals not in ("", "#", "b"):
+    mode_ok = [w.lower() for w in words[1:]] in ([], ["major"], ["minor"])
+    if head not in letters or accidentals not in ("", "#", "b") or not mode_ok:
         raise ValueError(f"{name!r} is not a key name such as C, F#, Bb or G minor")
     return (letters[head] + {"": 0, "#": 1, "b": -1}[accidentals]) % 12
 

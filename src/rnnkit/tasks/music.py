@@ -299,7 +299,9 @@ def sample_steps(
 
 def transposed_to(chorale: list[list[int]], key: str) -> list[list[int]]:
     """The piece moved by the smallest interval (-6 .. +5 semitones) that puts its estimated
-    key's tonic (`rnnkit.metrics.music.estimate_key`) on `key`'s (C, F#, Bb, ...)."""
+    key's tonic (`rnnkit.metrics.music.estimate_key`) on `key`'s (C, F#, Bb, ...). A key
+    named with its mode ("G minor") must be in the piece's mode: moving notes cannot turn a
+    major piece minor, so a mismatch is an error rather than a piece in the other mode."""
     try:
         wanted = tonic_of(key)
     except ValueError as e:
@@ -307,6 +309,12 @@ def transposed_to(chorale: list[list[int]], key: str) -> list[list[int]]:
     found = estimate_key(chorale)
     if found is None:
         return chorale
+    mode = key.lower().split()[1:2]  # "G minor" -> ["minor"]
+    if mode and mode[0] != found.mode:
+        raise RnnkitError(
+            f"--key {key}: the piece is in {found}, and transposing moves its tonic, not its "
+            f"mode: ask for a {found.mode} key, or give the tonic alone (--key {key.split()[0]})"
+        )
     shift = (wanted - found.tonic + 6) % 12 - 6
     moved = [[p + shift for p in frame] for frame in chorale]
     if any(not PIANO_LOW <= p <= PIANO_HIGH for frame in moved for p in frame):
