@@ -23,6 +23,7 @@ import multiprocessing
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,11 @@ def main() -> int:
     parser.add_argument("--preset", default="jsb", choices=sorted(music.PRESETS))
     parser.add_argument("--runs", type=int, default=1, help="seeds trained at once (default 1)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON too")
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="keep the runs in DIR/run-0, ... (default: a temporary folder)",
+    )
     add_config_arguments(
         parser,
         music.PRESETS["jsb"],
@@ -80,7 +86,8 @@ def main() -> int:
         config = replace(config, data=replace(config.data, path=str(music.jsb_folder(config.data))))
     threads = config.train.num_threads or (1 if args.runs > 1 else torch.get_num_threads())
     with tempfile.TemporaryDirectory() as tmp:
-        dirs = [Path(tmp) / f"run-{i}" for i in range(args.runs)]
+        root = Path(args.keep) if args.keep else Path(tmp)
+        dirs = [root / f"run-{i}" for i in range(args.runs)]
         configs = [
             replace(
                 config,
@@ -98,8 +105,9 @@ def main() -> int:
         if args.runs == 1:
             rows = [train_one(configs[0])]
         else:
-            with multiprocessing.get_context("spawn").Pool(args.runs) as pool:
-                rows = pool.map(train_one, configs)
+            spawn = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(args.runs, mp_context=spawn) as pool:
+                rows = list(pool.map(train_one, configs))
         seconds = round(time.perf_counter() - start, 1)
         mixed = ensemble_nll(config, dirs) if args.runs > 1 else None
     print_table(config, rows, mixed, seconds, threads)

@@ -209,3 +209,21 @@ def test_padding_fraction_by_brute_force() -> None:
     real = sum(lengths)
     assert padding_fraction(batches, lengths) == pytest.approx((cells - real) / cells)
     assert padding_fraction([[0], [1]], torch.tensor(lengths)) == 0.0
+
+
+def test_epoch_batches_can_make_plain_random_batches() -> None:
+    from rnnkit.data.sequences import epoch_batches
+
+    lengths = [1 + (i * 7) % 40 for i in range(80)]
+    examples = [(torch.zeros(n, 2), torch.zeros(n, 2)) for n in lengths]
+
+    def spread(bucket: bool) -> float:
+        """The mean range of lengths within a batch, over a few epochs."""
+        make = epoch_batches(examples, 8, seed=0, bucket=bucket)
+        ranges = [int(b.lengths.max() - b.lengths.min()) for epoch in range(3) for b in make(epoch)]
+        return sum(ranges) / len(ranges)
+
+    assert spread(True) < 6 and spread(False) > 20
+    make = epoch_batches(examples, 8, seed=0, bucket=False)
+    seen = sorted(int(n) for b in make(0) for n in b.lengths)
+    assert seen == sorted(lengths), "every example once per epoch"

@@ -191,3 +191,24 @@ def test_an_ensemble_scores_each_step_by_the_mean_of_the_models_probabilities() 
     alone = mixture_nll([one], [batch])
     assert alone == pytest.approx(one(batch).loss.item(), rel=1e-12)  # type: ignore[union-attr]
     assert mixture_nll([one, one], [batch]) == pytest.approx(alone, rel=1e-12)
+
+
+def test_padding_after_the_real_steps_changes_neither_the_loss_nor_its_gradients() -> None:
+    """forward_batch runs the padded batch without lengths: a left-to-right model's outputs at
+    real steps, and so the masked loss, must equal the run that stops at each length."""
+    D = 4
+    model = nade_model(D, "descending")
+    lengths = [5, 2, 3]
+    frames = [(torch.rand(n, D) < 0.5).double() for n in lengths]
+    inputs = [torch.cat([torch.zeros(1, D, dtype=torch.float64), f[:-1]]) for f in frames]
+    batch = make_batch(inputs, frames)
+    fast = model(batch).loss
+    assert fast is not None
+    fast_grads = torch.autograd.grad(fast, list(model.parameters()))
+    logits, _ = model.run(batch.inputs, batch.lengths)  # the run that honours the lengths
+    exact = model.output(batch, logits).loss
+    assert exact is not None
+    exact_grads = torch.autograd.grad(exact, list(model.parameters()))
+    assert fast.item() == pytest.approx(exact.item(), rel=1e-12)
+    for a, b in zip(fast_grads, exact_grads):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

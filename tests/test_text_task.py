@@ -130,7 +130,9 @@ def test_without_continuation_marks_it_is_exactly_the_language_model(within_fram
     lengths = torch.tensor([5, 3, 4])
     batch = Batch(inputs, lengths, torch.arange(5)[None, :] < lengths[:, None], targets)
     want, got = plain(batch), stateful(batch)
-    torch.testing.assert_close(got.logits, want.logits)
+    # at real steps; past a length the plain model's logits are not zeroed (it runs the
+    # padded batch whole, `LanguageModel.forward_batch`) and the loss ignores them
+    torch.testing.assert_close(got.logits[batch.mask], want.logits[batch.mask])
     torch.testing.assert_close(got.loss, want.loss)
     assert int(got.count) == int(want.count) == 12
 

@@ -56,13 +56,16 @@ def epoch_batches(
     transform: Callable[[int, int, E], E] | None = None,
     collate: Callable[[Sequence[E]], Batch] = collate_pairs,  # type: ignore[assignment]
     length: Callable[[E], int] = input_length,
+    bucket: bool = True,
 ) -> Callable[[int], list[Batch]]:
     """`batches(epoch)`: examples bucketed by `length`, shuffled per epoch from `seed`,
     sharded by rank, each batch made by `collate`; the same epoch always gives the same
     batches. By default an example is an (input, target) pair.
 
     `transform(epoch, index, example)`, if given, changes an example for one epoch (data
-    augmentation, word dropout); it must be deterministic in its arguments.
+    augmentation, word dropout); it must be deterministic in its arguments. `bucket=False`
+    makes plain random batches (more padding, but batches that differ more from epoch to
+    epoch, which helps where data are few).
     """
     batcher = BucketBatcher(
         [length(e) for e in examples],
@@ -71,6 +74,7 @@ def epoch_batches(
         seed=seed,
         rank=rank,
         world_size=world_size,
+        bucket=bucket,
     )
 
     def batches(epoch: int) -> list[Batch]:

@@ -133,7 +133,12 @@ class LanguageModel(BatchModel):
         return logits, final
 
     def forward_batch(self, batch: Batch) -> ModelOutput:
-        logits, _ = self.run(batch.inputs, batch.lengths)
+        # Reading left to right, the outputs at a sequence's real steps never depend on the
+        # padding after them, and the final state is not used here: so the whole padded batch
+        # runs as if every sequence were T long (one kernel call, no packing, which is slow to
+        # backpropagate on the CPU), and the loss leaves the padded steps out (their logits
+        # are predictions from padding: ignore them).
+        logits, _ = self.run(batch.inputs, None)
         return self.output(batch, logits)
 
     def output(self, batch: Batch, logits: Tensor) -> ModelOutput:
