@@ -141,3 +141,13 @@ def test_evaluate_scores_an_ensemble_of_checkpoints(
     assert both["ensemble_nll_per_step"] <= sum(alone) / 2 + 1e-9
     assert main(["evaluate", "music", "--checkpoint", best, "--ensemble", "nowhere"]) == 1
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_a_score_at_the_piano_rolls_path_takes_its_place(
+    harmoniser: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, png = tmp_path / "h.mid", tmp_path / "h.png"
+    args = ["generate", "music", "--checkpoint", str(harmoniser), "--out", str(out)]
+    assert main([*args, "--melody", "C5 B4", "--score", str(png)]) == 0
+    said = capsys.readouterr().out
+    assert said.count("h.png") == 1 and png.stat().st_size > 1000, said

@@ -161,9 +161,12 @@ def generate(args: argparse.Namespace) -> int:
         melody=args.melody,
     )
     notes = sum(len(s) for s in steps)
-    png = Path(args.out).with_suffix(".png")
-    more = "".join(f", {f}" for f in (args.musicxml, args.wav, args.score) if f)
-    print(f"wrote {args.out} ({len(steps)} steps, {notes} notes){more} and {png}")
+    files = [str(f) for f in (args.musicxml, args.wav, args.score) if f]
+    roll = str(Path(args.out).with_suffix(".png"))
+    if not args.score or Path(args.score).resolve() != Path(roll).resolve():
+        files.append(roll)
+    more = "".join(f", {f}" for f in files[:-1]) + f" and {files[-1]}"
+    print(f"wrote {args.out} ({len(steps)} steps, {notes} notes){more}")
     return 0
 
 

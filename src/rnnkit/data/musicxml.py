@@ -1,7 +1,9 @@
 """Chorales as MusicXML scores (through music21), which MuseScore and other notation programs
-open: four parts, soprano to bass (`rnnkit.data.midi.split_voices`), one quarter note a step,
-a voice's repeated step written as one longer note. music21 is imported inside the function,
-so this module imports without the `music` extra."""
+open: four parts, soprano to bass (`rnnkit.data.midi.split_voices`) in treble, treble,
+tenor (treble an octave down) and bass clefs, under the key signature of the key music21's
+analysis finds, one quarter note a step, a voice's repeated step written as one longer
+note. music21 is imported inside the function, so this module imports without the `music`
+extra."""
 
 from __future__ import annotations
 
@@ -28,17 +30,36 @@ def _runs(steps: Sequence[Sequence[int]]) -> list[tuple[list[int], int]]:
     return runs
 
 
+def _key_signature(steps: Sequence[Sequence[int]]) -> int | None:
+    """Sharps (> 0) or flats (< 0) of the key music21's analysis finds in the piece (None
+    for a piece of rests): the score's key signature."""
+    from music21 import chord, stream
+
+    flat = stream.Stream()
+    for notes in steps:
+        if notes:
+            flat.append(chord.Chord(list(notes), quarterLength=1))
+    if not flat.notes:
+        return None
+    return int(flat.analyze("key").sharps)
+
+
 def write_musicxml(steps: Sequence[Sequence[int]], path: str | Path, bpm: float = 80.0) -> Path:
     """Write the chorale as a four-part MusicXML score at `bpm` quarter notes a minute,
     atomically (a temporary file beside it, then a rename). Returns the path."""
     try:
-        from music21 import chord, meter, note, stream, tempo
+        from music21 import chord, clef, key, meter, note, stream, tempo
     except ImportError:
         raise RnnkitError(f"MusicXML needs music21: {_INSTALL}") from None
     score = stream.Score()
+    clefs = {"soprano": clef.TrebleClef, "alto": clef.TrebleClef, "tenor": clef.Treble8vbClef}
+    signature = _key_signature(steps)
     for i, (name, part_steps) in enumerate(split_voices(steps).items()):
         part = stream.Part(id=name)
         part.partName = name.title()
+        part.append(clefs.get(name, clef.BassClef)())
+        if signature is not None:
+            part.append(key.KeySignature(signature))
         if i == 0:
             part.append(tempo.MetronomeMark(number=bpm))
         part.append(meter.TimeSignature("4/4"))

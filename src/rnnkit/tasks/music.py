@@ -381,7 +381,8 @@ def generate(
     `musicxml`: also write the piece as a four-part MusicXML score there. `wav`: also write it
     as sound (`rnnkit.data.synth.write_wav` at `sample_rate`, or through FluidSynth with the
     `soundfont` file). `score`: also write a PNG of the four-part score there, engraved by
-    LilyPond, or its piano roll where LilyPond is not installed (logged in one line). Output
+    LilyPond, or its piano roll where LilyPond is not installed (logged in one line); a
+    `score` at the piano roll's path replaces the roll. Output
     paths and the soundfont are checked before the model is loaded. `melody` (`read_melody`: a
     MIDI file, a corpus chorale or note names): harmonise it instead, one step per beat, the
     melody exactly the top voice (`rnnkit.tasks.harmony`)."""
@@ -406,7 +407,9 @@ def generate(
     write_midi(chorale, out, bpm=bpm, voices=voices)
     if musicxml is not None:
         write_musicxml(chorale, musicxml, bpm=bpm)
-    plot_piano_roll(chorale, Path(png) if png else out.with_suffix(".png"), title=title)
+    roll = Path(png) if png else out.with_suffix(".png")
+    if score is None or Path(score).resolve() != roll.resolve():  # else the score takes its place
+        plot_piano_roll(chorale, roll, title=title)
     _write_sound_and_score(chorale, wav, score, soundfont, bpm, sample_rate, title)
     return chorale
 
