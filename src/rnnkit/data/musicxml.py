@@ -35,7 +35,7 @@ def _key_signature(steps: Sequence[Sequence[int]]) -> int | None:
     for a piece of rests): the score's key signature."""
     from music21 import chord, stream
 
-    flat = stream.Stream()
+    flat: Any = stream.Stream()
     for notes in steps:
         if notes:
             flat.append(chord.Chord(list(notes), quarterLength=1))
