@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -73,6 +74,12 @@ FUSED_OVER_TORCH = 1.05
 REFERENCE_OVER_FUSED = 3.0
 VARIED_OVER_CEILING = 1.1  # varied-length section: fused with lengths / the padded ceiling
 VARIED_SPEEDUP = 2.0  # ... and packed / fused, reference / fused at least this
+
+
+class Setting(NamedTuple):
+    device: torch.device
+    repeats: int  # timed rounds
+    warmup: int  # untimed calls of each variant first
 
 
 def torch_twin(ours: RNN) -> nn.Module:
@@ -132,15 +139,16 @@ def verdict(fused_ratio: float, reference_ratio: float) -> str:
     return "FAIL: " + ", ".join(missed) if missed else "PASS"
 
 
-def bucketed_lengths(shape: Shape, seed: int = 0) -> list[int]:
+def batch_lengths(shape: Shape, bucket: bool, seed: int = 0) -> list[int]:
     """A batch of B lengths as the trainers make it: 50 batches' worth of lengths uniform in
-    [T/2, T], bucketed by `BucketBatcher`; of its batches, the one with the most distinct
-    lengths (the most kernel calls for the segments), longest first."""
+    [T/2, T], batched by `BucketBatcher` (bucketed by length, or plain random batches when not
+    `bucket`); of its batches, the one with the most distinct lengths (the most kernel calls
+    for the segments), in the batcher's order (bucketed: shortest first)."""
     generator = torch.Generator().manual_seed(seed)
     pool = torch.randint(shape.T // 2, shape.T + 1, (50 * shape.B,), generator=generator)
-    batches = BucketBatcher(pool, shape.B, seed=seed).batches(0)
+    batches = BucketBatcher(pool, shape.B, seed=seed, bucket=bucket).batches(0)
     widest = max(batches, key=lambda batch: len(set(pool[batch].tolist())))
-    return sorted(pool[widest].tolist(), reverse=True)
+    return [int(n) for n in pool[widest].tolist()]
 
 
 def packed_step(twin: nn.Module, x: Tensor, lengths: Tensor) -> Callable[[], None]:
@@ -159,13 +167,13 @@ def packed_step(twin: nn.Module, x: Tensor, lengths: Tensor) -> Callable[[], Non
 
 
 def bench_varied(
-    shape: Shape, cell: str, bidirectional: bool, device: torch.device, repeats: int, warmup: int
-) -> tuple[dict[str, float], list[int]]:
+    shape: Shape, cell: str, bidirectional: bool, lengths_list: list[int], setting: Setting
+) -> dict[str, float]:
+    device, repeats, warmup = setting
     torch.manual_seed(0)
     ours = RNN(cell, shape.D, shape.H, bidirectional=bidirectional).to(device)
     twin = torch_twin(ours).to(device)
-    lengths_list = bucketed_lengths(shape)
-    T = lengths_list[0]
+    T = max(lengths_list)
     lengths = torch.tensor(lengths_list)
     x = torch.randn(shape.B, T, shape.D, device=device, requires_grad=True)
     variants = {
@@ -174,7 +182,7 @@ def bench_varied(
         "packed": packed_step(twin, x, lengths),
         "reference": train_step(ours, x, lengths=lengths, execution="reference"),
     }
-    return time_interleaved(variants, device, repeats=repeats, warmup=warmup), lengths_list
+    return time_interleaved(variants, device, repeats=repeats, warmup=warmup)
 
 
 def varied_row(
@@ -189,7 +197,7 @@ def varied_row(
         and reference >= VARIED_SPEEDUP
     )
     return [
-        f"{shape_name} {lengths[-1]}-{lengths[0]} ({len(set(lengths))})",
+        f"{shape_name} {min(lengths)}-{max(lengths)} ({len(set(lengths))})",
         cell + (" bi" if bidirectional else ""),
         *(f"{ms[k]:.1f}" for k in ["ceiling", "fused", "packed", "reference"]),
         f"{over_ceiling:.2f}",
@@ -199,9 +207,7 @@ def varied_row(
     ]
 
 
-def run_varied(
-    shapes: list[str], cells: list[str], device: torch.device, repeats: int, warmup: int
-) -> None:
+def run_varied(shapes: list[str], cells: list[str], setting: Setting, bucket: bool) -> None:
     header = [
         "shape lengths (distinct)",
         "cell",
@@ -216,15 +222,17 @@ def run_varied(
     ]
     rows: list[list[str]] = []
     for s in shapes:
+        lengths = batch_lengths(SHAPES[s], bucket)
         for cell in cells:
             for bidirectional in (False, True):
-                ms, lengths = bench_varied(SHAPES[s], cell, bidirectional, device, repeats, warmup)
+                ms = bench_varied(SHAPES[s], cell, bidirectional, lengths, setting)
                 rows.append(varied_row(s, cell, bidirectional, ms, lengths))
                 print(markdown_table(header, rows[-1:]).splitlines()[-1], flush=True)
     print()
     print(markdown_table(header, rows))
     print(
-        f"\ntarget (CPU): fused/ceiling <= {VARIED_OVER_CEILING}, packed/fused and "
+        f"\n{'bucketed' if bucket else 'random (not bucketed)'} batch, lengths in [T/2, T]; "
+        f"target (CPU): fused/ceiling <= {VARIED_OVER_CEILING}, packed/fused and "
         f"reference/fused >= {VARIED_SPEEDUP}"
     )
 
@@ -289,6 +297,11 @@ def main(argv: list[str] | None = None) -> int:
         default="both",
         help="plain: equal lengths against torch.nn; varied: lengths in [T/2, T] (default both)",
     )
+    parser.add_argument(
+        "--no-bucket",
+        action="store_true",
+        help="varied section: a random batch instead of a length-bucketed one",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default all)")
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds (default 5)")
     parser.add_argument("--quick", action="store_true", help="2 rounds, 1 warm-up: a smoke run")
@@ -323,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.section in ("varied", "both"):
         if args.section == "both":
             print()
-        run_varied(shapes, cells, device, repeats, warmup)
+        run_varied(shapes, cells, Setting(device, repeats, warmup), bucket=not args.no_bucket)
     print(f"total {time.perf_counter() - started:.0f} s")
     return 0
 

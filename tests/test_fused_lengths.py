@@ -1,5 +1,6 @@
-"""The fused path over sequences of different lengths without packing (time segments):
-equal to the readable loop in float64, on values, final states and gradients."""
+"""The fused path over sequences of different lengths without packing (padded kernel calls:
+past the lengths for the simple RNN and GRU, time segments for the LSTM): equal to the
+readable loop in float64, on values, final states and gradients."""
 
 from __future__ import annotations
 
@@ -35,17 +36,22 @@ def _seed() -> None:
 
 
 @pytest.fixture
-def segment_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """One entry per layer run by the segments, counted by a spy around them."""
-    calls: list[int] = []
-    real = fused_module.segmented_layer
+def padded_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of the padded way each layer ran by, recorded by spies around them."""
+    calls: list[str] = []
+    for name in ("segmented_layer", "past_lengths_layer"):
+        real = getattr(fused_module, name)
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return real(*args, **kwargs)
+        def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _real(*args, **kwargs)
 
-    monkeypatch.setattr(fused_module, "segmented_layer", spy)
+        monkeypatch.setattr(fused_module, name, spy)
     return calls
+
+
+def padded_way(cell: str) -> str:
+    return "segmented_layer" if cell == "lstm" else "past_lengths_layer"
 
 
 def parts(state: object) -> list[torch.Tensor]:
@@ -83,8 +89,8 @@ CASES = list(itertools.product(CELLS, [1, 2], [False, True], ["concat", "sum"]))
 
 @pytest.mark.parametrize("lengths_name", sorted(LENGTHS))
 @pytest.mark.parametrize("cell,layers,bidirectional,merge", CASES)
-def test_segments_equal_the_readable_loop(
-    segment_calls: list[int],
+def test_padded_calls_equal_the_readable_loop(
+    padded_calls: list[str],
     cell: str,
     layers: int,
     bidirectional: bool,
@@ -101,7 +107,7 @@ def test_segments_equal_the_readable_loop(
 
     reference = run(rnn, x, lengths, state, "reference")
     fused = run(rnn, x, lengths, state, "fused")
-    assert len(segment_calls) == layers, "the CPU's fused path ran the segments"
+    assert padded_calls == [padded_way(cell)] * layers, "the CPU's fused path ran padded calls"
     assert_all_close(fused, reference)
     out = fused[0]
     padded = torch.arange(T)[None, :] >= lengths[:, None]  # (B, T)
@@ -109,12 +115,12 @@ def test_segments_equal_the_readable_loop(
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_lengths_all_equal_to_T_run_one_padded_call(segment_calls: list[int], cell: str) -> None:
+def test_lengths_all_equal_to_T_run_one_padded_call(padded_calls: list[str], cell: str) -> None:
     rnn = RNN(cell, 3, 4, bidirectional=True).to(DT)
     x = torch.randn(3, T, 3, dtype=DT)
     lengths = torch.full((3,), T)
     assert_all_close(run(rnn, x, lengths, None, "fused"), run(rnn, x, lengths, None, "reference"))
-    assert segment_calls == [], "no segments when every sequence runs to T"
+    assert padded_calls == [], "no segments, nothing past a length when every length is T"
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -138,7 +144,7 @@ def test_dropout_between_layers_draws_the_same_mask_in_both_executions(
 
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_segments_equal_packing(cell: str, bidirectional: bool) -> None:
+def test_padded_equals_packing(cell: str, bidirectional: bool) -> None:
     """The two ways of the fused path with varied lengths agree (packing is the GPU's)."""
     rnn = RNN(cell, 3, 4, bidirectional=bidirectional).to(DT)
     randomize_biases(rnn)
@@ -148,7 +154,7 @@ def test_segments_equal_packing(cell: str, bidirectional: bool) -> None:
     h0 = torch.randn(rnn.num_directions, 5, 4, dtype=DT)
     state = LSTMState(h0, torch.randn_like(h0)) if cell == "lstm" else h0
     results = []
-    for varied in ("segments", "packing"):
+    for varied in ("padded", "packing"):
         rnn.zero_grad()
         xi = x.clone().requires_grad_(True)
         out, final = fused_layer(cells, xi, lengths, state, varied=varied)  # type: ignore[arg-type]
@@ -158,8 +164,8 @@ def test_segments_equal_packing(cell: str, bidirectional: bool) -> None:
     assert_all_close(results[0], results[1])
 
 
-def test_the_cpu_runs_segments_and_cuda_packing() -> None:
-    assert varied_lengths_method(torch.device("cpu")) == "segments"
+def test_the_cpu_runs_padded_calls_and_cuda_packing() -> None:
+    assert varied_lengths_method(torch.device("cpu")) == "padded"
     assert varied_lengths_method(torch.device("cuda")) == "packing"
 
 
@@ -181,7 +187,7 @@ def test_plan_segments_by_hand() -> None:
         lambda t: st.lists(st.integers(1, t), min_size=1, max_size=6).map(lambda ls: (t, ls))
     ),
 )
-def test_segments_equal_the_readable_loop_for_any_lengths(
+def test_padded_calls_equal_the_readable_loop_for_any_lengths(
     cell: str, bidirectional: bool, t_and_lengths: tuple[int, list[int]]
 ) -> None:
     t, lengths = t_and_lengths

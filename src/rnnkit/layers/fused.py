@@ -10,9 +10,10 @@ ways, both giving exactly the masked semantics of the readable loop: padded step
 each sequence's final state is taken at its own length, and the backward direction reads each
 sequence backwards within its own length.
 
-  segments  padded kernel calls over the time segments between distinct lengths
-            (`rnnkit.layers.segments`); the CPU's choice, where PyTorch's packed backward pass
-            is slow for the gated cells
+  padded    padded kernel calls only (`rnnkit.layers.segments`): the simple RNN and the GRU
+            run one call per direction past the lengths and read each final state from the
+            outputs; the LSTM runs one call per time segment between distinct lengths. The
+            CPU's choice, where PyTorch's packed backward pass is slow for the gated cells.
   packing   one call over a PackedSequence; the GPU's choice (cuDNN runs packed sequences
             natively, in one call)
 """
@@ -27,7 +28,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.cells.base import AnyCell, LSTMState, State, map_state
-from rnnkit.layers.segments import segmented_layer
+from rnnkit.layers.segments import past_lengths_layer, segmented_layer
 
 KERNELS: dict[str, Callable[..., tuple[Tensor, ...]]] = {
     "rnn_tanh": torch.rnn_tanh,
@@ -47,14 +48,14 @@ def supports_fused(cell: AnyCell) -> bool:
     return getattr(cell, "fused_kind", None) in KERNELS
 
 
-VariedLengths = Literal["segments", "packing"]
+VariedLengths = Literal["padded", "packing"]
 """How the fused path runs sequences of different lengths (see the module docstring)."""
 
 
 def varied_lengths_method(device: torch.device) -> VariedLengths:
-    """The fused path's way with varied lengths on `device`: packing on the GPU, segments
+    """The fused path's way with varied lengths on `device`: packing on the GPU, padded calls
     elsewhere (measured on the CPU in `benchmarks/layers.py`, varied-length section)."""
-    return "packing" if device.type == "cuda" else "segments"
+    return "packing" if device.type == "cuda" else "padded"
 
 
 def fused_layer(
@@ -69,7 +70,7 @@ def fused_layer(
     x: (B, T, D); lengths: (B,) or None (every sequence has length T);
     state: (dirs, B, H) or LSTMState of two such -> outputs (B, T, dirs*H), final state like
     `state`. The two directions' outputs are concatenated, forward first.
-    varied: how sequences of different lengths run, 'segments' or 'packing'; None picks by
+    varied: how sequences of different lengths run, 'padded' or 'packing'; None picks by
     device (`varied_lengths_method`). All lengths equal to T need neither: one padded call.
     """
     kernel = KERNELS[cells[0].fused_kind]
@@ -82,11 +83,12 @@ def fused_layer(
         train = torch.is_grad_enabled()
         result = kernel(x, _hx(state), weights, True, 1, 0.0, train, len(cells) == 2, True)
         return _unpack_result(result, lstm)
-    if (varied or varied_lengths_method(x.device)) == "segments":
+    if (varied or varied_lengths_method(x.device)) == "padded":
         weights_by_direction = [cell.fused_weights() for cell in cells]
-        parts = list(state) if isinstance(state, LSTMState) else [state]
-        out, finals = segmented_layer(kernel, weights_by_direction, x, lengths, parts)
-        return out, LSTMState(*finals) if lstm else finals[0]
+        if isinstance(state, LSTMState):
+            out, (h, c) = segmented_layer(kernel, weights_by_direction, x, lengths, list(state))
+            return out, LSTMState(h, c)
+        return past_lengths_layer(kernel, weights_by_direction, x, lengths, state)
     return _packed_layer(kernel, cells, x, lengths, state)
 
 

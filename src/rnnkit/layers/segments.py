@@ -1,25 +1,33 @@
 """Sequences of different lengths through PyTorch's padded kernels, without packing.
 
-The padded kernels run every row of x (B, T, D) for all T steps. To keep the masked semantics
-of the readable loop (padded steps emit zeros; each sequence's final state is its state at its
-own length) without a PackedSequence, the rows are sorted by length, longest first, and time is
-cut at every distinct length:
+The padded kernels run every row of x (B, T, D) for all T steps. Two exact ways keep the
+masked semantics of the readable loop (padded steps emit zeros; each sequence's final state is
+its state at its own length) without a PackedSequence:
+
+Past the lengths (`past_lengths_layer`), for the cells whose state is their output (simple RNN,
+GRU: a<t> is both): one padded call per direction runs every row to T; outputs past each
+length are set to zero and each row's final state is read from its output at its own last
+step. Steps past a length change nothing the result reads, and the gradient reaching them is
+exactly zero. One call per direction, T steps per row.
+
+Time segments (`segmented_layer`), for the LSTM, whose memory cell c<t> the kernels return
+only as a call's final state: the rows are sorted by length, longest first, and time is cut at
+every distinct length,
 
     lengths 6 5 5 2  ->  segments [0, 2) on 4 rows, [2, 5) on 3 rows, [5, 6) on 1 row
 
-Each segment is one ordinary padded kernel call over the rows still running (a prefix of the
-sorted batch), starting from the state the previous segment ended in. A row whose length ends a
-segment takes that segment's final state as its own (h, and c for the LSTM) and stops; its
-outputs after its length are zeros. The backward direction of a bidirectional layer reads each
-sequence reversed within its own length (`reverse_within_lengths`), which leaves the padding at
-the end, runs forwards the same way, and has its outputs reversed back.
+Each segment is one padded kernel call over the rows still running (a prefix of the sorted
+batch), starting from the state the previous segment ended in; a row whose length ends a
+segment takes that call's final (h, c) as its own and stops; its outputs after its length are
+zeros. Work is sum_i T_i steps, in one call per distinct length and direction (a bucketed batch
+has few; each call costs a fixed overhead of about a weight-gradient's worth of memory traffic).
 
-Nothing is approximated: each step computes exactly what the one long call computes on those
-rows, so outputs, final states and gradients equal the readable loop's (tested in float64).
-The work is sum_i T_i steps, as for a packed sequence, in as many kernel calls per direction as
-there are distinct lengths; a length-bucketed batch has few. Every call is a padded one, whose
-CPU backward pass is the fast one (PyTorch's packed backward on the CPU is several times
-slower for the LSTM and GRU; see `benchmarks/layers.py`).
+The backward direction of a bidirectional layer reads each sequence reversed within its own
+length (`reverse_within_lengths`), which leaves the padding at the end, runs forwards the same
+way, and has its outputs reversed back. Nothing is approximated: outputs, final states and
+gradients equal the readable loop's (tests/test_fused_lengths.py, float64). Every call is a
+padded one, whose CPU backward pass is the fast one: PyTorch's packed backward on the CPU is
+several times slower for the LSTM and GRU (`benchmarks/layers.py`, varied-length section).
 """
 
 from __future__ import annotations
@@ -137,3 +145,36 @@ def segmented_layer(
         for i in range(len(state))
     ]
     return out, parts
+
+
+def past_lengths_layer(
+    kernel: Kernel,
+    weights: Sequence[list[Tensor]],
+    x: Tensor,
+    lengths: Tensor,
+    state: Tensor,
+) -> tuple[Tensor, Tensor]:
+    """One layer of a cell whose state is its output (simple RNN, GRU), one or two directions,
+    run past each sequence's length.
+
+    kernel: a padded fused kernel other than the LSTM's; weights: each direction's
+    [w_ih, w_hh, b_ih, b_hh]; x: (B, T, D); lengths: (B,) in [1, T]; state: (dirs, B, H)
+    -> outputs (B, T, dirs*H) (forward first, zeros past each length),
+       final state (dirs, B, H): each row's output at its own last step.
+    """
+    B, T = x.shape[:2]
+    lengths = lengths.to(x.device)
+    real = (torch.arange(T, device=x.device)[None, :] < lengths[:, None])[..., None]  # (B, T, 1)
+    last = (lengths - 1)[:, None, None]  # (B, 1, 1)
+    train = torch.is_grad_enabled()  # keep what the backward pass needs (see fused_layer)
+    outs, finals = [], []
+    for d, direction_weights in enumerate(weights):
+        reverse = d == 1
+        x_d = reverse_within_lengths(x, lengths) if reverse else x
+        out, _ = kernel(
+            x_d, state[d : d + 1], direction_weights, True, 1, 0.0, train, False, True
+        )  # (B, T, H), the steps past each length run on padding
+        finals.append(out.gather(1, last.expand(B, 1, out.shape[2])).squeeze(1))  # (B, H)
+        out = torch.where(real, out, 0.0)
+        outs.append(reverse_within_lengths(out, lengths) if reverse else out)
+    return torch.cat(outs, dim=-1), torch.stack(finals)  # (B, T, dirs*H), (dirs, B, H)
