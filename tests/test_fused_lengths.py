@@ -1,6 +1,6 @@
-"""The fused path over sequences of different lengths without packing (padded kernel calls:
-past the lengths for the simple RNN and GRU, time segments for the LSTM): equal to the
-readable loop in float64, on values, final states and gradients."""
+"""The fused path over sequences of different lengths without packing (one padded kernel call
+per direction, each row run past its length; `rnnkit.layers.padded`): equal to the readable
+loop in float64, on values, final states and gradients."""
 
 from __future__ import annotations
 
@@ -17,14 +17,15 @@ import rnnkit.layers.fused as fused_module
 from rnnkit.cells import LSTMState
 from rnnkit.layers import RNN
 from rnnkit.layers.fused import fused_layer, varied_lengths_method
-from rnnkit.layers.segments import Segment, plan_segments
+from rnnkit.layers.padded import HOLD_MARGIN, holding_weights, reverse_rows
+from rnnkit.layers.recurrent import reverse_within_lengths
 
 DT = torch.float64
 CELLS = ["rnn", "rnn_relu", "gru", "lstm"]
 T = 7
 LENGTHS = {
     "varied": [7, 2, 5, 1, 5],  # length 1, length T, a repeated length, unsorted
-    "equal_below_T": [4, 4, 4, 4, 4],  # one segment, shorter than T
+    "equal_below_T": [4, 4, 4, 4, 4],  # all shorter than T
     "ascending": [1, 2, 3, 6, 7],  # as a bucketed batch comes: sorted, shortest first
     "ones": [1, 1, 1, 1, 1],
 }
@@ -36,22 +37,17 @@ def _seed() -> None:
 
 
 @pytest.fixture
-def padded_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The name of the padded way each layer ran by, recorded by spies around them."""
-    calls: list[str] = []
-    for name in ("segmented_layer", "past_lengths_layer"):
-        real = getattr(fused_module, name)
+def padded_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per layer run by padded calls past the lengths, recorded by a spy."""
+    calls: list[int] = []
+    real = fused_module.past_lengths_layer
 
-        def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
-            calls.append(_name)
-            return _real(*args, **kwargs)
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
 
-        monkeypatch.setattr(fused_module, name, spy)
+    monkeypatch.setattr(fused_module, "past_lengths_layer", spy)
     return calls
-
-
-def padded_way(cell: str) -> str:
-    return "segmented_layer" if cell == "lstm" else "past_lengths_layer"
 
 
 def parts(state: object) -> list[torch.Tensor]:
@@ -90,7 +86,7 @@ CASES = list(itertools.product(CELLS, [1, 2], [False, True], ["concat", "sum"]))
 @pytest.mark.parametrize("lengths_name", sorted(LENGTHS))
 @pytest.mark.parametrize("cell,layers,bidirectional,merge", CASES)
 def test_padded_calls_equal_the_readable_loop(
-    padded_calls: list[str],
+    padded_calls: list[int],
     cell: str,
     layers: int,
     bidirectional: bool,
@@ -107,7 +103,7 @@ def test_padded_calls_equal_the_readable_loop(
 
     reference = run(rnn, x, lengths, state, "reference")
     fused = run(rnn, x, lengths, state, "fused")
-    assert padded_calls == [padded_way(cell)] * layers, "the CPU's fused path ran padded calls"
+    assert len(padded_calls) == layers, "the CPU's fused path ran padded calls"
     assert_all_close(fused, reference)
     out = fused[0]
     padded = torch.arange(T)[None, :] >= lengths[:, None]  # (B, T)
@@ -115,12 +111,12 @@ def test_padded_calls_equal_the_readable_loop(
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_lengths_all_equal_to_T_run_one_padded_call(padded_calls: list[str], cell: str) -> None:
+def test_lengths_all_equal_to_T_run_one_padded_call(padded_calls: list[int], cell: str) -> None:
     rnn = RNN(cell, 3, 4, bidirectional=True).to(DT)
     x = torch.randn(3, T, 3, dtype=DT)
     lengths = torch.full((3,), T)
     assert_all_close(run(rnn, x, lengths, None, "fused"), run(rnn, x, lengths, None, "reference"))
-    assert padded_calls == [], "no segments, nothing past a length when every length is T"
+    assert padded_calls == [], "nothing runs past a length when every length is T"
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -169,14 +165,59 @@ def test_the_cpu_runs_padded_calls_and_cuda_packing() -> None:
     assert varied_lengths_method(torch.device("cuda")) == "packing"
 
 
-def test_plan_segments_by_hand() -> None:
-    assert plan_segments([6, 5, 5, 2]) == [
-        Segment(start=0, end=2, rows=4, carry=3),
-        Segment(start=2, end=5, rows=3, carry=1),
-        Segment(start=5, end=6, rows=1, carry=0),
-    ]
-    assert plan_segments([3, 3]) == [Segment(0, 3, 2, 0)]
-    assert plan_segments([1]) == [Segment(0, 1, 1, 0)]
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_whatever_the_padding_holds_changes_nothing(cell: str, bidirectional: bool) -> None:
+    """Huge values on padded steps (the LSTM's gates must still saturate) and a large initial
+    state: the same results as the readable loop, which never reads padding."""
+    rnn = RNN(cell, 3, 4, bidirectional=bidirectional).to(DT)
+    with torch.no_grad():
+        for p in rnn.parameters():
+            p.mul_(4.0)
+    lengths = torch.tensor(LENGTHS["varied"])
+    x = torch.randn(5, T, 3, dtype=DT)
+    x[torch.arange(T)[None, :] >= lengths[:, None]] = 1e6
+    h0 = 30 * torch.randn(rnn.num_directions, 5, 4, dtype=DT)
+    state = LSTMState(h0, 30 * torch.randn_like(h0)) if cell == "lstm" else h0
+    fused = run(rnn, x, lengths, state, "fused")
+    assert all(torch.isfinite(t).all() for t in fused)
+    assert_all_close(fused, run(rnn, x, lengths, state, "reference"))
+
+
+def test_float32_lstm_through_onednn_agrees_with_packing() -> None:
+    """float32 runs PyTorch's oneDNN LSTM kernels, whose sigmoid must saturate exactly too."""
+    rnn = RNN("lstm", 8, 16, bidirectional=True)
+    cells = list(rnn.cells)
+    lengths = torch.tensor([9, 3, 9, 1, 6, 6])
+    x = torch.randn(6, 9, 8)
+    state = LSTMState(torch.randn(2, 6, 16), torch.randn(2, 6, 16))
+    results = []
+    for varied in ("padded", "packing"):
+        rnn.zero_grad()
+        xi = x.clone().requires_grad_(True)
+        out, final = fused_layer(cells, xi, lengths, state, varied=varied)  # type: ignore[arg-type]
+        (out.pow(2).sum() + final.a.sum() + 2 * final.c.sum()).backward()
+        grads = [p.grad.clone() for p in rnn.parameters()]  # type: ignore[union-attr]
+        results.append([out, *final, xi.grad, *grads])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_holding_weights_push_the_input_and_forget_gates_past_their_reach() -> None:
+    H = 3
+    w_ih, w_hh = torch.randn(4 * H, 2), torch.randn(4 * H, H)
+    b_ih, b_hh = torch.randn(4 * H), torch.randn(4 * H)
+    held = holding_weights([w_ih, w_hh, b_ih, b_hh])
+    assert held is not None
+    assert torch.equal(held[0][:, :2], w_ih) and held[1:] == [w_hh, b_ih, b_hh]
+    column = held[0][:, 2]
+    reach = max(float(w_hh[r].abs().sum() + (b_ih[r] + b_hh[r]).abs()) for r in range(2 * H))
+    S = reach + HOLD_MARGIN
+    torch.testing.assert_close(column[:H], torch.full((H,), -S))  # input gate shut
+    torch.testing.assert_close(column[H : 2 * H], torch.full((H,), S))  # forget gate open
+    assert (column[2 * H :] == 0).all(), "g and o are left alone"
+    huge = [w.half() for w in (w_ih, torch.full_like(w_hh, 3e4), b_ih, b_hh)]  # sums > 65,504
+    assert holding_weights(huge) is None, "a column float16 cannot hold means: pack instead"
 
 
 @settings(max_examples=60, deadline=None, derandomize=True, database=None)
@@ -197,3 +238,22 @@ def test_padded_calls_equal_the_readable_loop_for_any_lengths(
     x = torch.randn(len(lengths), t, 2, dtype=DT)
     L = torch.tensor(lengths)
     assert_all_close(run(rnn, x, L, None, "fused"), run(rnn, x, L, None, "reference"))
+
+
+@pytest.mark.parametrize("layout", ["batch_major", "time_major", "strided"])
+def test_reverse_rows_equals_reverse_within_lengths(layout: str) -> None:
+    lengths = torch.tensor([3, 5, 1, 4])
+    if layout == "time_major":  # as a kernel's batch_first outputs lie in memory
+        x = torch.randn(5, 4, 2, dtype=DT).transpose(0, 1)
+    elif layout == "strided":
+        x = torch.randn(4, 5, 4, dtype=DT)[:, :, ::2]
+    else:
+        x = torch.randn(4, 5, 2, dtype=DT)
+    x.requires_grad_(True)
+    got = reverse_rows(x, lengths)
+    torch.testing.assert_close(got, reverse_within_lengths(x, lengths), rtol=0, atol=0)
+    assert torch.equal(got[1], x[1].flip(0)), "a full-length row is simply flipped"
+    assert torch.equal(got[0, 3:], x[0, 3:]), "padding stays where it was"
+    weights = torch.randn_like(got)
+    (grad,) = torch.autograd.grad((got * weights).sum(), x)
+    torch.testing.assert_close(grad, reverse_within_lengths(weights, lengths), rtol=0, atol=0)

@@ -10,10 +10,9 @@ ways, both giving exactly the masked semantics of the readable loop: padded step
 each sequence's final state is taken at its own length, and the backward direction reads each
 sequence backwards within its own length.
 
-  padded    padded kernel calls only (`rnnkit.layers.segments`): the simple RNN and the GRU
-            run one call per direction past the lengths and read each final state from the
-            outputs; the LSTM runs one call per time segment between distinct lengths. The
-            CPU's choice, where PyTorch's packed backward pass is slow for the gated cells.
+  padded    one padded kernel call per direction, each row run past its length and read only
+            up to it (`rnnkit.layers.padded`); the CPU's choice, where PyTorch's packed
+            backward pass is slow for the LSTM
   packing   one call over a PackedSequence; the GPU's choice (cuDNN runs packed sequences
             natively, in one call)
 """
@@ -28,7 +27,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.cells.base import AnyCell, LSTMState, State, map_state
-from rnnkit.layers.segments import past_lengths_layer, segmented_layer
+from rnnkit.layers.padded import holding_weights, past_lengths_layer
 
 KERNELS: dict[str, Callable[..., tuple[Tensor, ...]]] = {
     "rnn_tanh": torch.rnn_tanh,
@@ -84,11 +83,13 @@ def fused_layer(
         result = kernel(x, _hx(state), weights, True, 1, 0.0, train, len(cells) == 2, True)
         return _unpack_result(result, lstm)
     if (varied or varied_lengths_method(x.device)) == "padded":
-        weights_by_direction = [cell.fused_weights() for cell in cells]
-        if isinstance(state, LSTMState):
-            out, (h, c) = segmented_layer(kernel, weights_by_direction, x, lengths, list(state))
-            return out, LSTMState(h, c)
-        return past_lengths_layer(kernel, weights_by_direction, x, lengths, state)
+        by_direction = [cell.fused_weights() for cell in cells]
+        held = [holding_weights(w) if lstm else w for w in by_direction]
+        runnable = [w for w in held if w is not None]
+        if len(runnable) == len(held):  # None: the LSTM's holding column overflows the dtype
+            parts = list(state) if isinstance(state, LSTMState) else [state]
+            out, finals = past_lengths_layer(kernel, runnable, x, lengths, parts)
+            return out, LSTMState(*finals) if lstm else finals[0]
     return _packed_layer(kernel, cells, x, lengths, state)
 
 
