@@ -13,13 +13,13 @@ fused/torch <= 1.05 and reference/fused <= 3.0.
 
 The varied-length section (`--section varied`) times one training step over a batch whose
 lengths are uniform in [T/2, T], bucketed as the trainers batch (rnnkit.data.BucketBatcher over
-50 batches' worth of lengths; the batch with the most distinct lengths is taken), uni- and
+50 batches' worth of lengths; the batch with the most padding is taken), uni- and
 bidirectional, in four ways:
 
   ceiling    the same batch cut to its longest length, without lengths: one padded kernel call
-  fused      rnnkit's fused execution with lengths (time segments on the CPU, packing on CUDA)
+  fused      rnnkit's fused execution with lengths (padded calls on the CPU, packing on CUDA)
   packed     torch.nn over pack_padded_sequence (packing and unpacking included)
-  reference  rnnkit's readable loop, what execution='auto' ran before the segments existed
+  reference  rnnkit's readable loop, what execution='auto' ran there before the padded calls
 
 Targets (CPU): fused/ceiling <= 1.1, packed/fused >= 2 and reference/fused >= 2.
 
@@ -142,12 +142,12 @@ def verdict(fused_ratio: float, reference_ratio: float) -> str:
 def batch_lengths(shape: Shape, bucket: bool, seed: int = 0) -> list[int]:
     """A batch of B lengths as the trainers make it: 50 batches' worth of lengths uniform in
     [T/2, T], batched by `BucketBatcher` (bucketed by length, or plain random batches when not
-    `bucket`); of its batches, the one with the most distinct lengths (the most kernel calls
-    for the segments), in the batcher's order (bucketed: shortest first)."""
+    `bucket`); of its batches, the one with the most padding (the widest spread of lengths: the
+    most work for the padded calls, the least for packing), in the batcher's order."""
     generator = torch.Generator().manual_seed(seed)
     pool = torch.randint(shape.T // 2, shape.T + 1, (50 * shape.B,), generator=generator)
     batches = BucketBatcher(pool, shape.B, seed=seed, bucket=bucket).batches(0)
-    widest = max(batches, key=lambda batch: len(set(pool[batch].tolist())))
+    widest = max(batches, key=lambda b: len(b) * int(pool[b].max()) - int(pool[b].sum()))
     return [int(n) for n in pool[widest].tolist()]
 
 
@@ -197,7 +197,7 @@ def varied_row(
         and reference >= VARIED_SPEEDUP
     )
     return [
-        f"{shape_name} {min(lengths)}-{max(lengths)} ({len(set(lengths))})",
+        f"{shape_name}: {min(lengths)}-{max(lengths)}",
         cell + (" bi" if bidirectional else ""),
         *(f"{ms[k]:.1f}" for k in ["ceiling", "fused", "packed", "reference"]),
         f"{over_ceiling:.2f}",
@@ -209,7 +209,7 @@ def varied_row(
 
 def run_varied(shapes: list[str], cells: list[str], setting: Setting, bucket: bool) -> None:
     header = [
-        "shape lengths (distinct)",
+        "shape: lengths",
         "cell",
         "ceiling ms",
         "fused ms",

@@ -207,17 +207,21 @@ def test_holding_weights_push_the_input_and_forget_gates_past_their_reach() -> N
     H = 3
     w_ih, w_hh = torch.randn(4 * H, 2), torch.randn(4 * H, H)
     b_ih, b_hh = torch.randn(4 * H), torch.randn(4 * H)
-    held = holding_weights([w_ih, w_hh, b_ih, b_hh])
+    held = holding_weights([w_ih, w_hh, b_ih, b_hh], x_reach=2.5)
     assert held is not None
     assert torch.equal(held[0][:, :2], w_ih) and held[1:] == [w_hh, b_ih, b_hh]
     column = held[0][:, 2]
-    reach = max(float(w_hh[r].abs().sum() + (b_ih[r] + b_hh[r]).abs()) for r in range(2 * H))
+    reach = max(
+        float(2.5 * w_ih[r].abs().sum() + w_hh[r].abs().sum() + (b_ih[r] + b_hh[r]).abs())
+        for r in range(2 * H)
+    )
     S = reach + HOLD_MARGIN
     torch.testing.assert_close(column[:H], torch.full((H,), -S))  # input gate shut
     torch.testing.assert_close(column[H : 2 * H], torch.full((H,), S))  # forget gate open
     assert (column[2 * H :] == 0).all(), "g and o are left alone"
     huge = [w.half() for w in (w_ih, torch.full_like(w_hh, 3e4), b_ih, b_hh)]  # sums > 65,504
-    assert holding_weights(huge) is None, "a column float16 cannot hold means: pack instead"
+    assert holding_weights(huge, 1.0) is None, "a column float16 cannot hold means: pack"
+    assert holding_weights([w_ih, w_hh, b_ih, b_hh], float("inf")) is None, "x holds inf"
 
 
 @settings(max_examples=60, deadline=None, derandomize=True, database=None)

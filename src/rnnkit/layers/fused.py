@@ -84,7 +84,11 @@ def fused_layer(
         return _unpack_result(result, lstm)
     if (varied or varied_lengths_method(x.device)) == "padded":
         by_direction = [cell.fused_weights() for cell in cells]
-        held = [holding_weights(w) if lstm else w for w in by_direction]
+        if lstm:
+            x_reach = float(torch.linalg.vector_norm(x.detach(), float("inf")))  # max |x|
+            held = [holding_weights(w, x_reach) for w in by_direction]
+        else:
+            held = list(by_direction)
         runnable = [w for w in held if w is not None]
         if len(runnable) == len(held):  # None: the LSTM's holding column overflows the dtype
             parts = list(state) if isinstance(state, LSTMState) else [state]

@@ -11,10 +11,10 @@ up to the length computed:
 - the LSTM's memory cell c<t> leaves the kernel only as the final state of the call, so the
   padded steps are made to hold it: x gains one feature, 1 on padded steps and 0 on real ones,
   and W_ax one column (`holding_weights`) adding -S to the input gate's and +S to the forget
-  gate's pre-activation. There sigmoid gives exactly 0 and 1 (S exceeds the pre-activation's
-  reach by HOLD_MARGIN, and the padded inputs are zeroed), so c<t> = 1 * c<t-1> + 0 * g<t>
-  keeps the value it had at the length bit for bit, and the kernel's final c is each row's
-  c at its own length. On real steps the new feature is 0 and adds exactly 0.
+  gate's pre-activation. There sigmoid gives exactly 0 and 1 (S exceeds by HOLD_MARGIN all
+  that x, a<t-1> and the biases can add), so c<t> = 1 * c<t-1> + 0 * g<t> keeps the value it
+  had at the length bit for bit, and the kernel's final c is each row's c at its own length.
+  On real steps the new feature is 0 and adds exactly 0.
 
 The gradient through the padded steps is exactly zero (sigmoid' = s(1 - s) = 0 at 0 and 1), so
 values and gradients equal the readable loop's (tests/test_fused_lengths.py, float64; float32
@@ -42,18 +42,20 @@ HOLD_MARGIN = 1000.0
 sigmoid(-1000) is exactly 0 and sigmoid(1000) exactly 1 in float16, 32 and 64."""
 
 
-def holding_weights(weights: Sequence[Tensor]) -> list[Tensor] | None:
+def holding_weights(weights: Sequence[Tensor], x_reach: float) -> list[Tensor] | None:
     """An LSTM cell's kernel weights [w_ih, w_hh, b_ih, b_hh] (gates i, f, g, o) with w_ih
     widened by the holding column (see the module docstring): (4H, D) -> (4H, D + 1).
 
-    S = max over the i and f rows of |b_ih + b_hh| + sum |w_hh|, the most that the biases and
-    a<t-1> in [-1, 1] can move those pre-activations, plus HOLD_MARGIN. None when S is not
-    finite in the weights' dtype (then the caller packs instead).
+    x_reach: the largest |x| the layer reads (padded steps included). S = the most that x,
+    a<t-1> in [-1, 1] and the biases can move the i and f pre-activations (max over those rows
+    of |b_ih + b_hh| + x_reach * sum |w_ih| + sum |w_hh|), plus HOLD_MARGIN. None when S is
+    not finite in the weights' dtype (then the caller packs instead).
     """
     w_ih, w_hh, b_ih, b_hh = weights
     H = w_hh.shape[1]
     with torch.no_grad():
-        reach = (w_hh.abs().sum(dim=1) + (b_ih + b_hh).abs())[: 2 * H].max()
+        rows = (b_ih + b_hh).abs() + x_reach * w_ih.abs().sum(dim=1) + w_hh.abs().sum(dim=1)
+        reach = rows[: 2 * H].max()  # (4H,) -> the i and f rows
     S = float(reach) + HOLD_MARGIN
     if not S < torch.finfo(w_ih.dtype).max:
         return None
@@ -84,7 +86,7 @@ def past_lengths_layer(
     real = (torch.arange(T, device=x.device)[None, :] < lengths[:, None])[..., None]  # (B, T, 1)
     if lstm:
         padded = (~real).to(x.dtype)  # (B, T, 1): the holding feature
-        x = torch.cat([torch.where(real, x, 0.0), padded], dim=-1)  # (B, T, D + 1)
+        x = torch.cat([x, padded], dim=-1)  # (B, T, D + 1)
     last = (lengths - 1)[:, None, None]  # (B, 1, 1)
     train = torch.is_grad_enabled()  # keep what the backward pass needs (see fused_layer)
     outs, finals = [], []
