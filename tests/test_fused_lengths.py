@@ -261,3 +261,16 @@ def test_reverse_rows_equals_reverse_within_lengths(layout: str) -> None:
     weights = torch.randn_like(got)
     (grad,) = torch.autograd.grad((got * weights).sum(), x)
     torch.testing.assert_close(grad, reverse_within_lengths(weights, lengths), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_auto_trains_over_varied_lengths_on_the_cpu_with_padded_calls(
+    padded_calls: list[int], cell: str
+) -> None:
+    rnn = RNN(cell, 3, 4, num_layers=2).to(DT)
+    x = torch.randn(5, T, 3, dtype=DT)
+    lengths = torch.tensor(LENGTHS["varied"])
+    assert rnn.resolve_execution(x=x, lengths=lengths) == "fused"
+    auto = run(rnn, x, lengths, None, "auto")
+    assert len(padded_calls) == 2, "both layers ran padded calls past the lengths"
+    assert_all_close(auto, run(rnn, x, lengths, None, "reference"))

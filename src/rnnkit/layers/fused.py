@@ -85,7 +85,8 @@ def fused_layer(
     if (varied or varied_lengths_method(x.device)) == "padded":
         by_direction = [cell.fused_weights() for cell in cells]
         if lstm:
-            x_reach = float(torch.linalg.vector_norm(x.detach(), float("inf")))  # max |x|
+            low, high = torch.aminmax(x.detach())  # one pass (vector_norm(inf) is 10x slower)
+            x_reach = max(-float(low), float(high))  # max |x|
             held = [holding_weights(w, x_reach) for w in by_direction]
         else:
             held = list(by_direction)
