@@ -203,7 +203,7 @@ def test_float32_lstm_through_onednn_agrees_with_packing() -> None:
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
-def test_holding_weights_push_the_input_and_forget_gates_past_their_reach() -> None:
+def test_holding_weights_push_the_gates_past_their_reach() -> None:
     H = 3
     w_ih, w_hh = torch.randn(4 * H, 2), torch.randn(4 * H, H)
     b_ih, b_hh = torch.randn(4 * H), torch.randn(4 * H)
@@ -213,12 +213,13 @@ def test_holding_weights_push_the_input_and_forget_gates_past_their_reach() -> N
     column = held[0][:, 2]
     reach = max(
         float(2.5 * w_ih[r].abs().sum() + w_hh[r].abs().sum() + (b_ih[r] + b_hh[r]).abs())
-        for r in range(2 * H)
+        for r in range(4 * H)
     )
     S = reach + HOLD_MARGIN
     torch.testing.assert_close(column[:H], torch.full((H,), -S))  # input gate shut
     torch.testing.assert_close(column[H : 2 * H], torch.full((H,), S))  # forget gate open
-    assert (column[2 * H :] == 0).all(), "g and o are left alone"
+    assert (column[2 * H : 3 * H] == 0).all(), "g is left alone"
+    torch.testing.assert_close(column[3 * H :], torch.full((H,), -S))  # output gate shut
     huge = [w.half() for w in (w_ih, torch.full_like(w_hh, 3e4), b_ih, b_hh)]  # sums > 65,504
     assert holding_weights(huge, 1.0) is None, "a column float16 cannot hold means: pack"
     assert holding_weights([w_ih, w_hh, b_ih, b_hh], float("inf")) is None, "x holds inf"
