@@ -107,7 +107,8 @@ def past_lengths_layer(
             out = torch.where(real_tm, out.transpose(0, 1), 0.0).transpose(0, 1)  # (B, T, H)
         outs.append(reverse_rows(out, lengths) if reverse else out)
     parts = [torch.stack([final[i] for final in finals]) for i in range(len(state))]
-    return torch.cat(outs, dim=-1), parts  # (B, T, dirs*H), each part (dirs, B, H)
+    out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)  # (B, T, dirs*H)
+    return out, parts  # parts: each (dirs, B, H)
 
 
 def reverse_rows(x: Tensor, lengths: Tensor) -> Tensor:
