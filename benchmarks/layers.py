@@ -186,8 +186,14 @@ def bench_varied(
 
 
 def varied_row(
-    shape_name: str, cell: str, bidirectional: bool, ms: dict[str, float], lengths: list[int]
+    shape_name: str,
+    cell: str,
+    bidirectional: bool,
+    ms: dict[str, float],
+    lengths: list[int],
+    on_cpu: bool,
 ) -> list[str]:
+    """One table row; the targets are the CPU's (the GPU packs, natively)."""
     over_ceiling = ms["fused"] / ms["ceiling"]
     packed = ms["packed"] / ms["fused"]
     reference = ms["reference"] / ms["fused"]
@@ -203,7 +209,7 @@ def varied_row(
         f"{over_ceiling:.2f}",
         f"{packed:.2f}",
         f"{reference:.2f}",
-        "PASS" if met else "FAIL",
+        ("PASS" if met else "FAIL") if on_cpu else "-",
     ]
 
 
@@ -226,7 +232,8 @@ def run_varied(shapes: list[str], cells: list[str], setting: Setting, bucket: bo
         for cell in cells:
             for bidirectional in (False, True):
                 ms = bench_varied(SHAPES[s], cell, bidirectional, lengths, setting)
-                rows.append(varied_row(s, cell, bidirectional, ms, lengths))
+                on_cpu = setting.device.type == "cpu"
+                rows.append(varied_row(s, cell, bidirectional, ms, lengths, on_cpu))
                 print(markdown_table(header, rows[-1:]).splitlines()[-1], flush=True)
     print()
     print(markdown_table(header, rows))
