@@ -27,6 +27,13 @@ One padded call per direction, whatever the lengths: its CPU backward pass is th
 (PyTorch's packed backward on the CPU is several times slower for the LSTM), and no call pays
 the kernels' fixed cost more than once. The price is the padded steps' work, which a
 length-bucketed batch keeps small. Figures: `benchmarks/layers.py`, varied-length section.
+
+Time segments (rows sorted by length, one call per distinct length over the rows still
+running, each row's (h, c) taken as the final state of the call its length ends) do no padded
+work, but each extra call has a fixed cost, measured with torch 2.13 on one thread at about
+0.5 ms forward + backward for an LSTM-64 and 17 ms for an LSTM-512 (oneDNN's setup and a
+full weight gradient per call): 1.3x the padded ceiling on a bucketed batch of the small shape
+against 1.05-1.15x here, and far more on an unbucketed batch with tens of distinct lengths.
 """
 
 from __future__ import annotations
