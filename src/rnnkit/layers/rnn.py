@@ -141,19 +141,23 @@ class RNN(nn.Module):
         'fused' and 'reference' are run as asked ('fused' raises when a cell has no fused
         kernel). 'auto' runs fused whenever every cell has a kernel, training over sequences of
         different lengths on the CPU included: there the fused path runs padded kernel calls
-        past the lengths (`rnnkit.layers.padded`), which beat both PyTorch's packed kernels
-        and the readable loop. Measured with `benchmarks/layers.py --section varied --threads
-        1` (torch 2.13, a bucketed batch with lengths in [T/2, T], forward + backward, time
-        relative to the padded fused call; the machine shared with other jobs):
+        past the lengths (`rnnkit.layers.padded`). Measured with `benchmarks/layers.py
+        --section varied --threads 1 --repeats 7` (torch 2.13, forward + backward, a bucketed
+        batch with lengths in [T/2, T], uni and bi, shapes small, sentiment and fastrnns; the
+        fused call over the same batch cut to its longest length without lengths (ceiling),
+        then packed and loop time over fused; a 2-core machine shared with other jobs: +-15%):
 
-            cell (shapes small, sentiment, fastrnns)  padded fused   packed   readable loop
-            LSTM, uni and bi                           1.01-1.19     2.0-4.5   1.3-4.4
-            GRU                                        0.88-1.05     1.4-1.7   1.0-1.8
-            simple RNN                                 0.99-1.13     1.2-1.9   0.8-1.9
+            cell         fused/ceiling   packed torch.nn   readable loop
+            LSTM         0.93-1.10       1.9-4.8           1.4-4.4
+            GRU          0.95-1.39       1.2-2.1           1.0-1.8
+            simple RNN   0.98-1.24       1.3-1.9           0.95-2.1
 
-        (until then 'auto' ran the readable loop for LSTM and GRU training on the CPU with
-        varied lengths, to avoid the packed backward). x and lengths do not change the answer
-        today; they are taken so a caller can ask about the call it is about to make.
+        Padded calls beat packing everywhere and the readable loop everywhere but at the
+        fastrnns shape, where the GRU and simple RNN tie with it (1.0-1.05 and 0.95-1.0).
+        Until then 'auto' ran the readable loop for the LSTM and GRU training on the CPU over
+        varied lengths, to avoid PyTorch's slow packed backward. x and lengths do not change
+        the answer today; they are taken so a caller can ask about the call it is about to
+        make.
         """
         choice = execution or self.execution
         fusable = all(supports_fused(c) for c in self.cells)  # type: ignore[arg-type]
