@@ -223,6 +223,10 @@ def test_holding_weights_push_the_gates_past_their_reach() -> None:
     huge = [w.half() for w in (w_ih, torch.full_like(w_hh, 3e4), b_ih, b_hh)]  # sums > 65,504
     assert holding_weights(huge, 1.0) is None, "a column float16 cannot hold means: pack"
     assert holding_weights([w_ih, w_hh, b_ih, b_hh], float("inf")) is None, "x holds inf"
+    with torch.autocast("cpu", dtype=torch.float16):  # the kernel would run in float16
+        assert holding_weights([w_ih, 3e4 * w_hh.abs(), b_ih, b_hh], 1.0) is None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert holding_weights([w_ih, 3e4 * w_hh.abs(), b_ih, b_hh], 1.0) is not None
 
 
 @settings(max_examples=60, deadline=None, derandomize=True, database=None)
@@ -275,3 +279,20 @@ def test_auto_trains_over_varied_lengths_on_the_cpu_with_padded_calls(
     auto = run(rnn, x, lengths, None, "auto")
     assert len(padded_calls) == 2, "both layers ran padded calls past the lengths"
     assert_all_close(auto, run(rnn, x, lengths, None, "reference"))
+
+
+def test_bfloat16_autocast_lstm_agrees_with_packing() -> None:
+    """The trainers' bf16 precision runs the kernels under autocast; the holding column must
+    still shut and open the gates in bfloat16."""
+    rnn = RNN("lstm", 8, 16, bidirectional=True)
+    cells = list(rnn.cells)
+    lengths = torch.tensor([9, 3, 9, 1, 6, 6])
+    x = 20 * torch.randn(6, 9, 8)
+    state = LSTMState(torch.zeros(2, 6, 16), torch.zeros(2, 6, 16))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        padded, held = fused_layer(cells, x, lengths, state, varied="padded")  # type: ignore[arg-type]
+        packed, final = fused_layer(cells, x, lengths, state, varied="packing")  # type: ignore[arg-type]
+    assert (padded[torch.arange(9)[None, :] >= lengths[:, None]] == 0).all()
+    torch.testing.assert_close(padded.float(), packed.float(), rtol=0.02, atol=0.02)
+    for a, b in zip(held, final):
+        torch.testing.assert_close(a.float(), b.float(), rtol=0.02, atol=0.02)

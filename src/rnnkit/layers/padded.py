@@ -57,7 +57,7 @@ def holding_weights(weights: Sequence[Tensor], x_reach: float) -> list[Tensor] |
     x_reach: the largest |x| the layer reads (padded steps included). S = the most that x,
     a<t-1> in [-1, 1] and the biases can move a gate's pre-activation (max over the rows of
     |b_ih + b_hh| + x_reach * sum |w_ih| + sum |w_hh|), plus HOLD_MARGIN. None when S is not
-    finite in the weights' dtype (then the caller packs instead).
+    finite in the weights' dtype or the autocast dtype (then the caller packs instead).
     """
     w_ih, w_hh, b_ih, b_hh = weights
     H = w_hh.shape[1]
@@ -65,7 +65,11 @@ def holding_weights(weights: Sequence[Tensor], x_reach: float) -> list[Tensor] |
         rows = (b_ih + b_hh).abs() + x_reach * w_ih.abs().sum(dim=1) + w_hh.abs().sum(dim=1)
         reach = rows.max()
     S = float(reach) + HOLD_MARGIN
-    if not S < torch.finfo(w_ih.dtype).max:
+    device = w_ih.device.type
+    kernel_dtype = (  # under autocast the kernel runs in the autocast dtype
+        torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else w_ih.dtype
+    )
+    if not S < min(torch.finfo(w_ih.dtype).max, torch.finfo(kernel_dtype).max):
         return None
     column = w_ih.new_zeros(4 * H, 1)
     column[:H] = -S  # input gate: i = sigmoid(... - S) = 0, nothing is written to c
