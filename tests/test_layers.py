@@ -179,29 +179,26 @@ def fused_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-def test_auto_avoids_the_packed_cpu_kernels_only_when_training_on_varied_lengths(
-    fused_calls: list[int],
-) -> None:
-    calls = fused_calls
+def test_auto_runs_fused_when_training_on_varied_lengths(fused_calls: list[int]) -> None:
     rnn = RNN("lstm", 3, 4)
     x = torch.randn(2, 5, 3)
-    rnn(x, torch.tensor([5, 2]))
-    assert calls == [], "training over varied lengths on the CPU runs the readable loop"
+    rnn(x, torch.tensor([5, 2]))  # the CPU's fused path runs padded calls, not packing
     rnn(x, torch.tensor([5, 5]))
     with torch.no_grad():
         rnn(x, torch.tensor([5, 2]))
-    rnn(x, torch.tensor([5, 2]), execution="fused")
-    assert len(calls) == 3, "equal lengths, inference and an explicit 'fused' stay fused"
+    rnn(x, torch.tensor([5, 2]), execution="reference")
+    assert len(fused_calls) == 3, "varied and equal lengths, training and inference: fused"
 
 
 # (cell, lengths with T = 5, autograd recording, execution asked) -> what runs
 EXECUTION_CASES = [
-    ("lstm", [5, 2], True, "auto", "reference"),  # the slow packed CPU backward is avoided
-    ("gru", [4, 4], True, "auto", "reference"),  # all shorter than T: still packed
+    ("lstm", [5, 2], True, "auto", "fused"),  # padded calls past the lengths, no packing
+    ("gru", [4, 4], True, "auto", "fused"),  # all shorter than T
     ("lstm", [5, 5], True, "auto", "fused"),  # equal lengths need no packing
     ("lstm", None, True, "auto", "fused"),
     ("lstm", [5, 2], False, "auto", "fused"),  # inference
-    ("rnn", [5, 2], True, "auto", "fused"),  # not gated: packed is fast enough
+    ("rnn", [5, 2], True, "auto", "fused"),
+    ("lstm", [5, 2], True, "reference", "reference"),  # asked for explicitly
     ("lstm", [5, 2], True, "fused", "fused"),  # asked for explicitly
     ("rnn_relu", None, True, "reference", "reference"),
 ]
@@ -226,11 +223,10 @@ def test_resolve_execution_says_what_forward_runs(
     assert fused_calls == ([1, 1] if expected == "fused" else []), "forward ran what it was told"
 
 
-def test_resolve_execution_needs_the_inputs_to_judge_lengths() -> None:
+def test_resolve_execution_answers_with_or_without_the_inputs() -> None:
     rnn = RNN("lstm", 3, 4)
-    assert rnn.resolve_execution() == "fused"  # no inputs: sequences that all run to T
-    with pytest.raises(ValueError, match="give x with lengths"):
-        rnn.resolve_execution(lengths=torch.tensor([5, 2]))
+    assert rnn.resolve_execution() == "fused"
+    assert rnn.resolve_execution(lengths=torch.tensor([5, 2])) == "fused"
 
 
 def test_every_registered_cell_has_a_fused_kernel() -> None:

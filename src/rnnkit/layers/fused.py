@@ -5,21 +5,29 @@ cuDNN on the GPU, ATen (with oneDNN where it applies) on the CPU. These are the 
 the readable loop in `rnnkit.layers.recurrent` are two executions of one set of weights, and
 the tests hold them equal on values and gradients.
 
-Variable lengths go through a packed sequence internally (the public API stays padded plus
-`lengths`), which gives exactly the masked semantics of the readable loop: padded steps emit
-zeros and each sequence's final state is taken at its own length; the backward direction reads
-each sequence backwards within its own length.
+Sequences of different lengths (the public API stays padded plus `lengths`) run one of two
+ways, both giving exactly the masked semantics of the readable loop: padded steps emit zeros,
+each sequence's final state is taken at its own length, and the backward direction reads each
+sequence backwards within its own length.
+
+  padded    one padded kernel call per direction, each row run past its length and read only
+            up to it (`rnnkit.layers.padded`); the CPU's choice, where PyTorch's packed
+            backward pass is slow for the LSTM
+  packing   one call over a PackedSequence; the GPU's choice (cuDNN runs packed sequences
+            natively, in one call)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.cells.base import AnyCell, LSTMState, State, map_state
+from rnnkit.layers.padded import holding_weights, past_lengths_layer
 
 KERNELS: dict[str, Callable[..., tuple[Tensor, ...]]] = {
     "rnn_tanh": torch.rnn_tanh,
@@ -39,45 +47,81 @@ def supports_fused(cell: AnyCell) -> bool:
     return getattr(cell, "fused_kind", None) in KERNELS
 
 
+VariedLengths = Literal["padded", "packing"]
+"""How the fused path runs sequences of different lengths (see the module docstring)."""
+
+
+def varied_lengths_method(device: torch.device) -> VariedLengths:
+    """The fused path's way with varied lengths on `device`: packing on the GPU, padded calls
+    elsewhere (measured on the CPU in `benchmarks/layers.py`, varied-length section)."""
+    return "packing" if device.type == "cuda" else "padded"
+
+
 def fused_layer(
     cells: Sequence[AnyCell],
     x: Tensor,
     lengths: Tensor | None,
     state: State,
+    varied: VariedLengths | None = None,
 ) -> tuple[Tensor, State]:
     """Run one layer of one cell (unidirectional) or two cells (forward, backward) fused.
 
     x: (B, T, D); lengths: (B,) or None (every sequence has length T);
     state: (dirs, B, H) or LSTMState of two such -> outputs (B, T, dirs*H), final state like
     `state`. The two directions' outputs are concatenated, forward first.
+    varied: how sequences of different lengths run, 'padded' or 'packing'; None picks by
+    device (`varied_lengths_method`). All lengths equal to T need neither: one padded call.
     """
     kernel = KERNELS[cells[0].fused_kind]
-    weights = [w for cell in cells for w in cell.fused_weights()]
-    bidirectional = len(cells) == 2
     lstm = isinstance(state, LSTMState)
     T = x.shape[1]
-
-    # `train` asks the kernel to keep what its backward pass needs (cuDNN refuses a backward
-    # without it); dropout is 0 here, so the flag changes nothing else.
-    train = torch.is_grad_enabled()
     if lengths is None or bool((lengths == T).all()):
-        result = kernel(x, _hx(state), weights, True, 1, 0.0, train, bidirectional, True)
+        weights = [w for cell in cells for w in cell.fused_weights()]
+        # `train` asks the kernel to keep what its backward pass needs (cuDNN refuses a
+        # backward without it); dropout is 0 here, so the flag changes nothing else.
+        train = torch.is_grad_enabled()
+        result = kernel(x, _hx(state), weights, True, 1, 0.0, train, len(cells) == 2, True)
         return _unpack_result(result, lstm)
+    if (varied or varied_lengths_method(x.device)) == "padded":
+        by_direction = [cell.fused_weights() for cell in cells]
+        if lstm:
+            low, high = torch.aminmax(x.detach())  # one pass (vector_norm(inf) is 10x slower)
+            x_reach = max(-float(low), float(high))  # max |x|
+            held = [holding_weights(w, x_reach) for w in by_direction]
+        else:
+            held = list(by_direction)
+        runnable = [w for w in held if w is not None]
+        if len(runnable) == len(held):  # None: the LSTM's holding column overflows the dtype
+            parts = list(state) if isinstance(state, LSTMState) else [state]
+            out, finals = past_lengths_layer(kernel, runnable, x, lengths, parts)
+            return out, LSTMState(*finals) if lstm else finals[0]
+    return _packed_layer(kernel, cells, x, lengths, state)
 
+
+def _packed_layer(
+    kernel: Callable[..., tuple[Tensor, ...]],
+    cells: Sequence[AnyCell],
+    x: Tensor,
+    lengths: Tensor,
+    state: State,
+) -> tuple[Tensor, State]:
+    """`fused_layer` through one kernel call over a PackedSequence."""
+    weights = [w for cell in cells for w in cell.fused_weights()]
+    train = torch.is_grad_enabled()
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
     assert packed.sorted_indices is not None and packed.unsorted_indices is not None
     order = packed.sorted_indices
     hx = _hx(map_state(lambda h: h.index_select(1, order), state))
     result = kernel(
-        packed.data, packed.batch_sizes, hx, weights, True, 1, 0.0, train, bidirectional
+        packed.data, packed.batch_sizes, hx, weights, True, 1, 0.0, train, len(cells) == 2
     )
-    out_data, final = _unpack_result(result, lstm)
+    out_data, final = _unpack_result(result, isinstance(state, LSTMState))
     unpacked = PackedSequence(
         out_data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
     )
-    out, _ = pad_packed_sequence(unpacked, batch_first=True, total_length=T)  # (B, T, dirs*H)
+    out, _ = pad_packed_sequence(unpacked, batch_first=True, total_length=x.shape[1])
     unsort = packed.unsorted_indices
-    return out, map_state(lambda h: h.index_select(1, unsort), final)
+    return out, map_state(lambda h: h.index_select(1, unsort), final)  # out (B, T, dirs*H)
 
 
 def _hx(state: State) -> list[Tensor] | Tensor:

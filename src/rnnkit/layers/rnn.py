@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.cells.base import AnyCell, LSTMState, State, map_state, stack_states
-from rnnkit.cells.registry import CellSpec, cell_spec
+from rnnkit.cells.registry import cell_spec
 from rnnkit.errors import RnnkitError
 from rnnkit.layers.fused import fused_layer, supports_fused
 from rnnkit.layers.recurrent import Recurrent
@@ -74,25 +74,6 @@ def make_cell(cell: str, input_size: int, hidden_size: int) -> AnyCell:
     return cell_spec(cell).make(input_size, hidden_size)
 
 
-def _packed_backward_is_slow(spec: CellSpec, x: Tensor, lengths: Tensor | None) -> bool:
-    """Whether `auto` should run the readable loop instead of the fused kernels.
-
-    PyTorch's CPU kernels take variable lengths as a packed sequence, and their backward pass
-    over one grows much faster than linearly with T for LSTM and GRU (the gated cells):
-    measured with torch 2.13, one thread, forward + backward, an LSTM of 64 units over 32
-    sequences of 250-500 steps took 2.4 s packed against 0.39 s in the readable loop (and
-    0.12 s vs 0.09 s for the music model's LSTM-256 at T = 120). Equal lengths need no packing
-    and stay fused; so do the GPU (cuDNN) and inference (no autograd recording).
-    """
-    return (
-        spec.gated
-        and x.device.type == "cpu"
-        and torch.is_grad_enabled()
-        and lengths is not None
-        and bool((lengths != x.shape[1]).any())
-    )
-
-
 class RNN(nn.Module):
     """L layers of a recurrent cell over a padded batch, forward or bidirectional.
 
@@ -107,11 +88,11 @@ class RNN(nn.Module):
 
     cell: a name of the cell registry `rnnkit.cells.CELLS` ('rnn', 'rnn_relu', 'gru', 'lstm').
     execution: 'reference' runs the explicit loop over the cell (`Recurrent`); 'fused' runs
-    the same parameters through PyTorch's kernels; 'auto' (the default) picks fused whenever
-    the cell has a fused kernel, except when training an LSTM or GRU on the CPU over
-    sequences of different lengths, where PyTorch's packed backward is slow (see
-    `_packed_backward_is_slow`). Both give the same outputs, states and gradients;
-    `resolve_execution(x=x, lengths=lengths)` says which one a call will run.
+    the same parameters through PyTorch's kernels (sequences of different lengths as padded
+    calls on the CPU, packed on the GPU: `rnnkit.layers.fused`); 'auto' (the default) picks
+    fused whenever the cell has a fused kernel (see `resolve_execution`). Both give the same
+    outputs, states and gradients; `resolve_execution(x=x, lengths=lengths)` says which one a
+    call will run.
     """
 
     def __init__(
@@ -158,21 +139,31 @@ class RNN(nn.Module):
         """The execution `forward(x, lengths, execution=execution)` runs (forward asks this).
 
         'fused' and 'reference' are run as asked ('fused' raises when a cell has no fused
-        kernel). 'auto' runs fused when every cell has a kernel, except when autograd is
-        recording for a gated cell (GRU, LSTM) on the CPU and some length is below
-        T = x.shape[1]: then PyTorch's packed backward is slow and the readable loop runs
-        (`_packed_backward_is_slow`). Without x the answer is the one for sequences that all
-        run to T (lengths None); lengths without x cannot be judged and raise.
+        kernel). 'auto' runs fused whenever every cell has a kernel, training over sequences of
+        different lengths on the CPU included: there the fused path runs padded kernel calls
+        past the lengths (`rnnkit.layers.padded`). Measured with `benchmarks/layers.py
+        --section varied --threads 1 --repeats 7` (torch 2.13, forward + backward, a bucketed
+        batch with lengths in [T/2, T], uni and bi, shapes small, sentiment and fastrnns; the
+        fused call over the same batch cut to its longest length without lengths (ceiling),
+        then packed and loop time over fused; a 2-core machine shared with other jobs: +-15%):
+
+            cell         fused/ceiling   packed torch.nn   readable loop
+            LSTM         0.93-1.10       1.9-4.8           1.4-4.4
+            GRU          0.95-1.39       1.2-2.1           1.0-1.8
+            simple RNN   0.98-1.24       1.3-1.9           0.95-2.1
+
+        Padded calls beat packing everywhere and the readable loop everywhere but at the
+        fastrnns shape, where the GRU and simple RNN tie with it (1.0-1.05 and 0.95-1.0).
+        Until then 'auto' ran the readable loop for the LSTM and GRU training on the CPU over
+        varied lengths, to avoid PyTorch's slow packed backward. x and lengths do not change
+        the answer today; they are taken so a caller can ask about the call it is about to
+        make.
         """
-        if lengths is not None and x is None:
-            raise ValueError("resolve_execution: give x with lengths (T and the device decide)")
         choice = execution or self.execution
         fusable = all(supports_fused(c) for c in self.cells)  # type: ignore[arg-type]
         if choice == "fused" and not fusable:
             raise ValueError("this cell has no fused kernel; use execution='reference'")
-        if choice != "auto":
-            return "fused" if choice == "fused" else "reference"
-        if not fusable or (x is not None and _packed_backward_is_slow(self.spec, x, lengths)):
+        if choice == "reference" or not fusable:
             return "reference"
         return "fused"
 
