@@ -41,7 +41,7 @@ class CellSpec:
     fused_kind: str
     # Whether the state is LSTMState(a, c) rather than a<t> alone.
     lstm_state: bool
-    # Whether the cell has gates (GRU, LSTM): PyTorch's packed CPU backward is slow for these.
+    # Whether the cell has gates (GRU, LSTM).
     gated: bool
     # Keras's name of the layer, as summaries print it.
     keras_name: str
