@@ -394,10 +394,9 @@ def generate(
     as sound (`rnnkit.data.synth.write_wav` at `sample_rate`, or through FluidSynth with the
     `soundfont` file). `score`: also write a PNG of the four-part score there, engraved by
     LilyPond, or its piano roll where LilyPond is not installed (logged in one line); a
-    `score` at the piano roll's path replaces the roll. Output
-    paths and the soundfont are checked before the model is loaded. `melody` (`read_melody`: a
-    MIDI file, a corpus chorale or note names): harmonise it instead, one step per beat, the
-    melody exactly the top voice (`rnnkit.tasks.harmony`)."""
+    `score` at the piano roll's path replaces the roll. Output paths and the soundfont are
+    checked before the model is loaded. `melody` (`read_melody`: a MIDI file, a corpus
+    chorale or note names): harmonise it, one step per beat, the melody the top voice."""
     _check_piece_options(steps, prime, melody)
     check_sampling(temperature, top_k, seed)
     # MIDI stores the tempo as 24-bit microseconds per beat: 4 bpm is about its slowest.
