@@ -43,7 +43,8 @@ LOSS_METRICS = frozenset(
 class TrainConfig:
     """How to train: optimiser, gradient clipping, schedule, evaluation, early stopping, I/O.
 
-    Step counts are optimiser steps (one per batch); epochs are passes over the training data.
+    Step counts are optimiser steps (one per `accumulate` batches); epochs are passes over the
+    training data.
     """
 
     # Passes over the training data.
@@ -51,6 +52,13 @@ class TrainConfig:
     # Sequences per batch (per process under torchrun). The engine does not batch; whoever
     # builds the batches reads it, so that it is saved with the run.
     batch_size: int = 32
+    # Gradient accumulation: one optimiser step every this many batches, on their gradients'
+    # mean weighted by each batch's real steps (the gradient of one batch holding them all,
+    # for a loss averaged over real steps); an epoch's last, shorter group still steps. The
+    # schedule, warmup, weight average, log_every and logged "step" count optimiser steps (the
+    # logged grad_norm averages, over batches, their step's norm). A run stopped inside a
+    # group resumes at the group's first batch (its partial gradient is not saved).
+    accumulate: int = 1
     # Peak learning rate. 1e-3 is Adam's usual step size and trains the lecture's RNNs well.
     lr: float = 1e-3
     # "adam" (L2 weight decay added to the gradient), "adamw" (decoupled decay) or "sgd"
@@ -131,6 +139,7 @@ class TrainConfig:
         me = "TrainConfig"
         check_int(me, "epochs", self.epochs, 1)
         check_int(me, "batch_size", self.batch_size, 1)
+        check_int(me, "accumulate", self.accumulate, 1)
         check_positive(me, "lr", self.lr)
         check_choice(me, "optimizer", self.optimizer, OPTIMIZERS)
         require(

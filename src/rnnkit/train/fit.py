@@ -1,19 +1,12 @@
 """The training loop every rnnkit task uses.
 
-One optimiser step per batch (`rnnkit.train.step`):
-
-    ModelOutput(logits, loss, count) = model(batch)     loss: per-step mean over real steps
-    loss.backward()                                      backpropagation through time
-    g = ||grad||_2 over all parameters                   recorded before clipping
-    grad <- grad * min(1, clip_norm / g)                 global-norm clipping
-    theta <- Adam(theta, grad, lr(step))                 warmup, then the LR schedule
-    avg <- avg + (1 - d) * (theta - avg)                 only with config.ema_decay > 0
-
-then, at the end of each epoch: evaluate on the dev split, keep the best checkpoint, stop
-early when the dev metric stalls, save `last`. With a weight average (`ema_decay`, see
-`rnnkit.train.averaging`) the evaluation, `best` and the model returned are the average's.
-The engine knows nothing about tasks: a model is any nn.Module with
-`model(batch) -> ModelOutput`, and metrics come from `evaluate`.
+Each optimiser step (`rnnkit.train.step`) trains on `config.accumulate` batches (one by
+default): forward, backward through time, global-norm clipping, the update at lr(step), the
+weight average (`ema_decay`); schedule, logs and global_step count these steps. At the end of
+each epoch: evaluate on the dev split, keep the best checkpoint, stop early when the dev metric
+stalls, save `last`. With a weight average (`rnnkit.train.averaging`) the evaluation, `best`
+and the model returned are the average's. The engine knows nothing about tasks: a model is
+any nn.Module with `model(batch) -> ModelOutput`, and metrics come from `evaluate`.
 
 This module holds `fit` and its epoch loop; the parts it wires live beside it, each testable
 alone: `step` (one optimisation step), `progress` (the run's state, one epoch's running sums,
@@ -29,7 +22,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Mapping, Sequence, Sized
+from collections.abc import Iterator, Mapping, Sequence, Sized
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +32,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from rnnkit.config import to_dict
+from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
 from rnnkit.train.averaging import WeightAverage
 from rnnkit.train.callbacks import FitHooks, LRSchedulerFactory
@@ -79,7 +73,7 @@ from rnnkit.train.sources import (
     on_device,
     train_source,
 )
-from rnnkit.train.step import train_step
+from rnnkit.train.step import accumulated_step, group_loss
 
 __all__ = [  # LRSchedule, make_optimizer and seed_everything live beside, and are used, here
     "DevBatches",
@@ -348,37 +342,41 @@ class _Run:
         )
         try:
             while True:
-                batch = next(iterator, None)
-                end, stop = agree_across_ranks(
-                    batch is None, self.stop.requested, self.dist, epoch, progress.steps
-                )
-                if end:
-                    break
-                if stop:
+                group = self._next_group(iterator, epoch, progress.steps)
+                if group is None:
                     self._save_progress(progress)
                     return None
-                assert batch is not None
-                num_steps = batch.num_steps  # real time steps, counted on the CPU copy
+                if not group:
+                    break
                 fraction = progress.steps / n if n else 0.0
                 lr = self.hooks.lr(self.schedule.lr(state.global_step, epoch, fraction))
-                out = train_step(
-                    self.net,
-                    self.optimizer,
-                    batch.to(self.device),
-                    lr,
-                    config.clip_norm,
-                    self.average,
-                    self.autocast_dtype,
-                )
-                progress.add(out, num_steps)
+                on_device = [batch.to(self.device) for batch in group]
+                options = (config.clip_norm, self.average, self.autocast_dtype)
+                outs = accumulated_step(self.net, self.optimizer, on_device, lr, *options)
+                for out, batch in zip(outs, group, strict=True):
+                    progress.add(out, batch.num_steps)  # real time steps, on the CPU copy
                 state.global_step += 1
-                self.hooks.step_end(state.global_step, out.loss)
-                bar.update(1)
+                self.hooks.step_end(state.global_step, group_loss(outs))
+                bar.update(len(group))
                 if state.global_step % config.log_every == 0:
                     self._log_step(progress, lr, bar)
         finally:
             bar.close()
         return progress.summary(state.global_step, float(self.optimizer.param_groups[0]["lr"]))
+
+    def _next_group(self, batches: Iterator[Batch], epoch: int, done: int) -> list[Batch] | None:
+        """The next step's batches (up to config.accumulate; [] at the epoch's end), or None on
+        a stop: the group begun is dropped, a resume restarts at its first batch (`done`)."""
+        group: list[Batch] = []
+        while len(group) < self.config.accumulate:
+            batch = next(batches, None)
+            end, stop = agree_across_ranks(
+                batch is None, self.stop.requested, self.dist, epoch, done + len(group)
+            )
+            if end or stop:
+                return group if end else None
+            group.append(batch)  # type: ignore[arg-type]  # not None: not the end
+        return group
 
     def _log_step(self, progress: EpochProgress, lr: float, bar: tqdm[Any]) -> None:
         """A step record in the log, and the loss and speed beside the progress bar."""
