@@ -7,6 +7,10 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -156,3 +160,92 @@ def test_cli_train_music_with_accumulate(
     expected = "--accumulate (TrainConfig.accumulate) must be an integer >= 1, got 0"
     assert err == f"rnnkit: error: {expected}"
     assert not (tmp_path / "bad").exists()
+
+
+# Two processes (torchrun's variables, gloo): each accumulates its own shard's batches under
+# no_sync, and DDP averages the two ranks' accumulated gradients at the group's last batch.
+DDP_WORKER = r"""
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, sys.argv[2])
+from test_accumulate import ddp_config, make_model, shard_batches  # noqa: E402
+
+from rnnkit.train import cleanup_distributed, fit, init_distributed  # noqa: E402
+
+info = init_distributed("cpu")
+model = make_model(True)
+fit(model, shard_batches(info.rank), config=ddp_config(), dist=info)
+weights = [p.detach().flatten().tolist() for p in model.parameters()]
+Path(sys.argv[1], f"rank{info.rank}.json").write_text(json.dumps(weights))
+cleanup_distributed()
+"""
+# Each rank's four batches as example indices: varied sizes and lengths, so counts differ.
+SHARDS = [[[0, 1], [2], [3, 4], [1]], [[4], [0, 2], [1], [3]]]
+
+
+def batch_of(ids: list[int]) -> Batch:
+    inputs, targets = examples(True)
+    return make_batch([inputs[i] for i in ids], [targets[i] for i in ids])
+
+
+def shard_batches(rank: int) -> list[Batch]:
+    return [batch_of(ids) for ids in SHARDS[rank]]
+
+
+def ddp_config() -> TrainConfig:
+    return TrainConfig(
+        epochs=1, accumulate=2, optimizer="sgd", lr=0.3, clip_norm=None, progress=False
+    )
+
+
+def ddp_reference() -> nn.Module:
+    """Each step: the mean over the ranks of the loss of each rank's group as one batch."""
+    model = make_model(True)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.3, momentum=0.9)
+    for step in range(2):
+        optimizer.zero_grad()
+        groups = [[i for ids in SHARDS[r][2 * step : 2 * step + 2] for i in ids] for r in (0, 1)]
+        loss = sum(model(batch_of(ids)).loss for ids in groups) / 2
+        loss.backward()
+        optimizer.step()
+    return model
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed missing")
+def test_ddp_averages_each_ranks_accumulated_gradient(tmp_path: Path) -> None:
+    script = tmp_path / "worker.py"
+    script.write_text(DDP_WORKER)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
+    env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2")
+    env.update(LOCAL_WORLD_SIZE="2")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path), str(Path(__file__).parent)],
+            env={**env, "RANK": str(r), "LOCAL_RANK": str(r)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for r in (0, 1)
+    ]
+    try:
+        outputs = [p.communicate(timeout=180)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for p, output in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, output[-3000:]
+    reference = ddp_reference()
+    for rank in (0, 1):
+        weights = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        for p, w in zip(reference.parameters(), weights, strict=True):
+            assert (
+                float((p.detach().flatten() - torch.tensor(w, dtype=torch.float64)).abs().max())
+                < 1e-10
+            )
