@@ -8,9 +8,11 @@ import copy
 import json
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -126,6 +128,30 @@ def test_fit_accumulates_and_counts_optimiser_steps() -> None:
     for accumulate in (1, 2, 3, 5, 7):  # the epoch's last, shorter group still steps
         _, steps = run_fit(singles, accumulate, epochs=2)
         assert steps == 2 * math.ceil(5 / accumulate)
+
+
+def test_a_stop_inside_a_group_resumes_at_its_first_batch(tmp_path: Path) -> None:
+    batches, _ = split(True, [1, 1, 1, 1, 1])
+    config = TrainConfig(
+        epochs=2, accumulate=2, optimizer="sgd", lr=0.3, progress=False, device="cpu"
+    )
+
+    def interrupted(epoch: int) -> Iterator[Batch]:
+        for i, batch in enumerate(batches):
+            if (epoch, i) == (0, 3):  # asked to stop inside the group of batches 2 and 3
+                os.kill(os.getpid(), signal.SIGINT)
+            yield batch
+
+    straight, first = make_model(True), make_model(True)
+    fit(straight, batches, config=config)
+    with pytest.raises(KeyboardInterrupt):
+        fit(first, interrupted, config=config, out_dir=tmp_path)
+    saved = json.loads((tmp_path / "last" / "checkpoint.json").read_text())
+    assert saved["global_step"] == 1 and saved["train_state"]["in_progress"]["steps"] == 2
+    resumed = make_model(True)
+    result = fit(resumed, batches, config=config, out_dir=tmp_path, resume=True)
+    assert result.global_step == 2 * 3
+    assert max_difference(resumed, straight) < 1e-12
 
 
 def test_accumulate_is_validated() -> None:
