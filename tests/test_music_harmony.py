@@ -110,6 +110,7 @@ def test_generate_harmonises_a_melody_from_the_command_line(
         (["--melody", "C5", "--steps", "4"], "drop --steps"),
         (["--melody", "C5", "--prime", str(out)], "not both"),
         (["--melody", "C0"], "outside the piano"),
+        (["--melody", "bwv999.9"], "not a MIDI file, a chorale of music21's corpus"),
     ]:
         assert main([*args, *bad]) == 1
         err = capsys.readouterr().err

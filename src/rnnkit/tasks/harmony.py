@@ -15,6 +15,7 @@ sum_t -log P(lower voices<t> | melody<1..t>, lower voices<1..t-1>) per step.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.models.language_model import LanguageModel
 
 KEYS = PIANO_HIGH - PIANO_LOW + 1
+_NOTE_LIKE = re.compile(r"^([A-Ga-g][#b]*-?\d|[rR])(:\d+)?$")  # one note name, e.g. G4 or B4:2
 
 
 def check_harmoniser(model: LanguageModel) -> None:
@@ -53,6 +55,11 @@ def read_melody(spec: str) -> Melody:
         from music21 import converter
 
         melody = top_voice(parse_chorale(converter.parse(str(bach_chorale_files()[spec]))))
+    elif " " not in spec.strip() and not _NOTE_LIKE.match(spec.strip()):
+        raise RnnkitError(
+            f"--melody {spec}: not a MIDI file, a chorale of music21's corpus (such as "
+            'bwv66.6) or note names (such as "G4 G4 A4 B4:2")'
+        )
     else:
         melody = parse_melody(spec)
     if not any(p is not None for p in melody):
