@@ -42,11 +42,12 @@ class TaskCommands:
 def format_metrics(result: Mapping[str, Any], prefix: str = "") -> str:
     """One `name  value` line per metric, nested results with dotted names."""
     lines = []
+    width = max([16] + [len(n) for n, v in result.items() if not isinstance(v, Mapping)])
     for name, value in result.items():
         if isinstance(value, Mapping):
             lines.append(format_metrics(value, f"{prefix}{name}."))
         elif isinstance(value, float):
-            lines.append(f"{prefix}{name:<16} {value:.4f}")
+            lines.append(f"{prefix}{name:<{width}} {value:.4f}")
         else:
-            lines.append(f"{prefix}{name:<16} {value}")
+            lines.append(f"{prefix}{name:<{width}} {value}")
     return "\n".join(lines)
