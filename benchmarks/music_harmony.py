@@ -16,6 +16,7 @@ import sys
 import torch
 
 from rnnkit.data.melody import top_voice
+from rnnkit.data.sequences import epoch_batches
 from rnnkit.metrics.music import chorale_statistics
 from rnnkit.tasks import music
 from rnnkit.tasks.harmony import harmonise, harmony_nll
@@ -33,7 +34,8 @@ def main() -> int:
     torch.set_num_threads(args.num_threads)
     trained = music.load(args.checkpoint)
     valid = music.load_splits(trained.data)["valid"]
-    parts = harmony_nll(trained.model, valid)
+    batches = epoch_batches(music.frame_examples(valid), music.EVAL_BATCH_SIZE, 0, shuffle=False)
+    parts = harmony_nll(trained.model, batches(0))
     print(
         f"JSB valid ({len(valid)} chorales), nats per step: whole frame "
         f"{parts['nll_per_step']:.3f} = melody {parts['melody_nll_per_step']:.3f} + lower "

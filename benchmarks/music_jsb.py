@@ -54,12 +54,16 @@ def train_one(config: music.MusicConfig) -> dict[str, Any]:
     }
 
 
-def ensemble_nll(config: music.MusicConfig, checkpoints: list[Path]) -> float:
-    """The valid NLL of the mixture of these checkpoints' models."""
-    models = [music.load(c).model for c in checkpoints]
+def ensemble_nlls(config: music.MusicConfig, run_dirs: list[Path]) -> tuple[float | None, float]:
+    """The valid NLL of the runs' best checkpoints together (None for one run), and of their
+    best and last checkpoints together."""
     valid = music.load_splits(config.data)["valid"]
-    batches = epoch_batches(music.frame_examples(valid), music.EVAL_BATCH_SIZE, 0, shuffle=False)
-    return mixture_nll(models, batches(0))
+    examples = music.frame_examples(valid)
+    batches = epoch_batches(examples, music.EVAL_BATCH_SIZE, 0, shuffle=False)(0)
+    best = [music.load(d / "best").model for d in run_dirs]
+    last = [music.load(d / "last").model for d in run_dirs]
+    mixed = mixture_nll(best, batches) if len(run_dirs) > 1 else None
+    return mixed, mixture_nll(best + last, batches)
 
 
 def main() -> int:
@@ -111,9 +115,8 @@ def main() -> int:
             with ProcessPoolExecutor(args.runs, mp_context=spawn) as pool:
                 rows = list(pool.map(train_one, configs))
         seconds = round(time.perf_counter() - start, 1)
-        mixed = ensemble_nll(config, [d / "best" for d in dirs]) if args.runs > 1 else None
         # each run's last checkpoint too: a few epochs past its best, a different model
-        snapshots = ensemble_nll(config, [d / c for d in dirs for c in ("best", "last")])
+        mixed, snapshots = ensemble_nlls(config, dirs)
     print_table(config, rows, mixed, seconds, threads)
     print(f"| best and last checkpoints of {len(rows)} run(s) | **{snapshots:.3f}** | | | | |")
     best = min(snapshots, mixed or snapshots)

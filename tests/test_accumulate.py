@@ -9,14 +9,13 @@ import json
 import math
 import os
 import signal
-import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
+from test_distributed import run_two_ranks
 from torch import Tensor, nn
 
 from rnnkit.cli import main
@@ -243,30 +242,7 @@ def ddp_reference() -> nn.Module:
 def test_ddp_averages_each_ranks_accumulated_gradient(tmp_path: Path) -> None:
     script = tmp_path / "worker.py"
     script.write_text(DDP_WORKER)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
-    env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2")
-    env.update(LOCAL_WORLD_SIZE="2")
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(tmp_path), str(Path(__file__).parent)],
-            env={**env, "RANK": str(r), "LOCAL_RANK": str(r)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for r in (0, 1)
-    ]
-    try:
-        outputs = [p.communicate(timeout=180)[0] for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    for p, output in zip(procs, outputs, strict=True):
-        assert p.returncode == 0, output[-3000:]
+    run_two_ranks([sys.executable, str(script), str(tmp_path), str(Path(__file__).parent)])
     reference = ddp_reference()
     for rank in (0, 1):
         weights = json.loads((tmp_path / f"rank{rank}.json").read_text())

@@ -105,6 +105,44 @@ def _free_port() -> int:
         return port
 
 
+def wait_all(procs: list[subprocess.Popen[str]]) -> list[str]:
+    """Each process's output once all have ended (killed after 3 minutes); each must exit 0."""
+    try:
+        outputs = [p.communicate(timeout=180)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for p, output in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, output[-3000:]
+    return outputs
+
+
+def run_two_ranks(argv: list[str]) -> list[str]:
+    """Run `argv` as ranks 0 and 1 of a gloo group, with the variables torchrun sets (without
+    torchrun's extra agent process: a third torch import would cost seconds); their outputs."""
+    base = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "GLOO_SOCKET_IFNAME": "lo",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(_free_port()),
+        "WORLD_SIZE": "2",
+        "LOCAL_WORLD_SIZE": "2",
+    }
+    procs = [
+        subprocess.Popen(
+            argv,
+            env={**base, "RANK": str(r), "LOCAL_RANK": str(r)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for r in (0, 1)
+    ]
+    return wait_all(procs)
+
+
 def _import(path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location("ddp_worker", path)
     assert spec is not None and spec.loader is not None
@@ -125,35 +163,7 @@ def test_without_torchrun_is_a_single_process(monkeypatch: pytest.MonkeyPatch) -
 def test_two_process_ddp_equals_single_process_over_the_union(tmp_path: Path) -> None:
     script = tmp_path / "ddp_worker.py"
     script.write_text(WORKER)
-    # Start the two workers the way torchrun does (it only sets these variables), without
-    # torchrun's extra agent process: a third torch import would cost seconds.
-    base = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "GLOO_SOCKET_IFNAME": "lo",
-        "MASTER_ADDR": "127.0.0.1",
-        "MASTER_PORT": str(_free_port()),
-        "WORLD_SIZE": "2",
-        "LOCAL_WORLD_SIZE": "2",
-    }
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(tmp_path)],
-            env={**base, "RANK": str(r), "LOCAL_RANK": str(r)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for r in (0, 1)
-    ]
-    try:
-        outputs = [p.communicate(timeout=180)[0] for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    for p, output in zip(procs, outputs):
-        assert p.returncode == 0, output[-3000:]
+    run_two_ranks([sys.executable, str(script), str(tmp_path)])
     reports = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert all(r["world_size"] == 2 for r in reports)
     untimed = [

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_distributed import _free_port
+from test_distributed import _free_port, wait_all
 
 from rnnkit.train import load_checkpoint
 
@@ -44,15 +44,7 @@ def run_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def finish(procs: list[subprocess.Popen[str]]) -> list[str]:
-    try:
-        outputs = [p.communicate(timeout=180)[0] for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    for p, output in zip(procs, outputs):
-        assert p.returncode == 0, output[-3000:]
-    return outputs
+    return wait_all(procs)
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed missing")

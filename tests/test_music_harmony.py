@@ -71,8 +71,9 @@ def test_harmony_nll_is_the_full_nll_less_the_melody_marginal() -> None:
     model = chorale_model()
     # One frame whose melody is MIDI 24 (key 3): its lower part is keys 0-2, 8 completions.
     chorale = [[21, 24]]
-    parts = harmony_nll(model, [chorale])
-    full = evaluate_nll(model, epoch_batches(frame_examples([chorale]), 1, 0, False)(0))["loss"]
+    batches = epoch_batches(frame_examples([chorale]), 1, 0, False)(0)
+    parts = harmony_nll(model, batches)
+    full = evaluate_nll(model, batches)["loss"]
     assert parts["nll_per_step"] == pytest.approx(full, rel=1e-5)
     assert parts["melody_nll_per_step"] + parts["harmony_nll_per_step"] == pytest.approx(full)
     # P(melody part) by marginalising the joint over every completion of the lower keys

@@ -16,19 +16,18 @@ sum_t -log P(lower voices<t> | melody<1..t>, lower voices<1..t-1>) per step.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from rnnkit.data.bach_chorales import bach_chorale_files, parse_chorale
+from rnnkit.data.batch import Batch
 from rnnkit.data.melody import Melody, parse_melody, top_voice
 from rnnkit.data.midi import read_midi_pitches
-from rnnkit.data.piano_roll import PIANO_HIGH, PIANO_LOW, from_multihot, to_multihot
-from rnnkit.data.sequences import epoch_batches, next_step_pair
+from rnnkit.data.piano_roll import PIANO_HIGH, PIANO_LOW, from_multihot
 from rnnkit.errors import RnnkitError
 from rnnkit.models.language_model import LanguageModel
 
@@ -36,9 +35,14 @@ KEYS = PIANO_HIGH - PIANO_LOW + 1
 _NOTE_LIKE = re.compile(r"^([A-Ga-g][#b]*-?\d|[rR])(:\d+)?$")  # one note name, e.g. G4 or B4:2
 
 
+def can_harmonise(model: LanguageModel) -> bool:
+    """Whether the model predicts each frame's keys jointly, highest first: the melody first."""
+    return model.V is not None and model.descending
+
+
 def check_harmoniser(model: LanguageModel) -> None:
-    """A model that can harmonise: frames, within-frame output, highest key first."""
-    if model.V is None or not model.descending:
+    """Refuse a model that cannot harmonise (`can_harmonise`), saying how to train one."""
+    if not can_harmonise(model):
         raise RnnkitError(
             "this model predicts the keys of a frame lowest first, so it cannot be given the top "
             "voice: train it with --key-order descending (the jsb and default presets do)"
@@ -51,10 +55,10 @@ def read_melody(spec: str) -> Melody:
     path = Path(spec)
     if path.suffix.lower() in (".mid", ".midi") or path.is_file():
         melody = top_voice(read_midi_pitches(path))
-    elif " " not in spec.strip() and spec in bach_chorale_files():
+    elif " " not in spec.strip() and (corpus := bach_chorale_files()).get(spec):
         from music21 import converter
 
-        melody = top_voice(parse_chorale(converter.parse(str(bach_chorale_files()[spec]))))
+        melody = top_voice(parse_chorale(converter.parse(str(corpus[spec]))))
     elif " " not in spec.strip() and not _NOTE_LIKE.match(spec.strip()):
         raise RnnkitError(
             f"--melody {spec}: not a MIDI file, a chorale of music21's corpus (such as "
@@ -110,20 +114,16 @@ def melody_mask(targets: Tensor) -> Tensor:
     return (keys >= top).to(targets.dtype)  # a rest's top is -1: every key
 
 
-def harmony_nll(
-    model: LanguageModel, chorales: Sequence[Sequence[Sequence[int]]]
-) -> dict[str, Any]:
-    """Per step, in nats: the whole frame's NLL, the melody's part, and the lower voices' part
-    given the melody (sum_t -log P(lower<t> | melody<1..t>, frames<1..t-1>) / steps)."""
+def harmony_nll(model: LanguageModel, batches: Iterable[Batch]) -> dict[str, float]:
+    """Per step, in nats, over next-frame batches of chorales (`music.frame_examples`): the
+    whole frame's NLL, the melody's part, and the lower voices' part given the melody
+    (sum_t -log P(lower<t> | melody<1..t>, frames<1..t-1>) / steps)."""
     check_harmoniser(model)
-
-    start = torch.zeros(KEYS)
-    examples = [next_step_pair(to_multihot(c), start) for c in chorales]
     device = model.head.W_ya.device
     melody, harmony, steps = 0.0, 0.0, 0.0
     model.eval()
     with torch.no_grad():
-        for batch in epoch_batches(examples, 32, 0, shuffle=False)(0):
+        for batch in batches:
             batch = batch.to(device)
             z = model(batch).logits  # (B, T, 88) within-frame logits
             y = batch.targets

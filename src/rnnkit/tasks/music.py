@@ -50,7 +50,7 @@ from rnnkit.metrics.music import chorale_statistics, estimate_key, tonic_of
 from rnnkit.models.checks import check_sampling, require
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig, mixture_nll
-from rnnkit.tasks.harmony import harmonise, harmony_nll, read_melody
+from rnnkit.tasks.harmony import can_harmonise, harmonise, harmony_nll, read_melody
 from rnnkit.tasks.recipe import Loaded, Prepared, load_run, report_data, run_training
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import DistInfo
@@ -130,14 +130,11 @@ PRESETS: dict[str, MusicConfig] = {
     # sooner (benchmarks/music_jsb.py; the README's table says what each change adds).
     "jsb": MusicConfig(
         data=MusicDataConfig(source="jsb"),
-        model=LanguageModelConfig(
-            encoder=EncoderConfig(
-                num_features=KEYS, cell="lstm", hidden_size=384, input_dropout=0.2
-            ),
+        model=replace(
+            MusicConfig().model,
+            encoder=replace(MusicConfig().model.encoder, hidden_size=384, input_dropout=0.2),
             output_dropout=0.5,
-            within_frame=True,
             nade_hidden=200,
-            key_order="descending",
         ),
         train=replace(MusicConfig().train, epochs=100, ema_decay=0.995, out_dir="runs/music-jsb"),
     ),
@@ -271,16 +268,16 @@ def evaluate(
     batches = epoch_batches(frame_examples(splits[split]), EVAL_BATCH_SIZE, 0, shuffle=False)(0)
     model = trained.model.to(device)
     with torch.no_grad():
-        metrics = evaluate_nll(model, on_device(batches, device))
+        if can_harmonise(model):  # one pass gives the NLL and its melody / lower-voices split
+            parts = harmony_nll(model, on_device(batches, device))
+            metrics = {"loss": parts["nll_per_step"], **parts}
+        else:
+            metrics = evaluate_nll(model, on_device(batches, device))
     result: dict[str, Any] = {
         **metrics,
         "chorales": len(splits[split]),
         "steps": sum(len(c) for c in splits[split]),
     }
-    if model.V is not None and model.descending:  # the melody comes first in every frame
-        parts = harmony_nll(model, splits[split])
-        result["melody_nll_per_step"] = parts["melody_nll_per_step"]
-        result["harmony_nll_per_step"] = parts["harmony_nll_per_step"]
     if ensemble:
         models = [model] + [load(c).model.to(device) for c in ensemble]
         result["ensemble_nll_per_step"] = mixture_nll(models, on_device(batches, device))
