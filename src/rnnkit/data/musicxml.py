@@ -7,12 +7,11 @@ extra."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rnnkit.data.atomic import write_bytes
 from rnnkit.data.midi import split_voices
 from rnnkit.errors import RnnkitError
 
@@ -46,7 +45,7 @@ def _key_signature(steps: Sequence[Sequence[int]]) -> int | None:
 
 def write_musicxml(steps: Sequence[Sequence[int]], path: str | Path, bpm: float = 80.0) -> Path:
     """Write the chorale as a four-part MusicXML score at `bpm` quarter notes a minute,
-    atomically (a temporary file beside it, then a rename). Returns the path."""
+    atomically (`rnnkit.data.atomic`). Returns the path."""
     try:
         from music21 import chord, clef, key, meter, note, stream, tempo
     except ImportError:
@@ -76,15 +75,9 @@ def write_musicxml(steps: Sequence[Sequence[int]], path: str | Path, bpm: float 
     path = Path(path)
     if not path.parent.is_dir():
         raise RnnkitError(f"{path}: cannot write: no folder {path.parent}")
-    fd, tmp = tempfile.mkstemp(suffix=".musicxml", dir=path.parent)
-    os.close(fd)
-    try:
-        score.write("musicxml", fp=tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
+
+    write_bytes(path, GeneralObjectExporter(score).parse())  # what score.write("musicxml") writes
     return path
 
 

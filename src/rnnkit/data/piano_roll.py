@@ -32,6 +32,8 @@ PIANO_LOW = 21
 """Lowest key of the 88-key piano roll (A0)."""
 PIANO_HIGH = 108
 """Highest key of the 88-key piano roll (C8)."""
+PIANO_KEYS = PIANO_HIGH - PIANO_LOW + 1
+"""Keys of the piano roll, the D of a frame: 88."""
 
 
 def to_multihot(

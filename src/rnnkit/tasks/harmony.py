@@ -27,11 +27,10 @@ from rnnkit.data.bach_chorales import bach_chorale_files, parse_chorale
 from rnnkit.data.batch import Batch
 from rnnkit.data.melody import Melody, parse_melody, top_voice
 from rnnkit.data.midi import read_midi_pitches
-from rnnkit.data.piano_roll import PIANO_HIGH, PIANO_LOW, from_multihot
+from rnnkit.data.piano_roll import PIANO_HIGH, PIANO_KEYS, PIANO_LOW, from_multihot
 from rnnkit.errors import RnnkitError
 from rnnkit.models.language_model import LanguageModel
 
-KEYS = PIANO_HIGH - PIANO_LOW + 1
 _NOTE_LIKE = re.compile(r"^([A-Ga-g][#b]*-?\d|[rR])(:\d+)?$")  # one note name, e.g. G4 or B4:2
 
 
@@ -80,7 +79,7 @@ def read_melody(spec: str) -> Melody:
 def melody_keys(melody: Sequence[int | None]) -> Tensor:
     """The keys a melody fixes, (T, 88): 1 at the melody's pitch, 0 above it (and on a rest's
     every key), NaN below it (free: the lower voices)."""
-    fixed = torch.zeros(len(melody), KEYS)
+    fixed = torch.zeros(len(melody), PIANO_KEYS)
     for t, pitch in enumerate(melody):
         if pitch is not None:
             fixed[t, : pitch - PIANO_LOW] = float("nan")
@@ -99,7 +98,7 @@ def harmonise(
     melody exactly."""
     check_harmoniser(model)
     generator = torch.Generator().manual_seed(seed)
-    start = torch.zeros(1, KEYS)
+    start = torch.zeros(1, PIANO_KEYS)
     fixed = melody_keys(melody)
     frames = model.generate(len(melody), start, temperature, top_k, generator, fixed=fixed)
     return from_multihot(frames)

@@ -31,6 +31,7 @@ from rnnkit.data.musicxml import write_musicxml
 from rnnkit.data.paths import find_data
 from rnnkit.data.piano_roll import (
     PIANO_HIGH,
+    PIANO_KEYS,
     PIANO_LOW,
     from_multihot,
     plot_piano_roll,
@@ -63,7 +64,7 @@ HELP = "polyphonic music generation on Bach chorales (one-to-many)"
 HIDDEN = frozenset({"vocab_size", "embedding_dim", "num_features", "bidirectional", "merge"})
 # The dev metrics `evaluate_nll` reports: --metric takes one of them.
 METRICS: tuple[str, ...] = ("loss", "nll_per_step")
-KEYS = PIANO_HIGH - PIANO_LOW + 1  # 88
+KEYS = PIANO_KEYS
 EVAL_BATCH_SIZE = 32
 
 
