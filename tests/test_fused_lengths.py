@@ -11,7 +11,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch import nn
+from test_layers import parts, randomize_biases
 
 import rnnkit.layers.fused as fused_module
 from rnnkit.cells import LSTMState
@@ -48,17 +48,6 @@ def padded_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(fused_module, "past_lengths_layer", spy)
     return calls
-
-
-def parts(state: object) -> list[torch.Tensor]:
-    return list(state) if isinstance(state, LSTMState) else [state]  # type: ignore[list-item]
-
-
-def randomize_biases(module: nn.Module) -> None:
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            if name.split(".")[-1].startswith("b_"):
-                p.normal_(0, 0.5)
 
 
 def run(rnn: RNN, x: torch.Tensor, lengths: torch.Tensor, state: Any, execution: str) -> list:
