@@ -75,7 +75,9 @@ def fused_layer(
     kernel = KERNELS[cells[0].fused_kind]
     lstm = isinstance(state, LSTMState)
     T = x.shape[1]
-    if lengths is None or bool((lengths == T).all()):
+    # (compiled or exported, the lengths are never read on the host: the padded calls below
+    # are exact for any lengths, equal ones included)
+    if lengths is None or (not torch.compiler.is_compiling() and bool((lengths == T).all())):
         weights = [w for cell in cells for w in cell.fused_weights()]
         # `train` asks the kernel to keep what its backward pass needs (cuDNN refuses a
         # backward without it); dropout is 0 here, so the flag changes nothing else.
@@ -86,7 +88,7 @@ def fused_layer(
         by_direction = [cell.fused_weights() for cell in cells]
         if lstm:
             low, high = torch.aminmax(x.detach())  # one pass (vector_norm(inf) is 10x slower)
-            x_reach = max(-float(low), float(high))  # max |x|
+            x_reach = torch.maximum(-low, high)  # () max |x|, left on the device
             held = [holding_weights(w, x_reach) for w in by_direction]
         else:
             held = list(by_direction)

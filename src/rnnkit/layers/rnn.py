@@ -32,7 +32,10 @@ def check_rnn_inputs(x: object, lengths: object, input_size: int, like: Tensor) 
     """`RNN.forward`'s checks: x (B, T, D) floating, of the parameters' dtype and device, with
     B, T >= 1 and D = input_size; lengths None or an integer tensor (B,) with every value in
     [1, T]. The values need the lengths on the CPU: CPU lengths cost nothing, GPU lengths one
-    synchronisation (the fused kernels copy them to the CPU anyway).
+    synchronisation (the fused kernels copy them to the CPU anyway). Under torch.compile or
+    torch.export the values are checked by an assertion inside the graph instead (a Python
+    branch on them would break the graph): the same condition, raised as a RuntimeError when
+    the graph runs.
 
     like: a parameter of the layer (its dtype and device).
     """
@@ -61,6 +64,10 @@ def check_rnn_inputs(x: object, lengths: object, input_size: int, like: Tensor) 
         raise LayerInputError(
             f"expected lengths of shape (B,) = ({B},), got {tuple(lengths.shape)}"
         )
+    if torch.compiler.is_compiling():
+        inside = ((lengths >= 1) & (lengths <= T)).all()
+        torch._assert_async(inside, f"expected every length in [1, T] = [1, {T}]")
+        return
     low, high = torch.aminmax(lengths.detach().cpu())
     if low < 1 or high > T:
         raise LayerInputError(
