@@ -7,6 +7,7 @@ the readable loop or by PyTorch's fused kernels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -16,7 +17,7 @@ from torch import Tensor, nn
 from rnnkit.cells.base import AnyCell, LSTMState, State, map_state, stack_states
 from rnnkit.cells.registry import cell_spec
 from rnnkit.errors import RnnkitError
-from rnnkit.layers.fused import fused_layer, supports_fused
+from rnnkit.layers.fused import flatten_for_cudnn, fused_layer, supports_fused
 from rnnkit.layers.recurrent import Recurrent
 
 Execution = Literal["auto", "fused", "reference"]
@@ -213,6 +214,23 @@ class RNN(nn.Module):
                 forward_half, backward_half = out.chunk(2, dim=-1)
                 out = forward_half + backward_half  # (B, T, H)
         return out, stack_states(finals)
+
+    def flatten_parameters(self) -> None:
+        """On a CUDA device, make each layer's weights views into one cuDNN weight buffer
+        (`rnnkit.layers.fused.flatten_for_cudnn`); nothing elsewhere. Done after every move
+        between devices or dtypes, and checked on every fused call; torch.nn.RNN's name."""
+        fusable = all(supports_fused(c) for c in self.cells)  # type: ignore[arg-type]
+        dirs = self.num_directions
+        for layer in range(self.num_layers if fusable else 0):
+            cells: list[AnyCell] = list(self.cells[layer * dirs : (layer + 1) * dirs])  # type: ignore[arg-type]
+            weights = [w for cell in cells for w in cell.fused_weights()]
+            if weights[0].is_cuda:
+                flatten_for_cudnn(cells, weights)
+
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> RNN:
+        super()._apply(fn, recurse)
+        self.flatten_parameters()  # new memory after .to(), .cuda(), .half(), ...
+        return self
 
     def _initial_state(self, x: Tensor, state: State | tuple[Tensor, Tensor] | None) -> State:
         """The state (L*dirs, B, H) the stack starts from: zeros when None; for an LSTM a
