@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -13,13 +13,13 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from rnnkit.data.atomic import write_bytes
+from rnnkit.data.atomic import atomic_write, write_bytes
 from rnnkit.data.conll import read_conll, write_conll
-from rnnkit.data.lines import STDIN, read_lines
+from rnnkit.data.lines import CHUNK_LINES, STDIN, chunked, stream_lines
 from rnnkit.data.sequences import in_order_batches
 from rnnkit.data.tags import bio_to_spans
 from rnnkit.data.text import Token, read_text, split_lines, tokenize_with_offsets
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import DataError, RnnkitError
 from rnnkit.tasks.ner.config import NERDataConfig
 from rnnkit.tasks.ner.evaluation import predict_ids
 from rnnkit.tasks.ner.pipeline import (
@@ -107,23 +107,42 @@ class NERTagger(TrainedModel[nn.Module, NERPipeline, NERDataConfig]):
                     result[i] = self.pipeline.tag_names(ids)
         return result
 
-    def tag_texts(self, texts: Sequence[str]) -> list[TaggedText]:
+    def tag_texts(
+        self, texts: Sequence[str], first: int = 1, source: str | None = None
+    ) -> list[TaggedText]:
         """Tokenize and tag raw texts (one sentence or more each); RnnkitError naming the text
-        (1-based) when one has no words."""
+        (1-based, texts[0] being text `first`) when one has no words or is too long, or, when
+        the texts are the lines of a file `source`, a DataError naming its file and line."""
         if isinstance(texts, str):
             raise RnnkitError("tag_texts expects a list of texts, got a single string: [text]")
         tokenized = []
-        for i, text in enumerate(texts, start=1):
-            _check_length(len(text), f"text {i}")
-            tokens = tokenize_with_offsets(text)
-            if not tokens:
-                raise RnnkitError(f"text {i} is empty: nothing to tag")
+        for i, text in enumerate(texts, start=first):
+            try:
+                _check_length(len(text), f"text {i}")
+                tokens = tokenize_with_offsets(text)
+                if not tokens:
+                    raise RnnkitError(f"text {i} is empty: nothing to tag")
+            except RnnkitError as e:
+                if source is None:
+                    raise
+                raise DataError(str(e), path=source, line=i) from None
             tokenized.append(tokens)
         tag_lists = self.tag_tokens([[t.text for t in tokens] for tokens in tokenized])
         return [
             TaggedText(text, tokens, tags, entities(text, tokens, tags))
             for text, tokens, tags in zip(texts, tokenized, tag_lists)
         ]
+
+    def tag_chunks(
+        self, texts: Iterable[str], source: str | None = None, chunk_size: int = CHUNK_LINES
+    ) -> Iterator[list[TaggedText]]:
+        """`tag_texts` over a stream of texts, `chunk_size` at a time: each chunk is tagged
+        and yielded before the next is taken (a file of any size in bounded memory, results
+        at once); errors count the texts over the whole stream."""
+        first = 1
+        for chunk in chunked(texts, chunk_size):
+            yield self.tag_texts(chunk, first, source)
+            first += len(chunk)
 
 
 def _check_length(chars: int, what: str) -> None:
@@ -175,13 +194,13 @@ def tag_file(
     """
     _check_paths(path, out, format)
     tagger = NERTagger(checkpoint, device)
-    if format == "text":
-        lines = read_lines(
+    if format == "text":  # streamed: a chunk of lines at a time is read, tagged and written
+        lines = stream_lines(
             path, "empty line: every line must hold text to tag", "empty file: no text to tag"
         )
-        records = [t.to_json() for t in tagger.tag_texts(lines)]
-        _write_jsonl(records, out)
-        return len(records)
+        name = "<stdin>" if str(path) == STDIN else str(path)
+        chunks = ([t.to_json() for t in chunk] for chunk in tagger.tag_chunks(lines, name))
+        return _write_jsonl_chunks(chunks, out)
     labelled = not (format == "conll" and _single_column(path))
     if labelled:
         sentences = read_sentences(path, format)
@@ -231,6 +250,17 @@ def _single_column(path: str | Path) -> bool:
         if fields and fields[0] != "-DOCSTART-":
             return len(fields) == 1
     return False
+
+
+def _write_jsonl_chunks(chunks: Iterable[Sequence[Mapping[str, Any]]], out: str | Path) -> int:
+    """Write chunk after chunk of records as JSON lines to `out` (which appears whole, when
+    the last is written: `atomic_write`); returns the number of records."""
+    count = 0
+    with atomic_write(Path(out)) as f:
+        for records in chunks:
+            f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode())
+            count += len(records)
+    return count
 
 
 def _write_jsonl(records: Sequence[Mapping[str, Any]], out: str | Path) -> None:
