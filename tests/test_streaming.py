@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 from ner_data import TINY as NER_TINY
-from ner_data import sentences, write_conll
+from ner_data import sentences
+from ner_data import write_conll as write_ner_conll
 from test_sentiment_task import TINY_ARGS, tiny_reviews, write_tsv
 
 from rnnkit.cli import main
+from rnnkit.data.conll import read_conll, stream_conll, write_conll
 from rnnkit.data.lines import CHUNK_LINES, chunked, read_lines, stream_lines
 from rnnkit.data.text import read_text, split_lines
 from rnnkit.errors import DataError, RnnkitError
@@ -164,8 +166,8 @@ def test_predict_streams_a_file_longer_than_a_chunk(
 @pytest.fixture(scope="module")
 def ner_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("stream-ner")
-    train = write_conll(root / "train.conll", sentences(12, seed=10))
-    dev = write_conll(root / "dev.conll", sentences(4, seed=11))
+    train = write_ner_conll(root / "train.conll", sentences(12, seed=10))
+    dev = write_ner_conll(root / "dev.conll", sentences(4, seed=11))
     out = root / "run"
     tiny = [a if a != "12" else "1" for a in NER_TINY]  # one epoch
     args = ["train", "ner", "--train-file", str(train), "--dev-file", str(dev)]
@@ -214,3 +216,45 @@ def test_tag_standard_input_streams(
     printed = capsys.readouterr().out.splitlines()
     expected = [t.bracketed() for t in ner.tag_texts(ner_run, texts[:2])]
     assert len(printed) == len(texts) and printed[-2:] == expected
+
+
+# ------------------------------------------------------------------- tag ner, column files
+
+
+def test_stream_conll_equals_read_conll_and_checks_the_whole_file_first(tmp_path: Path) -> None:
+    iob1 = tmp_path / "iob1.conll"  # IOB1: I- opens an entity; converted to BIO as read
+    iob1.write_text("Harry I-PER\nPotter I-PER\nmet O\n\nRon I-PER\n.\tO\n\nA O\n")
+    assert list(stream_conll(iob1)) == read_conll(iob1)
+    assert next(stream_conll(iob1)).tags == ["B-PER", "I-PER", "O"]
+    bad = tmp_path / "bad.conll"
+    bad.write_text("a O\n\n" * 5000 + "b c O\n")
+    with pytest.raises(DataError, match=f"{bad}:10001: 3 columns, expected 2"):
+        next(stream_conll(bad))  # before the first sentence comes out
+    mixed = tmp_path / "mixed.conll"
+    mixed.write_text("a I-PER\n\n" + "b O\n\n" * 3000 + "c B-PER\n")
+    with pytest.raises(DataError, match="mixed tag schemes"):
+        next(stream_conll(mixed))
+
+
+def test_tag_column_file_streams_and_writes_what_the_whole_file_gives(
+    ner_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sents = sentences(CHUNK_LINES + 20, seed=8)
+    data = write_ner_conll(tmp_path / "in.conll", sents)
+    out = tmp_path / "out.conll.gz"
+    assert (
+        main(["tag", "--checkpoint", str(ner_run), "--input", str(data), "--output", str(out)]) == 0
+    )
+    assert f"tagged {len(sents)} sentences" in capsys.readouterr().out
+    tagger = ner.NERTagger(ner_run)
+    tokens = [[w for w, _ in s] for s in sents]
+    gold = [[t for _, t in s] for s in sents]
+    whole = tmp_path / "whole.conll"
+    write_conll(whole, tokens, gold, tagger.tag_tokens(tokens))  # one call, all sentences
+    assert gzip.decompress(out.read_bytes()) == whole.read_bytes()
+    blocks = [b for b in whole.read_text().split("\n\n") if b.strip()]
+    written = [[line.split()[2] for line in b.splitlines()] for b in blocks]  # predicted
+    for i in range(0, len(sents), 307):  # a spread, across both chunks: one sentence alone
+        assert written[i] == tagger.tag_tokens([tokens[i]])[0]
+    with pytest.raises(RnnkitError, match=f"sentence {CHUNK_LINES + 2} has"):
+        tagger.tag_tokens([["x" * (MAX_TEXT_CHARS + 1)]], first=CHUNK_LINES + 2)

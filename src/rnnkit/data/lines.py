@@ -40,39 +40,45 @@ def stream_lines(
     arrives), in bounded memory. The checks are `read_lines`'s, each made when its line is
     reached: a bad line is reported, with its file and true line number, after the lines
     before it have been yielded."""
+    name = "<stdin>" if str(source) == STDIN else str(source)
+    number = 0
+    for number, line in enumerate(_source_lines(source), start=1):
+        if not line.strip():
+            raise DataError(blank, path=name, line=number)
+        yield line
+    if number == 0:
+        raise DataError(empty, path=name)
+
+
+def file_lines(path: str | Path) -> Iterator[str]:
+    """The lines of `split_lines(read_text(path))`, blank ones included, one at a time as the
+    file is read (bounded memory); errors as `read_text`'s, raised when reached."""
+    return _source_lines(path)
+
+
+def _source_lines(source: str | Path) -> Iterator[str]:
+    """The lines of a file or of standard input ('-'), decoded and split as `read_text` and
+    `split_lines` do."""
     if str(source) == STDIN:
-        yield from _lines(sys.stdin.buffer, "<stdin>", blank, empty, compressed=False)
+        yield from _lines(sys.stdin.buffer, "<stdin>", compressed=False)
         return
     with open_bytes(source) as (stream, compressed):
         try:
-            yield from _lines(stream, str(source), blank, empty, compressed)
+            yield from _lines(stream, str(source), compressed)
         except GZIP_ERRORS as e:
             raise DataError(f"corrupt or truncated gzip data ({e})", path=source) from None
 
 
-def _lines(
-    stream: Iterable[bytes],
-    name: str,
-    blank: str,
-    empty: str,
-    compressed: bool,
-) -> Iterator[str]:
+def _lines(stream: Iterable[bytes], name: str, compressed: bool) -> Iterator[str]:
     """The lines of a byte stream: UTF-8 (no byte-order mark), `\\r\\n` and `\\r` line ends
-    read as `\\n`, none blank, at least one."""
-    number = 0  # lines yielded (the line number of the last one)
+    read as `\\n`."""
     offset = 0  # bytes read before this raw line
     for raw_number, raw in enumerate(stream, start=1):  # raw lines, split at b"\n"
         text = decode_line(raw, name, raw_number, offset, compressed)
         if offset == 0:
             text = text.removeprefix("\ufeff")
         offset += len(raw)
-        for line in split_lines(normalise_newlines(text)):
-            number += 1
-            if not line.strip():
-                raise DataError(blank, path=name, line=number)
-            yield line
-    if number == 0:
-        raise DataError(empty, path=name)
+        yield from split_lines(normalise_newlines(text))
 
 
 def chunked(items: Iterable[T], size: int = CHUNK_LINES) -> Iterator[list[T]]:

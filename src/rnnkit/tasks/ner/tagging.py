@@ -13,12 +13,12 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from rnnkit.data.atomic import atomic_write, write_bytes
-from rnnkit.data.conll import read_conll, write_conll
-from rnnkit.data.lines import CHUNK_LINES, STDIN, chunked, stream_lines
+from rnnkit.data.atomic import atomic_write
+from rnnkit.data.conll import TaggedSentence, stream_conll, write_conll_chunks
+from rnnkit.data.lines import CHUNK_LINES, STDIN, chunked, file_lines, stream_lines
 from rnnkit.data.sequences import in_order_batches
 from rnnkit.data.tags import bio_to_spans
-from rnnkit.data.text import Token, read_text, split_lines, tokenize_with_offsets
+from rnnkit.data.text import Token, tokenize_with_offsets
 from rnnkit.errors import DataError, RnnkitError
 from rnnkit.tasks.ner.config import NERDataConfig
 from rnnkit.tasks.ner.evaluation import predict_ids
@@ -26,8 +26,8 @@ from rnnkit.tasks.ner.pipeline import (
     EVAL_BATCH_SIZE,
     NERPipeline,
     collate,
-    read_sentences,
     sentence_length,
+    stream_sentences,
 )
 from rnnkit.tasks.recipe import Loaded, TrainedModel, load_run
 
@@ -91,10 +91,11 @@ class NERTagger(TrainedModel[nn.Module, NERPipeline, NERDataConfig]):
     def __init__(self, checkpoint: str | Path, device: str | torch.device = "cpu"):
         super().__init__(load(checkpoint), checkpoint, device)
 
-    def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+    def tag_tokens(self, sentences: Sequence[Sequence[str]], first: int = 1) -> list[list[str]]:
         """BIO tags for each tokenized sentence (every sentence needs at least one token; at
-        most MAX_TEXT_CHARS characters, its tokens joined by spaces)."""
-        for i, tokens in enumerate(sentences, start=1):
+        most MAX_TEXT_CHARS characters, its tokens joined by spaces; errors number the
+        sentences from `first`)."""
+        for i, tokens in enumerate(sentences, start=first):
             _check_length(sum(len(t) + 1 for t in tokens) - 1, f"sentence {i}")
         examples = [self.pipeline.encode(tokens) for tokens in sentences]
         result: list[list[str]] = [[] for _ in examples]
@@ -191,6 +192,12 @@ def tag_file(
 
     `path` "-" reads standard input (format "text" only). RnnkitError, before anything is
     read, when `out` is the input file itself (the same path, a link to it or a hard link).
+
+    The input streams through in chunks of CHUNK_LINES lines or sentences, each read, tagged
+    and written before the next (a file of any size in bounded memory); `out` appears whole
+    once the last is written. A column file is read twice, checked whole first
+    (`rnnkit.data.conll.stream_conll`), so its errors come before any tagging; a text line's
+    errors name its file and line when it is reached.
     """
     _check_paths(path, out, format)
     tagger = NERTagger(checkpoint, device)
@@ -203,24 +210,42 @@ def tag_file(
         return _write_jsonl_chunks(chunks, out)
     labelled = not (format == "conll" and _single_column(path))
     if labelled:
-        sentences = read_sentences(path, format)
+        sentences = stream_sentences(path, format)
     else:
-        sentences = read_conll(path, column=0, scheme=None)
-    predicted = tagger.tag_tokens([s.tokens for s in sentences])
+        sentences = stream_conll(path, column=0, scheme=None)
+    tagged = _tagged_chunks(tagger, sentences)  # streamed: a chunk of sentences at a time
     if jsonl:
-        records = []
-        for s, tags in zip(sentences, predicted):
-            text, tokens = " ".join(s.tokens), []
-            at = 0
-            for token in s.tokens:
-                tokens.append(Token(token, at, at + len(token)))
-                at += len(token) + 1
-            records.append(TaggedText(text, tokens, tags, entities(text, tokens, tags)).to_json())
-        _write_jsonl(records, out)
-    else:
-        gold = [s.tags for s in sentences] if labelled else None
-        write_conll(out, [s.tokens for s in sentences], gold, predicted)
-    return len(sentences)
+        records = (
+            [_joined(s.tokens, tags).to_json() for s, tags in zip(chunk, predicted)]
+            for chunk, predicted in tagged
+        )
+        return _write_jsonl_chunks(records, out)
+    return write_conll_chunks(
+        out,
+        (
+            ([s.tokens for s in chunk], [s.tags for s in chunk] if labelled else None, predicted)
+            for chunk, predicted in tagged
+        ),
+    )
+
+
+def _tagged_chunks(
+    tagger: NERTagger, sentences: Iterable[TaggedSentence]
+) -> Iterator[tuple[list[TaggedSentence], list[list[str]]]]:
+    """(sentences, their predicted tags), CHUNK_LINES sentences at a time."""
+    first = 1
+    for chunk in chunked(sentences):
+        yield chunk, tagger.tag_tokens([s.tokens for s in chunk], first)
+        first += len(chunk)
+
+
+def _joined(tokens: Sequence[str], tags: list[str]) -> TaggedText:
+    """Tagged tokens as a raw text: the tokens joined by single spaces, offsets into it."""
+    text, spans, at = " ".join(tokens), [], 0
+    for token in tokens:
+        spans.append(Token(token, at, at + len(token)))
+        at += len(token) + 1
+    return TaggedText(text, spans, tags, entities(text, spans, tags))
 
 
 def _check_paths(path: str | Path, out: str | Path, format: str) -> None:
@@ -245,7 +270,7 @@ def _check_paths(path: str | Path, out: str | Path, format: str) -> None:
 
 def _single_column(path: str | Path) -> bool:
     """Whether the first token line of a CoNLL file has one column (tokens, no tags)."""
-    for line in split_lines(read_text(path)):
+    for line in file_lines(path):
         fields = line.split()
         if fields and fields[0] != "-DOCSTART-":
             return len(fields) == 1
@@ -261,8 +286,3 @@ def _write_jsonl_chunks(chunks: Iterable[Sequence[Mapping[str, Any]]], out: str 
             f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode())
             count += len(records)
     return count
-
-
-def _write_jsonl(records: Sequence[Mapping[str, Any]], out: str | Path) -> None:
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    write_bytes(out, text.encode("utf-8"))
