@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import markdown_table, synchronize
+from _timing import markdown_table, time_interleaved
 
 from rnnkit.models.language_model import LanguageModel
 from rnnkit.tasks import music, text
@@ -50,24 +48,11 @@ def music_model(preset: str) -> tuple[LanguageModel, Tensor]:
     return LanguageModel(config), torch.zeros(1, music.KEYS)
 
 
-def seconds(run: Callable[[], object], device: torch.device, repeats: int) -> float:
-    """The fastest of `repeats` timed calls, after one untimed warm-up call."""
-    run()
-    best = float("inf")
-    for _ in range(repeats):
-        synchronize(device)
-        start = time.perf_counter()
-        run()
-        synchronize(device)
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def measure(
     model: LanguageModel, prime: Tensor, steps: int, n: int, args: argparse.Namespace
 ) -> tuple[float, float]:
-    """(loop, batched) elements per second for n samples of `steps` elements."""
-    device = torch.device(args.device)
+    """(loop, batched) elements per second for n samples of `steps` elements, the two timed
+    round-robin (`time_interleaved`: warm-up, then alternating repeats, medians)."""
     gen = torch.Generator().manual_seed(0)
     loop_n = min(n, args.loop_samples)
 
@@ -78,8 +63,10 @@ def measure(
     def batched() -> None:
         model.generate_batch(steps, [prime] * n, generator=gen)
 
-    loop_rate = loop_n * steps / seconds(loop, device, args.repeats)
-    return loop_rate, n * steps / seconds(batched, device, args.repeats)
+    ms = time_interleaved(
+        {"loop": loop, "batched": batched}, torch.device(args.device), args.repeats, warmup=1
+    )
+    return loop_n * steps / ms["loop"] * 1e3, n * steps / ms["batched"] * 1e3
 
 
 def main() -> None:
@@ -90,7 +77,7 @@ def main() -> None:
     p.add_argument("--text-steps", type=int, default=200, help="characters per sample")
     p.add_argument("--music-steps", type=int, default=32, help="frames per sample")
     p.add_argument("--loop-samples", type=int, default=4, help="most samples the loop times")
-    p.add_argument("--repeats", type=int, default=2, help="timed calls (the fastest counts)")
+    p.add_argument("--repeats", type=int, default=3, help="timed rounds (the median counts)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     p.add_argument("--device", default="cpu")
     args = p.parse_args()

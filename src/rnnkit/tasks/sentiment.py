@@ -431,6 +431,8 @@ class SentimentClassifier(TrainedModel[SequenceClassifier, TextPipeline, Sentime
         streams through in bounded memory; results start at once). `source` names the file
         the texts are the lines of: a text that cannot be classified is then reported as
         `source:line`, else as `text N`, N counted over the whole stream."""
+        if isinstance(texts, str):
+            raise RnnkitError("predict_chunks expects texts (lines), got a single string")
         first = 1
         for chunk in chunked(texts, chunk_size):
             results = _predict(self.model, self.pipeline, chunk, self.device, first, source)

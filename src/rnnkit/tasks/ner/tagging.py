@@ -140,6 +140,8 @@ class NERTagger(TrainedModel[nn.Module, NERPipeline, NERDataConfig]):
         """`tag_texts` over a stream of texts, `chunk_size` at a time: each chunk is tagged
         and yielded before the next is taken (a file of any size in bounded memory, results
         at once); errors count the texts over the whole stream."""
+        if isinstance(texts, str):
+            raise RnnkitError("tag_chunks expects texts (lines), got a single string")
         first = 1
         for chunk in chunked(texts, chunk_size):
             yield self.tag_texts(chunk, first, source)
