@@ -28,6 +28,8 @@ class LSTMCell(nn.Module):
 
     fused_kind = "lstm"
 
+    b_zero: Tensor  # the kernels' second bias, zero (a buffer: see __init__)
+
     def __init__(self, input_size: int, hidden_size: int):
         super().__init__()
         self.input_size = input_size
@@ -35,6 +37,9 @@ class LSTMCell(nn.Module):
         self.W_ax = nn.Parameter(torch.empty(4 * hidden_size, input_size))
         self.W_aa = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
         self.b_a = nn.Parameter(torch.zeros(4 * hidden_size))
+        # the kernels' second bias (PyTorch's b_hh), always zero; a buffer, so that on the GPU
+        # it lives in the layer's flat cuDNN weight buffer with the rest (not saved)
+        self.register_buffer("b_zero", torch.zeros(4 * hidden_size), persistent=False)
         init_recurrent_weights(self.W_ax, self.W_aa, gates=4)
         with torch.no_grad():
             self.b_a[hidden_size : 2 * hidden_size].fill_(1.0)  # b_f = 1
@@ -66,7 +71,7 @@ class LSTMCell(nn.Module):
         return state.a
 
     def fused_weights(self) -> list[Tensor]:
-        return [self.W_ax, self.W_aa, self.b_a, torch.zeros_like(self.b_a)]
+        return [self.W_ax, self.W_aa, self.b_a, self.b_zero]
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"

@@ -21,6 +21,8 @@ class SimpleRNNCell(nn.Module):
     product: see `stacked_W_a`.
     """
 
+    b_zero: Tensor  # the kernels' second bias, zero (a buffer: see __init__)
+
     def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh"):
         super().__init__()
         if nonlinearity not in ("tanh", "relu"):
@@ -32,6 +34,9 @@ class SimpleRNNCell(nn.Module):
         self.W_aa = nn.Parameter(torch.empty(hidden_size, hidden_size))
         self.W_ax = nn.Parameter(torch.empty(hidden_size, input_size))
         self.b_a = nn.Parameter(torch.zeros(hidden_size))
+        # the kernels' second bias (PyTorch's b_hh), always zero; a buffer, so that on the GPU
+        # it lives in the layer's flat cuDNN weight buffer with the rest (not saved)
+        self.register_buffer("b_zero", torch.zeros(hidden_size), persistent=False)
         init_recurrent_weights(self.W_ax, self.W_aa, gates=1)
 
     def g(self, z: Tensor) -> Tensor:
@@ -59,7 +64,7 @@ class SimpleRNNCell(nn.Module):
 
     def fused_weights(self) -> list[Tensor]:
         """[weight_ih, weight_hh, bias_ih, bias_hh] as PyTorch's kernels take them."""
-        return [self.W_ax, self.W_aa, self.b_a, torch.zeros_like(self.b_a)]
+        return [self.W_ax, self.W_aa, self.b_a, self.b_zero]
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, g={self.nonlinearity}"

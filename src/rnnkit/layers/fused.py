@@ -15,10 +15,14 @@ sequence backwards within its own length.
             backward pass is slow for the LSTM
   packing   one call over a PackedSequence; the GPU's choice (cuDNN runs packed sequences
             natively, in one call)
+
+On the GPU each layer's weights are views into one buffer in cuDNN's layout (`layer_weights`),
+so cuDNN reads them where they are instead of copying them on every call.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -40,6 +44,61 @@ cell name runs on which). Each is called as kernel(x, hx, weights, has_biases, n
 dropout, train, bidirectional, batch_first) on a padded batch, or as kernel(data, batch_sizes,
 hx, weights, has_biases, num_layers, dropout, train, bidirectional) on a packed one; hx is
 [h, c] for the LSTM and h alone otherwise."""
+
+
+CUDNN_MODES = {"rnn_relu": 0, "rnn_tanh": 1, "lstm": 2, "gru": 3}
+"""cuDNN's number for each `fused_kind` (torch.backends.cudnn.rnn.get_cudnn_mode's)."""
+
+
+_FLATTENED: weakref.WeakKeyDictionary[AnyCell, tuple[int, ...]] = weakref.WeakKeyDictionary()
+"""A layer's weights' data pointers when `flatten_for_cudnn` last flattened them, by its first
+cell."""
+
+
+def layer_weights(cells: Sequence[AnyCell]) -> list[Tensor]:
+    """One layer's kernel weights, [w_ih, w_hh, b_ih, b_hh] for each direction in turn.
+
+    On a CUDA device they are first made views into one contiguous buffer laid out as cuDNN
+    wants it (`flatten_for_cudnn`), so cuDNN reads them in place; otherwise cuDNN copies them
+    into such a buffer on every call (and warns that they are "not part of single contiguous
+    chunk of memory"). Compiled or exported graphs take the weights as they are.
+    """
+    weights = [w for cell in cells for w in cell.fused_weights()]
+    if weights[0].is_cuda and not torch.compiler.is_compiling():
+        flatten_for_cudnn(cells, weights)
+    return weights
+
+
+def flatten_for_cudnn(cells: Sequence[AnyCell], weights: Sequence[Tensor]) -> None:
+    """Make `weights` (one layer's, as `layer_weights` lists them) views into one cuDNN weight
+    buffer, keeping their values; nothing when they already are.
+
+    The buffer is cuDNN's own (`torch._cudnn_rnn_flatten_weight`, as torch.nn.RNNBase's
+    flatten_parameters makes it): each tensor keeps its identity (an optimiser, a weight
+    average and DistributedDataParallel still hold the same Parameters) and now views the
+    buffer. In-place writes (load_state_dict, optimiser steps, the weight average's swaps, DDP's
+    broadcasts) keep it whole; anything that gives a tensor new memory (`.to()`, `.cuda()`)
+    moves it out, and the next call flattens again: the data pointers at the last flattening
+    are kept per layer (by its first cell) and compared on every call.
+    """
+    ptrs = tuple(w.data_ptr() for w in weights)
+    if _FLATTENED.get(cells[0]) == ptrs:
+        return
+    first = weights[0]
+    same_kind = all(w.dtype == first.dtype and w.device == first.device for w in weights)
+    if (
+        not same_kind
+        or len(set(ptrs)) != len(ptrs)
+        or not torch.backends.cudnn.is_acceptable(first)
+    ):
+        return  # cuDNN will copy: mixed dtypes, shared tensors, or no cuDNN for this dtype
+    w_ih, w_hh = weights[0], weights[1]
+    mode = CUDNN_MODES[cells[0].fused_kind]
+    with torch.no_grad():
+        torch._cudnn_rnn_flatten_weight(
+            list(weights), 4, w_ih.shape[1], mode, w_hh.shape[1], 0, 1, True, len(cells) == 2
+        )
+    _FLATTENED[cells[0]] = tuple(w.data_ptr() for w in weights)
 
 
 def supports_fused(cell: AnyCell) -> bool:
@@ -75,8 +134,10 @@ def fused_layer(
     kernel = KERNELS[cells[0].fused_kind]
     lstm = isinstance(state, LSTMState)
     T = x.shape[1]
-    if lengths is None or bool((lengths == T).all()):
-        weights = [w for cell in cells for w in cell.fused_weights()]
+    # (compiled or exported, the lengths are never read on the host: the padded calls below
+    # are exact for any lengths, equal ones included)
+    if lengths is None or (not torch.compiler.is_compiling() and bool((lengths == T).all())):
+        weights = layer_weights(cells)
         # `train` asks the kernel to keep what its backward pass needs (cuDNN refuses a
         # backward without it); dropout is 0 here, so the flag changes nothing else.
         train = torch.is_grad_enabled()
@@ -86,7 +147,7 @@ def fused_layer(
         by_direction = [cell.fused_weights() for cell in cells]
         if lstm:
             low, high = torch.aminmax(x.detach())  # one pass (vector_norm(inf) is 10x slower)
-            x_reach = max(-float(low), float(high))  # max |x|
+            x_reach = torch.maximum(-low, high)  # () max |x|, left on the device
             held = [holding_weights(w, x_reach) for w in by_direction]
         else:
             held = list(by_direction)
@@ -106,7 +167,7 @@ def _packed_layer(
     state: State,
 ) -> tuple[Tensor, State]:
     """`fused_layer` through one kernel call over a PackedSequence."""
-    weights = [w for cell in cells for w in cell.fused_weights()]
+    weights = layer_weights(cells)
     train = torch.is_grad_enabled()
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
     assert packed.sorted_indices is not None and packed.unsorted_indices is not None

@@ -50,7 +50,7 @@ HOLD_MARGIN = 1000.0
 sigmoid(-1000) is exactly 0 and sigmoid(1000) exactly 1 in float16, 32 and 64."""
 
 
-def holding_weights(weights: Sequence[Tensor], x_reach: float) -> list[Tensor] | None:
+def holding_weights(weights: Sequence[Tensor], x_reach: Tensor | float) -> list[Tensor] | None:
     """An LSTM cell's kernel weights [w_ih, w_hh, b_ih, b_hh] (gates i, f, g, o) with w_ih
     widened by the holding column (see the module docstring): (4H, D) -> (4H, D + 1).
 
@@ -58,18 +58,22 @@ def holding_weights(weights: Sequence[Tensor], x_reach: float) -> list[Tensor] |
     a<t-1> in [-1, 1] and the biases can move a gate's pre-activation (max over the rows of
     |b_ih + b_hh| + x_reach * sum |w_ih| + sum |w_hh|), plus HOLD_MARGIN. None when S is not
     finite in the weights' dtype or the autocast dtype (then the caller packs instead).
+    Under torch.compile or torch.export S stays on the device and an assertion inside the
+    graph stops the call when S is too large (a RuntimeError; a host branch would break it).
     """
     w_ih, w_hh, b_ih, b_hh = weights
     H = w_hh.shape[1]
     with torch.no_grad():
         rows = (b_ih + b_hh).abs() + x_reach * w_ih.abs().sum(dim=1) + w_hh.abs().sum(dim=1)
-        reach = rows.max()
-    S = float(reach) + HOLD_MARGIN
+        S = rows.max() + HOLD_MARGIN  # ()
     device = w_ih.device.type
     kernel_dtype = (  # under autocast the kernel runs in the autocast dtype
         torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else w_ih.dtype
     )
-    if not S < min(torch.finfo(w_ih.dtype).max, torch.finfo(kernel_dtype).max):
+    limit = min(torch.finfo(w_ih.dtype).max, torch.finfo(kernel_dtype).max)
+    if torch.compiler.is_compiling():
+        torch._assert_async(S < limit, "the LSTM's holding column overflows the kernel's dtype")
+    elif not float(S) < limit:
         return None
     column = w_ih.new_zeros(4 * H, 1)
     column[:H] = -S  # input gate: i = sigmoid(... - S) = 0, nothing is written to c

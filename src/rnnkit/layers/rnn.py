@@ -7,6 +7,7 @@ the readable loop or by PyTorch's fused kernels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -16,7 +17,7 @@ from torch import Tensor, nn
 from rnnkit.cells.base import AnyCell, LSTMState, State, map_state, stack_states
 from rnnkit.cells.registry import cell_spec
 from rnnkit.errors import RnnkitError
-from rnnkit.layers.fused import fused_layer, supports_fused
+from rnnkit.layers.fused import flatten_for_cudnn, fused_layer, supports_fused
 from rnnkit.layers.recurrent import Recurrent
 
 Execution = Literal["auto", "fused", "reference"]
@@ -32,7 +33,10 @@ def check_rnn_inputs(x: object, lengths: object, input_size: int, like: Tensor) 
     """`RNN.forward`'s checks: x (B, T, D) floating, of the parameters' dtype and device, with
     B, T >= 1 and D = input_size; lengths None or an integer tensor (B,) with every value in
     [1, T]. The values need the lengths on the CPU: CPU lengths cost nothing, GPU lengths one
-    synchronisation (the fused kernels copy them to the CPU anyway).
+    synchronisation (the fused kernels copy them to the CPU anyway). Under torch.compile or
+    torch.export the values are checked by an assertion inside the graph instead (a Python
+    branch on them would break the graph): the same condition, raised as a RuntimeError when
+    the graph runs.
 
     like: a parameter of the layer (its dtype and device).
     """
@@ -61,6 +65,10 @@ def check_rnn_inputs(x: object, lengths: object, input_size: int, like: Tensor) 
         raise LayerInputError(
             f"expected lengths of shape (B,) = ({B},), got {tuple(lengths.shape)}"
         )
+    if torch.compiler.is_compiling():
+        inside = ((lengths >= 1) & (lengths <= T)).all()
+        torch._assert_async(inside, f"expected every length in [1, T] = [1, {T}]")
+        return
     low, high = torch.aminmax(lengths.detach().cpu())
     if low < 1 or high > T:
         raise LayerInputError(
@@ -206,6 +214,23 @@ class RNN(nn.Module):
                 forward_half, backward_half = out.chunk(2, dim=-1)
                 out = forward_half + backward_half  # (B, T, H)
         return out, stack_states(finals)
+
+    def flatten_parameters(self) -> None:
+        """On a CUDA device, make each layer's weights views into one cuDNN weight buffer
+        (`rnnkit.layers.fused.flatten_for_cudnn`); nothing elsewhere. Done after every move
+        between devices or dtypes, and checked on every fused call; torch.nn.RNN's name."""
+        fusable = all(supports_fused(c) for c in self.cells)  # type: ignore[arg-type]
+        dirs = self.num_directions
+        for layer in range(self.num_layers if fusable else 0):
+            cells: list[AnyCell] = list(self.cells[layer * dirs : (layer + 1) * dirs])  # type: ignore[arg-type]
+            weights = [w for cell in cells for w in cell.fused_weights()]
+            if weights[0].is_cuda:
+                flatten_for_cudnn(cells, weights)
+
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> RNN:
+        super()._apply(fn, recurse)
+        self.flatten_parameters()  # new memory after .to(), .cuda(), .half(), ...
+        return self
 
     def _initial_state(self, x: Tensor, state: State | tuple[Tensor, Tensor] | None) -> State:
         """The state (L*dirs, B, H) the stack starts from: zeros when None; for an LSTM a

@@ -198,7 +198,9 @@ def save_checkpoint(
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
-    """The module inside DistributedDataParallel (the model itself otherwise)."""
+    """The module inside torch.compile's wrapper and DistributedDataParallel (the model itself
+    otherwise)."""
+    model = getattr(model, "_orig_mod", model)
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 

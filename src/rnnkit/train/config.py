@@ -24,12 +24,12 @@ from rnnkit.models.checks import (
 LR_SCHEDULES = ("constant", "cosine", "plateau")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 MODES = ("min", "max")
-PRECISIONS = ("fp32", "bf16", "auto")  # rnnkit.train.precision
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")  # rnnkit.train.precision
 # Fields that may change between a run and its resumption without making it differ from an
 # uninterrupted one (how long, where, how it is shown), so without a warning.
 RESUME_FREE = frozenset(
     {"epochs", "out_dir", "progress", "device", "log_every", "patience", "num_threads"}
-    | {"overwrite", "change_data"}
+    | {"overwrite", "change_data", "compile"}  # compile: the same values to float rounding
 )
 
 # Metrics where smaller is better (losses, and error rates): `mode` follows them ("min")
@@ -100,9 +100,14 @@ class TrainConfig:
     # split), so the returned model is the one saved as `best`.
     restore_best: bool = True
     # "fp32", "bf16" (the training step's forward pass under bfloat16 autocast; weights,
-    # gradients and optimiser state stay float32) or "auto" (bf16 where the CPU or GPU
-    # multiplies bfloat16 natively, else fp32). Evaluation always runs in float32.
+    # gradients and optimiser state stay float32), "fp16" (float16 autocast with loss scaling,
+    # CUDA only) or "auto" (bf16 where the CPU or GPU multiplies bfloat16 natively, else fp32).
+    # Evaluation always runs in float32. See rnnkit.train.precision.
     precision: str = "fp32"
+    # torch.compile the model for the training steps (TorchInductor: fused element-wise work
+    # around the recurrent kernels). The first step of each new batch shape compiles (seconds
+    # to a minute); evaluation runs eagerly. Values equal eager's to float rounding.
+    compile: bool = False
     # Intra-op CPU threads for torch; None keeps torch's default (one per core). On a machine
     # shared with other busy processes, 1 can be many times faster for small models.
     num_threads: int | None = None

@@ -34,6 +34,8 @@ from typing import Any
 
 import torch
 import torch.distributed as tdist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from rnnkit.errors import RnnkitError
 
@@ -186,3 +188,16 @@ def gather_objects(obj: Any, info: DistInfo) -> list[Any]:
 
 def _collective_device(info: DistInfo) -> torch.device | None:
     return info.device if info.device.type == "cuda" else None
+
+
+def training_net(model: nn.Module, dist: DistInfo, compile: bool = False) -> nn.Module:
+    """What the training steps call: `model` itself, or DistributedDataParallel(model) under
+    torchrun, and that wrapped by torch.compile when `compile` (the parameters stay the
+    model's own: `rnnkit.train.checkpoint.unwrap_model` finds it inside both wrappers)."""
+    net: nn.Module = model
+    if dist.is_distributed:
+        ids = [dist.device.index] if dist.device.type == "cuda" else None
+        net = DistributedDataParallel(model, device_ids=ids)
+    if compile:
+        net = torch.compile(net)  # type: ignore[assignment]
+    return net

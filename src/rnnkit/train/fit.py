@@ -28,7 +28,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from rnnkit.config import to_dict
@@ -51,6 +50,7 @@ from rnnkit.train.distributed import (
     broadcast_object,
     current_dist,
     gather_objects,
+    training_net,
 )
 from rnnkit.train.interrupt import StopRequest
 from rnnkit.train.loading import model_description
@@ -58,7 +58,7 @@ from rnnkit.train.logging import MetricsLogger
 from rnnkit.train.loop import agree_across_ranks, skip_done
 from rnnkit.train.optim import LRSchedule, improves, make_optimizer
 from rnnkit.train.plots import plot_loss_curves
-from rnnkit.train.precision import autocast_dtype
+from rnnkit.train.precision import autocast_dtype, check_precision, grad_scaler
 from rnnkit.train.progress import EpochProgress, RunState
 from rnnkit.train.results import FitResult, evaluate_loss
 from rnnkit.train.rng import seed_everything
@@ -190,7 +190,9 @@ class _Run:
         self.hooks = FitHooks(self.optimizer, config)  # fit() adds callbacks and lr_scheduler
         self.schedule = LRSchedule(config)
         self.average = WeightAverage(self.model, config.ema_decay) if config.ema_decay > 0 else None
+        check_precision(config.precision, self.device)
         self.autocast_dtype = autocast_dtype(config.precision, self.device)
+        self.scaler = grad_scaler(config.precision, self.device)
         self.state = RunState()
         self.best_weights: dict[str, Tensor] | None = None
         self.stop = StopRequest()
@@ -215,9 +217,7 @@ class _Run:
         seed_everything(self.config.seed + self.dist.rank)
         if resume:
             self._resume()
-        if self.dist.is_distributed:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.net = DistributedDataParallel(self.model, device_ids=ids)
+        self.net = training_net(self.model, self.dist, self.config.compile)
         self.logger = MetricsLogger(
             self.out if self.writes else None,
             keep_until_step=self.state.global_step if resume else None,
@@ -242,6 +242,8 @@ class _Run:
         if self.average is not None and not keeps_average:
             self.average = WeightAverage(self.model, self.config.ema_decay)  # from here on
         self.state = RunState.from_meta(loaded.meta)
+        if self.scaler is not None and self.state.grad_scaler is not None:
+            self.scaler.load_state_dict(self.state.grad_scaler)
         changed = changed_on_resume(self.config, loaded.meta.train_config)
         if changed and self.dist.is_main:
             log.warning(
@@ -351,7 +353,7 @@ class _Run:
                 fraction = progress.steps / n if n else 0.0
                 lr = self.hooks.lr(self.schedule.lr(state.global_step, epoch, fraction))
                 on_device = [batch.to(self.device) for batch in group]
-                options = (config.clip_norm, self.average, self.autocast_dtype)
+                options = (config.clip_norm, self.average, self.autocast_dtype, self.scaler)
                 outs = accumulated_step(self.net, self.optimizer, on_device, lr, *options)
                 for out, batch in zip(outs, group, strict=True):
                     progress.add(out, batch.num_steps)  # real time steps, on the CPU copy
@@ -433,6 +435,7 @@ class _Run:
 
     def _meta(self, rng: list[RngState]) -> CheckpointMeta:
         s = self.state
+        s.grad_scaler = None if self.scaler is None else self.scaler.state_dict()
         return CheckpointMeta(
             task=self.task,
             model_config=self.model_config,

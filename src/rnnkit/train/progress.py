@@ -42,6 +42,8 @@ class RunState:
     # "steps", "loss_sum", "count", "grad_norm_sum", "tokens", "seconds"}; the resumed run
     # skips `steps` batches and continues the sums.
     in_progress: dict[str, Any] | None = None
+    # fp16's loss scaler (torch.amp.GradScaler.state_dict(): the scale and its growth count)
+    grad_scaler: dict[str, Any] | None = None
 
     def result(self, out_dir: Path | None) -> FitResult:
         """What `fit` returns for a run in this state."""
@@ -62,6 +64,7 @@ class RunState:
             "stopped_early": self.stopped_early,
             "last_metrics": self.last_metrics,
             "in_progress": self.in_progress,
+            "grad_scaler": self.grad_scaler,
         }
 
     @classmethod
@@ -77,6 +80,7 @@ class RunState:
             stopped_early=bool(ts.get("stopped_early", False)),
             last_metrics=dict(ts.get("last_metrics", {})),
             in_progress=ts.get("in_progress"),
+            grad_scaler=ts.get("grad_scaler"),
         )
 
 

@@ -15,7 +15,10 @@ step and no count is read on the host. Under DistributedDataParallel every backw
 the group's last runs under `no_sync`; the last one averages the accumulated gradient over
 the ranks.
 
-With `autocast_dtype` (precision "bf16") the forward passes run under torch.autocast.
+With `autocast_dtype` (precision "bf16" or "fp16") the forward passes run under
+torch.autocast. With a `scaler` (fp16, `rnnkit.train.precision`) each backward pass starts
+from the scaled loss S * loss, the gradient is unscaled before it is measured and clipped, and
+a step whose gradient is not finite is skipped (no update, no weight average) and S lowered.
 """
 
 from __future__ import annotations
@@ -55,10 +58,12 @@ def train_step(
     clip_norm: float | None,
     average: WeightAverage | None = None,
     autocast_dtype: torch.dtype | None = None,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> StepOutput:
     """Forward, backward, clip, update (and the weight average) on one batch, with learning
     rate `lr`: `accumulated_step` with a group of one batch."""
-    return accumulated_step(net, optimizer, [batch], lr, clip_norm, average, autocast_dtype)[0]
+    options = (average, autocast_dtype, scaler)
+    return accumulated_step(net, optimizer, [batch], lr, clip_norm, *options)[0]
 
 
 def accumulated_step(
@@ -69,6 +74,7 @@ def accumulated_step(
     clip_norm: float | None,
     average: WeightAverage | None = None,
     autocast_dtype: torch.dtype | None = None,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> list[StepOutput]:
     """One optimiser step on the count-weighted mean gradient of `batches` (module docstring).
 
@@ -76,6 +82,7 @@ def accumulated_step(
     batches:   one or more, on the model's device, with targets.
     clip_norm: the largest global gradient norm; None does not clip.
     autocast_dtype: run the forward passes under torch.autocast in this dtype; None: float32.
+    scaler:    fp16's loss scaler (module docstring); None: no scaling.
     Returns one StepOutput per batch (its own loss and count, the step's gradient norm).
     """
     if not batches:
@@ -88,14 +95,15 @@ def accumulated_step(
     losses: list[tuple[Tensor, Tensor]] = []
     for i, batch in enumerate(batches):
         last = i == len(batches) - 1
-        sync = net.no_sync() if isinstance(net, DistributedDataParallel) and not last else None
+        ddp = getattr(net, "_orig_mod", net)  # (torch.compile's wrapper holds the module)
+        sync = ddp.no_sync() if isinstance(ddp, DistributedDataParallel) and not last else None
         with sync if sync is not None else contextlib.nullcontext():
             with autocast(batch.inputs.device, autocast_dtype):
                 out: ModelOutput = net(batch)
             if out.loss is None:
                 raise RnnkitError("the model returned no loss: training batches need targets")
+            loss = out.loss
             if seen is None:
-                out.loss.backward()
                 seen = out.count
             else:
                 total = seen + out.count
@@ -103,15 +111,37 @@ def accumulated_step(
                 for p in params:
                     if p.grad is not None:
                         p.grad.mul_(scale.to(p.grad.dtype))
-                (out.loss * _ratio(out.count, total).to(out.loss.dtype)).backward()
+                loss = loss * _ratio(out.count, total).to(loss.dtype)
                 seen = total
+            (scaler.scale(loss) if scaler is not None else loss).backward()
         losses.append((out.loss.detach(), out.count))
+    if scaler is not None:
+        scaler.unscale_(optimizer)
     max_norm = clip_norm if clip_norm is not None else math.inf
     grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-    optimizer.step()
-    if average is not None:
-        average.update()
+    _update(optimizer, average, scaler)
     return [StepOutput(loss, count, grad_norm) for loss, count in losses]
+
+
+def _update(
+    optimizer: torch.optim.Optimizer,
+    average: WeightAverage | None,
+    scaler: torch.amp.GradScaler | None,
+) -> None:
+    """The optimiser step and the weight average's, both skipped when fp16's scaler finds the
+    gradient not finite."""
+    if scaler is None:
+        optimizer.step()
+        if average is not None:
+            average.update()
+        return
+    # a skipped step lowers the scale, and only a skip does; reading it synchronises with the
+    # device, so only a run with a weight average (which must skip too) reads it
+    before = scaler.get_scale() if average is not None else 0.0
+    scaler.step(optimizer)  # skipped when the gradient is not finite
+    scaler.update()
+    if average is not None and scaler.get_scale() >= before:
+        average.update()
 
 
 def _ratio(part: Tensor, total: Tensor) -> Tensor:
