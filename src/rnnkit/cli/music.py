@@ -11,6 +11,7 @@ from rnnkit.cli.commands import TaskCommands
 from rnnkit.cli.options import (
     add_checkpoint_option,
     add_device_options,
+    add_samples_option,
     add_sampling_options,
     device_from,
 )
@@ -136,12 +137,18 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
         "and bass, each step's notes dealt to them by pitch)",
     )
     add_piece_options(p)
+    add_samples_option(
+        p,
+        "pieces",
+        "; with N > 1 every file is numbered: out.mid -> out-1.mid ... out-N.mid, and likewise "
+        "the PNG and each --musicxml, --wav and --score file",
+    )
     add_device_options(p)
     p.set_defaults(run=generate)
 
 
 def generate(args: argparse.Namespace) -> int:
-    steps = recipe.generate(
+    pieces = recipe.generate_pieces(
         args.checkpoint,
         steps=args.steps,
         out=args.out,
@@ -159,15 +166,23 @@ def generate(args: argparse.Namespace) -> int:
         soundfont=args.soundfont,
         sample_rate=args.sample_rate,
         melody=args.melody,
+        samples=args.samples,
     )
-    notes = sum(len(s) for s in steps)
-    files = [str(f) for f in (args.musicxml, args.wav, args.score) if f]
-    roll = str(Path(args.out).with_suffix(".png"))
-    if not args.score or Path(args.score).resolve() != Path(roll).resolve():
+    for i, steps in enumerate(pieces, start=1):
+        print(wrote_line(args, steps, i, len(pieces)))
+    return 0
+
+
+def wrote_line(args: argparse.Namespace, steps: list[list[int]], i: int, n: int) -> str:
+    """What was written for piece i of n: its MIDI file, then its other files."""
+    out, notes = recipe.numbered(args.out, i, n), sum(len(s) for s in steps)
+    files = [str(recipe.numbered(f, i, n)) for f in (args.musicxml, args.wav, args.score) if f]
+    roll = str(out.with_suffix(".png"))
+    score = recipe.numbered(args.score, i, n) if args.score else None
+    if score is None or score.resolve() != Path(roll).resolve():
         files.append(roll)
     more = "".join(f", {f}" for f in files[:-1]) + f" and {files[-1]}"
-    print(f"wrote {args.out} ({len(steps)} steps, {notes} notes){more}")
-    return 0
+    return f"wrote {out} ({len(steps)} steps, {notes} notes){more}"
 
 
 COMMANDS = TaskCommands(

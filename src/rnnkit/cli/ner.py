@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rnnkit.cli.commands import TaskCommands
@@ -16,7 +18,7 @@ from rnnkit.cli.options import (
 )
 from rnnkit.errors import RnnkitError
 from rnnkit.metrics.entities import EntityScores, Score
-from rnnkit.tasks import STDIN, read_lines
+from rnnkit.tasks import STDIN, stream_lines
 from rnnkit.tasks import ner as recipe
 
 
@@ -101,20 +103,29 @@ def tag(args: argparse.Namespace) -> int:
         return 0
     if args.output is not None:
         raise RnnkitError("--output goes with --input FILE; tagged arguments are printed")
-    for tagged in recipe.tag_texts(args.checkpoint, gather_texts(args.texts), device_from(args)):
-        if args.jsonl:
-            print(json.dumps(tagged.to_json(), ensure_ascii=False))
-        else:
-            print(tagged.bracketed())
+    for chunk in tagged_chunks(args):
+        for tagged in chunk:
+            if args.jsonl:
+                print(json.dumps(tagged.to_json(), ensure_ascii=False))
+            else:
+                print(tagged.bracketed())
+        sys.stdout.flush()
     return 0
 
 
-def gather_texts(texts: list[str]) -> list[str]:
-    """The sentences from the arguments, or from standard input when the only one is '-'."""
+def tagged_chunks(args: argparse.Namespace) -> Iterator[list[recipe.TaggedText]]:
+    """The sentences given as arguments, tagged, as one chunk; or, with '-', standard input
+    streamed: a chunk of lines at a time read and tagged (its first line read before the
+    model is loaded, so that an empty input is reported straight away)."""
+    texts = args.texts
     if texts == [STDIN]:
-        return read_lines(
+        lines = stream_lines(
             STDIN, "empty line: every line must hold text to tag", "no text to tag on stdin"
         )
+        first = next(lines)
+        tagger = recipe.NERTagger(args.checkpoint, device_from(args))
+        yield from tagger.tag_chunks(itertools.chain([first], lines), "<stdin>")
+        return
     if STDIN in texts:
         raise RnnkitError("'-' (read standard input) must be the only text argument")
     if not texts:
@@ -122,7 +133,7 @@ def gather_texts(texts: list[str]) -> list[str]:
             "nothing to tag: give sentences as arguments, '-' for standard input, or --input FILE"
         )
     check_argument_texts(texts)
-    return texts
+    yield recipe.tag_texts(args.checkpoint, texts, device_from(args))
 
 
 COMMANDS = TaskCommands(

@@ -37,6 +37,19 @@ def add_sampling_options(
     p.add_argument("--seed", type=int, default=0, help=f"{seed_help} (default: 0)")
 
 
+def add_samples_option(p: argparse.ArgumentParser, what: str, more: str = "") -> None:
+    """--samples N of the commands that sample from a model: N independent draws, sampled
+    together as one batch. `more`: what else the option does, after a semicolon."""
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        metavar="N",
+        help=f"draw N {what} at once, as one batch (the same --seed gives the same N){more} "
+        "(default: 1)",
+    )
+
+
 def add_beam_option(p: argparse.ArgumentParser, default: int, what: str) -> None:
     """--beam N: `what` searches N hypotheses wide; 1 decodes greedily."""
     p.add_argument(

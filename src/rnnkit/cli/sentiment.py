@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +17,7 @@ from rnnkit.cli.options import (
     device_from,
 )
 from rnnkit.errors import RnnkitError
-from rnnkit.tasks import STDIN, read_lines
+from rnnkit.tasks import STDIN, stream_lines
 from rnnkit.tasks import sentiment as recipe
 
 BLANK = "empty text: every line must hold one review"
@@ -77,14 +79,15 @@ def format_evaluation(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def gather_texts(args: argparse.Namespace) -> list[str]:
-    """The reviews from the arguments, standard input ('-') or --file."""
+def input_source(args: argparse.Namespace) -> str | None:
+    """The file (or '-', standard input) the reviews are read from, one per line; None when
+    they are given as arguments."""
     if args.file is not None and args.texts:
         raise RnnkitError("give the texts as arguments or with --file, not both")
     if args.file is not None:
-        return read_lines(args.file, BLANK, NO_TEXT)
+        return str(args.file)
     if args.texts == [STDIN]:
-        return read_lines(STDIN, BLANK, NO_TEXT)
+        return STDIN
     if STDIN in args.texts:
         raise RnnkitError("'-' (read standard input) must be the only text argument")
     if not args.texts:
@@ -92,20 +95,36 @@ def gather_texts(args: argparse.Namespace) -> list[str]:
             "no texts to classify: give them as arguments, with --file, or '-' for standard input"
         )
     check_argument_texts(args.texts)
-    return list(args.texts)
+    return None
 
 
 def predict(args: argparse.Namespace) -> int:
-    texts = gather_texts(args)
-    for text, (label, probability) in zip(
-        texts, recipe.predict(args.checkpoint, texts, device_from(args)), strict=True
-    ):
-        if args.json:
-            record = {"label": label, "probability": probability, "text": text}
-            print(json.dumps(record, ensure_ascii=False))
-        else:
-            print(f"{label}\t{probability:.4f}")
+    source = input_source(args)
+    if source is None:
+        results = recipe.predict(args.checkpoint, args.texts, device_from(args))
+        for text, (label, probability) in zip(args.texts, results, strict=True):
+            print(result_line(text, label, probability, args.json))
+        return 0
+    # Streamed: a chunk of lines at a time is read, classified and printed, so that a file of
+    # any size runs in bounded memory and results start at once. The first line is read
+    # before the model is loaded: a missing or empty file is reported straight away.
+    lines = stream_lines(source, BLANK, NO_TEXT)
+    first = next(lines)
+    classifier = recipe.SentimentClassifier(args.checkpoint, device_from(args))
+    name = "<stdin>" if source == STDIN else source
+    for chunk in classifier.predict_chunks(itertools.chain([first], lines), name):
+        for text, label, probability in chunk:
+            print(result_line(text, label, probability, args.json))
+        sys.stdout.flush()
     return 0
+
+
+def result_line(text: str, label: str, probability: float, as_json: bool) -> str:
+    """One review's line of output: `label<TAB>probability`, or a JSON object."""
+    if as_json:
+        record = {"label": label, "probability": probability, "text": text}
+        return json.dumps(record, ensure_ascii=False)
+    return f"{label}\t{probability:.4f}"
 
 
 COMMANDS = TaskCommands(

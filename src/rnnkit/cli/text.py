@@ -10,6 +10,7 @@ from rnnkit.cli.commands import TaskCommands
 from rnnkit.cli.options import (
     add_checkpoint_option,
     add_device_options,
+    add_samples_option,
     add_sampling_options,
     device_from,
 )
@@ -40,12 +41,13 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
         top_k_help="sample among the k likeliest characters only",
         seed_help="random seed: the same seed gives the same text",
     )
+    add_samples_option(p, "texts")
     add_device_options(p)
     p.set_defaults(run=generate)
 
 
 def generate(args: argparse.Namespace) -> int:
-    sample = recipe.generate(
+    samples = recipe.generate_samples(
         args.checkpoint,
         prime=args.prime,
         length=args.length,
@@ -53,9 +55,18 @@ def generate(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         seed=args.seed,
         device=device_from(args),
+        samples=args.samples,
     )
-    print(args.prime + sample)
+    if len(samples) == 1:
+        print(args.prime + samples[0])
+        return 0
+    for i, sample in enumerate(samples, start=1):  # a header line before each sample
+        print(f"{SAMPLE_HEADER.format(i=i, n=len(samples))}\n{args.prime + sample}")
     return 0
+
+
+# The line before each text when there are several (`--samples N`, N > 1).
+SAMPLE_HEADER = "==> sample {i} of {n} <=="
 
 
 COMMANDS = TaskCommands(

@@ -4,7 +4,9 @@ command that translates sentences (arguments, a file or standard input)."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+import itertools
+import sys
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rnnkit.cli.commands import TaskCommands
@@ -16,7 +18,7 @@ from rnnkit.cli.options import (
     device_from,
 )
 from rnnkit.errors import RnnkitError
-from rnnkit.tasks import STDIN, read_lines
+from rnnkit.tasks import STDIN, chunked, stream_lines
 from rnnkit.tasks import translate as recipe
 
 
@@ -46,30 +48,41 @@ def add_commands(verbs: Mapping[str, Any], commands: Any) -> None:
     p.set_defaults(run=translate)
 
 
-def gather_texts(args: argparse.Namespace) -> list[str]:
+def gather_texts(args: argparse.Namespace) -> Iterator[str]:
+    """The sentences: the arguments, or the lines of --input FILE or of standard input ('-'),
+    streamed (read as they are translated); the first line is read here, before the model is
+    loaded, so that a missing or empty input is reported straight away."""
     if args.input is not None and args.texts:
         raise RnnkitError("give sentences as arguments or with --input, not both")
-    if args.input is not None:
-        return read_lines(args.input, "empty line: every line must hold a sentence", "no text")
-    if args.texts == [STDIN]:
-        return read_lines(STDIN, "empty line: every line must hold a sentence", "no text")
+    source = args.input if args.input is not None else None
+    if source is None and args.texts == [STDIN]:
+        source = STDIN
+    if source is not None:
+        lines = stream_lines(source, "empty line: every line must hold a sentence", "no text")
+        return itertools.chain([next(lines)], lines)
     if not args.texts:
         raise RnnkitError("nothing to translate: give sentences, --input FILE or '-'")
     check_argument_texts(args.texts)
-    return list(args.texts)
+    return iter(args.texts)
 
 
 def translate(args: argparse.Namespace) -> int:
     texts = gather_texts(args)
     translator = recipe.Translator(args.checkpoint, device_from(args))
     if args.show_attention is not None:
-        if len(texts) != 1:
+        sentences = list(texts)
+        if len(sentences) != 1:
             raise RnnkitError("--show-attention draws one sentence's translation: give one")
-        source, target, weights = translator.attention(texts[0], args.beam)
+        source, target, weights = translator.attention(sentences[0], args.beam)
         recipe.plot_attention(source, target, weights, args.show_attention)
         print(f"wrote {args.show_attention}")
-    for translation in translator.translate(texts, args.beam, args.copy_unknowns):
-        print(translation)
+        texts = iter(sentences)
+    first = 1
+    for chunk in chunked(texts):  # a chunk of lines at a time: bounded memory, output at once
+        for translation in translator.translate(chunk, args.beam, args.copy_unknowns, first):
+            print(translation)
+        sys.stdout.flush()
+        first += len(chunk)
     return 0
 
 

@@ -24,10 +24,12 @@ the source line of every token so later errors can point into the file).
 
        Harry Potter and Hermione Granger invented a new spell .<TAB>1 1 0 1 1 0 0 0 0 0
 
-All readers read files through `rnnkit.data.text.read_text`: gzip is undone transparently
-(recognised by the first bytes), a UTF-8 byte-order mark and CRLF line ends are accepted. They
-raise `DataError` naming the file and
-line for: bytes that are not UTF-8 (with the byte offset), an empty file, a wrong number of
+All readers read files line by line as `rnnkit.data.text.read_text` decodes them
+(`rnnkit.data.lines.file_lines`): gzip is undone transparently (recognised by the first
+bytes), a UTF-8 byte-order mark and CRLF line ends are accepted. `stream_conll`,
+`stream_token_tags` and `stream_binary` yield the sentences one at a time, for files of any
+size (tagging); the `read_*` functions return them all. They raise `DataError` naming the file
+and line for: bytes that are not UTF-8 (with the byte offset), an empty file, a wrong number of
 columns, labels that do not match the tokens, a tag outside `tag_set`, and tags that mix
 schemes (IOB1 with BIO or IOBES) in one file.
 
@@ -40,12 +42,14 @@ model always sees BIO. `scheme=None` turns the checks off, for tags that are not
 from __future__ import annotations
 
 import gzip
-from collections.abc import Collection, Sequence
+import itertools
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
-from rnnkit.data.atomic import write_bytes
+from rnnkit.data.atomic import atomic_write
+from rnnkit.data.lines import file_lines
 from rnnkit.data.tags import (
     BINARY_TAGS,
     SCHEMES,
@@ -54,7 +58,6 @@ from rnnkit.data.tags import (
     find_violation,
     to_bio,
 )
-from rnnkit.data.text import read_text, split_lines
 from rnnkit.errors import DataError, RnnkitError
 
 DOCSTART = "-DOCSTART-"
@@ -137,9 +140,15 @@ def read_binary(path: str | Path) -> list[TaggedSentence]:
     Tokens are separated by spaces, labels by spaces, one label per token; blank lines are
     skipped. The tags of the result are the strings '0' and '1' (`int(tag)` gives y<t>).
     """
+    return list(stream_binary(path))
+
+
+def stream_binary(path: str | Path) -> Iterator[TaggedSentence]:
+    """`read_binary`'s sentences one at a time, as the file is read (bounded memory); each
+    error is raised when its line is reached."""
     name = str(path)
-    sentences: list[TaggedSentence] = []
-    for number, line in enumerate(_read_lines(path), start=1):
+    found = False
+    for number, line in enumerate(file_lines(path), start=1):
         if not line.strip():
             continue
         parts = line.split("\t")
@@ -163,10 +172,34 @@ def read_binary(path: str | Path) -> list[TaggedSentence]:
                     path=name,
                     line=number,
                 )
-        sentences.append(TaggedSentence(tokens, labels, [number] * len(tokens), name))
-    if not sentences:
+        found = True
+        yield TaggedSentence(tokens, labels, [number] * len(tokens), name)
+    if not found:
         raise DataError("empty file: no sentences", path=name)
-    return sentences
+
+
+def stream_conll(
+    path: str | Path,
+    column: int = -1,
+    num_columns: int | None = None,
+    token_column: int = 0,
+    scheme: SchemeOption = "auto",
+    to_bio: bool = True,
+) -> Iterator[TaggedSentence]:
+    """`read_conll`'s sentences one at a time, in bounded memory (a file of any size).
+
+    The file is read twice: first whole, to check its columns and tag scheme (every error of
+    `read_conll` is raised then, before any sentence comes out), then sentence by sentence,
+    the tags converted to BIO as `read_conll` converts them. The options are `read_conll`'s.
+    """
+    return _stream_columns(path, None, column, num_columns, token_column, scheme, to_bio)
+
+
+def stream_token_tags(
+    path: str | Path, scheme: SchemeOption = "auto", to_bio: bool = True
+) -> Iterator[TaggedSentence]:
+    """`read_token_tags`'s sentences one at a time, read as `stream_conll` reads them."""
+    return _stream_columns(path, "\t", -1, 2, 0, scheme, to_bio)
 
 
 # --------------------------------------------------------------------------- writer
@@ -186,6 +219,38 @@ def write_conll(
     Raises RnnkitError when the numbers of sentences or of tags per sentence disagree, or
     when a token is empty or holds whitespace (the column format cannot represent it).
     """
+    write_conll_chunks(path, [(sentences_tokens, gold_tags, predicted_tags)])
+
+
+ConllChunk = tuple[
+    Sequence[Sequence[str]], Sequence[Sequence[str]] | None, Sequence[Sequence[str]]
+]  # (sentences' tokens, gold tags or None, predicted tags), as `write_conll` takes them
+
+
+def write_conll_chunks(path: str | Path, chunks: Iterable[ConllChunk]) -> int:
+    """`write_conll` of the concatenation of the chunks, written chunk after chunk as they
+    come (bounded memory; the file appears whole when the last is written: `atomic_write`).
+    Returns the number of sentences; errors count the sentences over all the chunks."""
+    target = Path(path)
+    first = 0
+    with atomic_write(target) as f:
+        out: BinaryIO | gzip.GzipFile = f
+        if target.suffix == ".gz":
+            out = gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0)
+        with out:
+            for tokens, gold, predicted in chunks:
+                out.write(_conll_text(tokens, gold, predicted, first).encode("utf-8"))
+                first += len(tokens)
+    return first
+
+
+def _conll_text(
+    sentences_tokens: Sequence[Sequence[str]],
+    gold_tags: Sequence[Sequence[str]] | None,
+    predicted_tags: Sequence[Sequence[str]],
+    first: int = 0,
+) -> str:
+    """The lines `write_conll` writes; sentence n is numbered first + n in errors."""
     columns = (
         {"predicted": predicted_tags}
         if gold_tags is None
@@ -199,29 +264,20 @@ def write_conll(
         for what, tags in columns.items():
             if len(tags[n]) != len(tokens):
                 raise RnnkitError(
-                    f"sentence {n}: {len(tags[n])} {what} tags for {len(tokens)} tokens"
+                    f"sentence {first + n}: {len(tags[n])} {what} tags for {len(tokens)} tokens"
                 )
         for i, token in enumerate(tokens):
             if len(token.split()) != 1:
                 raise RnnkitError(
-                    f"sentence {n}: token {token!r} is empty or holds whitespace, which the "
-                    "column format cannot represent"
+                    f"sentence {first + n}: token {token!r} is empty or holds whitespace, "
+                    "which the column format cannot represent"
                 )
             out.append(" ".join([token, *(tags[n][i] for tags in columns.values())]) + "\n")
         out.append("\n")
-    data = "".join(out).encode("utf-8")
-    target = Path(path)
-    if target.suffix == ".gz":
-        data = gzip.compress(data, mtime=0)
-    write_bytes(target, data)
+    return "".join(out)
 
 
 # --------------------------------------------------------------------------- internals
-
-
-def _read_lines(path: str | Path) -> list[str]:
-    """The file's lines (`read_text`: UTF-8 checked, gzip undone), without line ends."""
-    return split_lines(read_text(path))
 
 
 def _read_columns(
@@ -236,7 +292,7 @@ def _read_columns(
 ) -> list[TaggedSentence]:
     """The column readers' common body: split into sentences, then check and convert tags."""
     name = str(path)
-    sentences = _split_sentences(name, separator, column, num_columns, token_column)
+    sentences = list(_sentences(name, separator, column, num_columns, token_column))
     converted, converted_from = sentences, None
     if scheme is not None:
         found = _check_scheme(sentences, scheme, name)
@@ -250,20 +306,54 @@ def _read_columns(
     return converted
 
 
-def _split_sentences(
+def _stream_columns(
+    path: str | Path,
+    separator: str | None,
+    column: int,
+    num_columns: int | None,
+    token_column: int,
+    scheme: SchemeOption,
+    to_bio_tags: bool,
+) -> Iterator[TaggedSentence]:
+    """`_read_columns` (without a tag set) in two passes over the file: the checks, then
+    the sentences one at a time."""
+    name = str(path)
+
+    def split() -> Iterator[TaggedSentence]:
+        return _sentences(name, separator, column, num_columns, token_column)
+
+    found: Scheme | None = None
+    if scheme is not None:
+        found = _check_scheme(split(), scheme, name)
+    else:
+        for _ in split():  # the columns are checked all the same
+            pass
+    source = found if to_bio_tags and found in ("IOB1", "IOBES") else None
+    for s in split():
+        yield (
+            s
+            if source is None
+            else TaggedSentence(s.tokens, to_bio(s.tags, source), s.lines, s.path)
+        )
+
+
+def _sentences(
     name: str, separator: str | None, column: int, num_columns: int | None, token_column: int
-) -> list[TaggedSentence]:
-    """The sentences of a column file (blank lines and -DOCSTART- end one), columns checked."""
+) -> Iterator[TaggedSentence]:
+    """The sentences of a column file (blank lines and -DOCSTART- end one), columns checked,
+    one at a time as the file is read."""
     expected = num_columns
-    sentences: list[TaggedSentence] = []
+    found = False
     tokens: list[str] = []
     tags: list[str] = []
     lines: list[int] = []
-    for number, line in enumerate([*_read_lines(name), ""], start=1):  # "" ends the last one
+    ended = itertools.chain(file_lines(name), [""])  # "" ends the last one
+    for number, line in enumerate(ended, start=1):
         fields = line.split(separator) if line.strip() else []
         if not fields or fields[0] == DOCSTART:
             if tokens:
-                sentences.append(TaggedSentence(tokens, tags, lines, name))
+                found = True
+                yield TaggedSentence(tokens, tags, lines, name)
                 tokens, tags, lines = [], [], []
             continue
         if expected is None:
@@ -274,9 +364,8 @@ def _split_sentences(
         tokens.append(fields[token_column])
         tags.append(fields[column])
         lines.append(number)
-    if not sentences:
+    if not found:
         raise DataError("empty file: no sentences", path=name)
-    return sentences
 
 
 def _check_column_indexes(width: int, column: int, token_column: int, name: str, line: int) -> None:
@@ -311,7 +400,7 @@ def _check_tag_set(
                 )
 
 
-def _check_scheme(sentences: list[TaggedSentence], scheme: str, name: str) -> Scheme:
+def _check_scheme(sentences: Iterable[TaggedSentence], scheme: str, name: str) -> Scheme:
     """The scheme every sentence fits; DataError at the first sentence that breaks it."""
     if scheme != "auto" and scheme not in SCHEMES:
         raise RnnkitError(f"unknown tag scheme {scheme!r}: expected auto, {', '.join(SCHEMES)}")

@@ -52,6 +52,9 @@ import re
 import stat
 import unicodedata
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from io import BufferedReader
 from pathlib import Path
 from typing import NamedTuple
 
@@ -81,11 +84,9 @@ _TOKEN = re.compile(
 MAX_TEXT_BYTES = 2**31
 
 
-def _read_bytes(path: Path, limit: int = MAX_TEXT_BYTES) -> tuple[bytes, bool]:
-    """The file's bytes, gunzipped when it is gzip (by its magic number or a .gz suffix).
-
-    Only regular files and pipes are read (not devices such as /dev/zero), and at most
-    `limit` bytes, compressed or not."""
+def _open(path: Path) -> BufferedReader:
+    """The file opened for reading bytes: a regular file or a pipe (not a device such as
+    /dev/zero); DataError naming it when it is missing, a folder or unreadable."""
     try:
         kind = path.stat().st_mode
         if stat.S_ISDIR(kind):
@@ -94,14 +95,25 @@ def _read_bytes(path: Path, limit: int = MAX_TEXT_BYTES) -> tuple[bytes, bool]:
             raise DataError(
                 "is not a regular file (a device or socket?), expected a file", path=path
             )
-        with path.open("rb") as f:
-            raw = f.read(limit + 1)
+        return path.open("rb")
     except FileNotFoundError:
         raise DataError("file not found", path=path) from None
     except IsADirectoryError:
         raise DataError("is a directory, expected a file", path=path) from None
     except OSError as e:
         raise DataError(f"cannot read: {e.strerror or e}", path=path) from None
+
+
+def _read_bytes(path: Path, limit: int = MAX_TEXT_BYTES) -> tuple[bytes, bool]:
+    """The file's bytes, gunzipped when it is gzip (by its magic number or a .gz suffix).
+
+    Only regular files and pipes are read (not devices such as /dev/zero), and at most
+    `limit` bytes, compressed or not."""
+    with _open(path) as f:
+        try:
+            raw = f.read(limit + 1)
+        except OSError as e:
+            raise DataError(f"cannot read: {e.strerror or e}", path=path) from None
     if len(raw) > limit:
         raise DataError(f"larger than {limit:,} bytes: too large to read whole", path=path)
     compressed = raw[:2] == _GZIP_MAGIC
@@ -111,11 +123,62 @@ def _read_bytes(path: Path, limit: int = MAX_TEXT_BYTES) -> tuple[bytes, bool]:
         try:
             with gzip.GzipFile(fileobj=io.BytesIO(raw)) as z:
                 raw = z.read(limit + 1)
-        except (OSError, EOFError, zlib.error) as e:
+        except GZIP_ERRORS as e:
             raise DataError(f"corrupt or truncated gzip data ({e})", path=path) from None
         if len(raw) > limit:
             raise DataError(f"larger than {limit:,} bytes decompressed", path=path)
     return raw, compressed
+
+
+# What reading a corrupt or truncated gzip stream raises.
+GZIP_ERRORS = (OSError, EOFError, zlib.error)
+
+
+@contextmanager
+def open_bytes(path: str | Path) -> Iterator[tuple[io.BufferedIOBase, bool]]:
+    """(stream, compressed): the file's bytes as a stream, read as they are needed (a file
+    of any size, a pipe as it fills), gunzipped when it is gzip, with `read_text`'s checks
+    of the file. Reading a corrupt gzip stream raises one of GZIP_ERRORS."""
+    p = Path(path)
+    with _open(p) as f:
+        compressed = f.peek(2)[:2] == _GZIP_MAGIC
+        if p.suffix == ".gz" and f.peek(1) and not compressed:
+            raise DataError("has a .gz suffix but is not gzip-compressed", path=p)
+        if not compressed:
+            yield f, False
+            return
+        with gzip.GzipFile(fileobj=f) as z:
+            yield z, True
+
+
+def decode_line(raw: bytes, path: str | Path, line: int, offset: int, compressed: bool) -> str:
+    """One line's bytes (`raw`, which starts `offset` bytes into the data and is line `line`
+    of it) decoded as `read_text` decodes a whole file, with its message on a bad byte."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _not_utf8(raw, e, Path(path), compressed, line, offset, column=e.start + 1) from None
+
+
+def _not_utf8(
+    raw: bytes,
+    e: UnicodeDecodeError,
+    path: Path,
+    compressed: bool,
+    line: int,
+    offset: int,
+    column: int,
+) -> DataError:
+    """The DataError of a bad byte at raw[e.start], `offset` + e.start bytes into the data,
+    byte `column` of line `line`."""
+    where = " of the decompressed data" if compressed else ""
+    return DataError(
+        f"not valid UTF-8: byte 0x{raw[e.start]:02x} at byte offset {offset + e.start}{where} "
+        f"(byte {column} of this line; {e.reason}); convert the file to UTF-8, "
+        f"e.g. `iconv -f latin1 -t utf-8`",
+        path=path,
+        line=line,
+    )
 
 
 def _decode(raw: bytes, path: Path, compressed: bool) -> str:
@@ -126,14 +189,7 @@ def _decode(raw: bytes, path: Path, compressed: bool) -> str:
         start = e.start
         line = raw.count(b"\n", 0, start) + 1
         column = start - (raw.rfind(b"\n", 0, start) + 1) + 1  # 1-based byte within the line
-        where = " of the decompressed data" if compressed else ""
-        raise DataError(
-            f"not valid UTF-8: byte 0x{raw[start]:02x} at byte offset {start}{where} "
-            f"(byte {column} of this line; {e.reason}); convert the file to UTF-8, "
-            f"e.g. `iconv -f latin1 -t utf-8`",
-            path=path,
-            line=line,
-        ) from None
+        raise _not_utf8(raw, e, path, compressed, line, 0, column) from None
     return text.removeprefix("\ufeff")  # drop a byte-order mark
 
 
@@ -149,7 +205,7 @@ def read_text(path: str | Path) -> str:
     """
     p = Path(path)
     raw, compressed = _read_bytes(p)
-    return _normalise_newlines(_decode(raw, p, compressed))
+    return normalise_newlines(_decode(raw, p, compressed))
 
 
 def split_lines(text: str) -> list[str]:
@@ -164,10 +220,11 @@ def split_lines(text: str) -> list[str]:
 def decode_text(raw: bytes, source: str | Path) -> str:
     """Bytes read from elsewhere (standard input) as `read_text` reads a file: UTF-8, no
     byte-order mark, `\n` line endings; errors name `source` (e.g. "<stdin>") and the line."""
-    return _normalise_newlines(_decode(raw, Path(source), compressed=False))
+    return normalise_newlines(_decode(raw, Path(source), compressed=False))
 
 
-def _normalise_newlines(text: str) -> str:
+def normalise_newlines(text: str) -> str:
+    """`\r\n` and `\r` -> `\n`, as Python's text mode reads line ends."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text

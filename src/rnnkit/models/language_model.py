@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from rnnkit.cells.base import State
 from rnnkit.data.batch import Batch
+from rnnkit.data.batching import pad_sequences
 from rnnkit.errors import RnnkitError
 from rnnkit.layers.dense import Dense
 from rnnkit.layers.nade import NadeLayer
@@ -176,7 +177,7 @@ class LanguageModel(BatchModel):
         generator: torch.Generator | None = None,
         fixed: Tensor | None = None,
     ) -> Tensor:
-        """Sample `steps` new elements after `prime`.
+        """Sample `steps` new elements after `prime`: `generate_batch` with one row.
 
         prime: (T0,) token ids (starting with the start symbol) or (T0, D) frames (the all-zero
         start frame first). Returns (steps,) ids or (steps, D) 0/1 frames.
@@ -187,44 +188,95 @@ class LanguageModel(BatchModel):
         order, so the draw is exactly conditional when every given key comes before the free
         ones (a melody with key_order "descending").
         """
-        if temperature <= 0:
-            raise RnnkitError(f"temperature must be positive, got {temperature}")
-        if prime.shape[0] < 1:
-            raise RnnkitError("generation needs a prime of at least one step (the start symbol)")
-        if fixed is not None and (self.V is None or fixed.shape != (steps, prime.shape[-1])):
+        if fixed is not None and fixed.dim() != 2:
             raise RnnkitError("fixed keys need a within-frame model and one row per step")
+        return self.generate_batch(steps, [prime], temperature, top_k, generator, fixed)[0]
+
+    @torch.no_grad()
+    def generate_batch(
+        self,
+        steps: int,
+        primes: Sequence[Tensor],
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+        fixed: Tensor | None = None,
+    ) -> Tensor:
+        """Sample `steps` new elements after each of N primes at once, N independent draws.
+
+        primes: N primes as in `generate` ((T0_i,) ids or (T0_i, D) frames; lengths may
+        differ); pass `[prime] * N` for N samples of one prime. Returns (N, steps) ids or
+        (N, steps, D) frames; row i continues primes[i]. The primes are read as one padded
+        batch; then each step runs the recurrent kernel once on the (N, 1, ...) batch of the
+        last samples with the N states carried, and draws all N next elements together
+        (`torch.multinomial` over (N, V), or for frames each key of the within-frame order
+        for all N rows at once). fixed: as in `generate`, (steps, D) shared by every row or
+        (N, steps, D) per row. The same generator state gives the same N samples; with N = 1
+        the random numbers are drawn exactly as a single sample draws them.
+        """
+        self._check_generation(steps, primes, temperature, fixed)
         was_training = self.training
         self.eval()
-        device = self.head.W_ya.device
-        logits, state = self.run(prime[None].to(device))  # (1, T0, V|D)
-        z = logits[0, -1]  # (V,) or (D,)
+        z, state = self._read_primes(primes)  # (N, V|D [+ N_h])
+        D = self.head.out_features
+        given = None if fixed is None else fixed.to(z).expand(len(primes), steps, D)
         samples = []
         for t in range(steps):
             if self.V is not None:
-                given = fixed[t].to(z.device) if fixed is not None else None
-                x = self._sample_within_frame(z, temperature, top_k, generator, given)  # (D,)
+                rows = given[:, t] if given is not None else None
+                x = self._sample_within_frame(z, temperature, top_k, generator, rows)  # (N, D)
             else:
-                x = self._sample(z / temperature, top_k, generator)  # () id or (D,) frame
+                x = self._sample(z / temperature, top_k, generator)  # (N,) ids or (N, D)
             samples.append(x)
-            logits, state = self.run(x.view(1, 1, *x.shape), state=state)
-            z = logits[0, -1]
+            logits, state = self.run(x.unsqueeze(1), state=state)  # (N, 1, V|D [+ N_h])
+            z = logits[:, -1]
         self.train(was_training)
-        return torch.stack(samples).cpu()
+        return torch.stack(samples, dim=1).cpu()  # (N, steps[, D])
+
+    def _check_generation(
+        self, steps: int, primes: Sequence[Tensor], temperature: float, fixed: Tensor | None
+    ) -> None:
+        if temperature <= 0:
+            raise RnnkitError(f"temperature must be positive, got {temperature}")
+        if len(primes) < 1:
+            raise RnnkitError("generation needs at least one prime (one per sample)")
+        if any(p.shape[0] < 1 for p in primes):
+            raise RnnkitError("generation needs a prime of at least one step (the start symbol)")
+        D = self.head.out_features
+        shapes = ((steps, D), (len(primes), steps, D))
+        if fixed is not None and (self.V is None or tuple(fixed.shape) not in shapes):
+            raise RnnkitError(
+                "fixed keys need a within-frame model and one row per step, (steps, D) for "
+                "every sample or (N, steps, D) for each"
+            )
+
+    def _read_primes(self, primes: Sequence[Tensor]) -> tuple[Tensor, State]:
+        """The logits after each prime's last step, (N, V|D [+ N_h]), and the N states there.
+        Primes of different lengths run as one padded batch with their lengths."""
+        device = self.head.W_ya.device
+        N = len(primes)
+        if len({p.shape[0] for p in primes}) == 1:
+            logits, state = self.run(torch.stack(list(primes)).to(device))  # (N, T0, ...)
+            return logits[:, -1], state
+        padded, lengths = pad_sequences(list(primes))  # (N, T0max[, D]), (N,)
+        logits, state = self.run(padded.to(device), lengths)
+        return logits[torch.arange(N, device=device), lengths.to(device) - 1], state
 
     def _sample(self, z: Tensor, top_k: int | None, generator: torch.Generator | None) -> Tensor:
+        """One draw per row of z (N, V|D): (N,) token ids, or (N, D) 0/1 frames."""
         gen_device = generator.device if generator is not None else z.device
         if self.tokens:
             if top_k is not None and top_k < z.shape[-1]:
-                kth = torch.topk(z, top_k).values[-1]
+                kth = torch.topk(z, top_k, dim=-1).values[:, -1:]  # (N, 1)
                 z = z.masked_fill(z < kth, float("-inf"))
-            probs = torch.softmax(z, dim=-1).to(gen_device)
-            return torch.multinomial(probs, 1, generator=generator)[0].to(z.device)  # ()
-        probs = torch.sigmoid(z)  # (D,)
+            probs = torch.softmax(z, dim=-1).to(gen_device)  # (N, V)
+            return torch.multinomial(probs, 1, generator=generator)[:, 0].to(z.device)  # (N,)
+        probs = torch.sigmoid(z)  # (N, D)
         if top_k is not None and top_k < probs.shape[-1]:
-            kth = torch.topk(probs, top_k).values[-1]
+            kth = torch.topk(probs, top_k, dim=-1).values[:, -1:]  # (N, 1)
             probs = probs.masked_fill(probs < kth, 0.0)
         u = torch.rand(probs.shape, generator=generator, device=gen_device).to(z.device)
-        return (u < probs).to(z.dtype)  # (D,)
+        return (u < probs).to(z.dtype)  # (N, D)
 
     def _sample_within_frame(
         self,
@@ -234,26 +286,35 @@ class LanguageModel(BatchModel):
         generator: torch.Generator | None,
         fixed: Tensor | None,
     ) -> Tensor:
-        """Sample a frame key by key in key order, each key given the keys already chosen (or
-        given in `fixed`); at most top_k notes."""
-        D = self.head.out_features
-        order = range(D - 1, -1, -1) if self.descending else range(D)
+        """Sample N frames key by key in key order, each key given the keys already chosen
+        in its row (or given in `fixed` (N, D), NaN where free); at most top_k notes a row.
+        z: (N, D [+ N_h]) -> (N, D). The key loop stays (key i reads keys < i); each of its
+        steps draws key i of every row."""
+        N, D = z.shape[0], self.head.out_features
         V = self.within_frame_matrix()  # (D, D), in key order
         gen_device = generator.device if generator is not None else z.device
-        u = torch.rand(D, generator=generator, device=gen_device).to(z.device)  # (D,)
-        y = torch.zeros(D, dtype=z.dtype, device=z.device)  # in key order
-        pre = z[D:]  # the NADE hidden pre-activation, (N_h,) (empty without NADE)
-        for i, k in enumerate(order):
-            if fixed is not None and not torch.isnan(fixed[k]):
-                y[i] = fixed[k]
-            elif top_k is None or int(y.sum()) < top_k:
-                z_i = z[k] + V[i] @ y
-                if self.nade is not None:
-                    z_i = z_i + self.nade.term(pre, i)
-                y[i] = (u[i] < torch.sigmoid(z_i / temperature)).to(z.dtype)
+        u = torch.rand(N, D, generator=generator, device=gen_device).to(z.device)  # (N, D)
+        base = z[:, :D].flip(-1) if self.descending else z[:, :D]  # (N, D), in key order
+        if fixed is not None:
+            fixed = fixed.flip(-1) if self.descending else fixed  # (N, D), in key order
+            known = ~torch.isnan(fixed)
+        y = z.new_zeros(N, D)  # in key order
+        notes = z.new_zeros(N)  # notes sounding so far in each row
+        pre = z[:, D:]  # the NADE hidden pre-activation, (N, N_h) (empty without NADE)
+        for i in range(D):
+            z_i = base[:, i] + y[:, :i] @ V[i, :i]  # (N,)
             if self.nade is not None:
-                pre = self.nade.advance(pre, i, y[i])
-        return y.flip(0) if self.descending else y
+                z_i = z_i + self.nade.term(pre, i)
+            y_i = (u[:, i] < torch.sigmoid(z_i / temperature)).to(z.dtype)  # (N,)
+            if top_k is not None:
+                y_i = y_i * (notes < top_k)
+            if fixed is not None:
+                y_i = torch.where(known[:, i], fixed[:, i], y_i)
+            y[:, i] = y_i
+            notes += y_i
+            if self.nade is not None:
+                pre = self.nade.advance(pre, i, y_i)
+        return y.flip(-1) if self.descending else y
 
     def layer_rows(self) -> list[LayerRow]:
         rows = self.encoder.layer_rows(per_step=True)

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rnnkit.data.lines import STDIN, read_lines  # for the command line, which reads no data
+from rnnkit.data.lines import (  # for the command line, which reads no data
+    CHUNK_LINES,
+    STDIN,
+    chunked,
+    read_lines,
+    stream_lines,
+)
 from rnnkit.tasks import activity, dna, music, ner, sentiment, speech, text, translate, video
 from rnnkit.tasks.activity.config import ActivityConfig
 from rnnkit.tasks.dna.config import DNAConfig
@@ -39,4 +45,15 @@ RECIPES: dict[str, Recipe[Any]] = {
     for r in (_music, _sentiment, _ner, _text, _translate, _speech, _video, _dna, _activity)
 }
 
-__all__ = ["RECIPES", "STDIN", "Loaded", "Prepared", "Recipe", "read_lines", "run_training"]
+__all__ = [
+    "CHUNK_LINES",
+    "RECIPES",
+    "STDIN",
+    "Loaded",
+    "Prepared",
+    "Recipe",
+    "chunked",
+    "read_lines",
+    "run_training",
+    "stream_lines",
+]

@@ -96,12 +96,28 @@ def harmonise(
 ) -> list[list[int]]:
     """The melody with lower voices sampled under it, one step per beat; its top voice is the
     melody exactly."""
+    return harmonisations(model, melody, temperature, top_k, seed)[0]
+
+
+def harmonisations(
+    model: LanguageModel,
+    melody: Sequence[int | None],
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int = 0,
+    samples: int = 1,
+) -> list[list[list[int]]]:
+    """`samples` independent harmonisations of one melody, sampled together as one batch
+    (`LanguageModel.generate_batch`, the melody's keys fixed in every row); one is
+    `harmonise`'s."""
     check_harmoniser(model)
     generator = torch.Generator().manual_seed(seed)
     start = torch.zeros(1, PIANO_KEYS)
-    fixed = melody_keys(melody)
-    frames = model.generate(len(melody), start, temperature, top_k, generator, fixed=fixed)
-    return from_multihot(frames)
+    fixed = melody_keys(melody)  # (T, 88), shared by every row
+    frames = model.generate_batch(
+        len(melody), [start] * samples, temperature, top_k, generator, fixed=fixed
+    )  # (samples, T, 88)
+    return [from_multihot(piece) for piece in frames]
 
 
 def melody_mask(targets: Tensor) -> Tensor:

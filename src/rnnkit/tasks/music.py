@@ -13,7 +13,6 @@ per time step (nats per frame, summed over the 88 keys), the usual JSB figure.
 
 from __future__ import annotations
 
-import logging
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,35 +22,29 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from rnnkit.data.atomic import check_output_path
-from rnnkit.data.bach_chorales import bach_chorale_files, load_bach_chorales, parse_chorale
+from rnnkit.data.bach_chorales import load_bach_chorales
 from rnnkit.data.jsb import read_jsb
-from rnnkit.data.midi import read_midi_pitches, write_midi
-from rnnkit.data.musicxml import write_musicxml
 from rnnkit.data.paths import find_data
-from rnnkit.data.piano_roll import (
-    PIANO_HIGH,
-    PIANO_KEYS,
-    PIANO_LOW,
-    from_multihot,
-    plot_piano_roll,
-    to_multihot,
-)
-from rnnkit.data.score_image import write_score_png
+from rnnkit.data.piano_roll import PIANO_HIGH, PIANO_KEYS, PIANO_LOW, to_multihot
 from rnnkit.data.sequences import epoch_batches, next_step_pair
-from rnnkit.data.synth import (
-    SAMPLE_RATE,
-    check_sample_rate,
-    fluidsynth_program,
-    write_wav,
-    write_wav_soundfont,
-)
+from rnnkit.data.synth import SAMPLE_RATE, check_sample_rate
 from rnnkit.errors import RnnkitError
-from rnnkit.metrics.music import chorale_statistics, estimate_key, tonic_of
-from rnnkit.models.checks import check_sampling, require
+from rnnkit.metrics.music import chorale_statistics
+from rnnkit.models.checks import check_int, check_sampling, require
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig, mixture_nll
-from rnnkit.tasks.harmony import can_harmonise, harmonise, harmony_nll, read_melody
+from rnnkit.tasks.composing import (
+    SAMPLE_STEPS,
+    check_outputs,
+    check_piece_options,
+    compose,
+    numbered,
+    read_prime,
+    sample_steps,
+    transposed_to,
+    write_piece,
+)
+from rnnkit.tasks.harmony import can_harmonise, harmony_nll, read_melody
 from rnnkit.tasks.recipe import Loaded, Prepared, load_run, report_data, run_training
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import DistInfo
@@ -290,77 +283,6 @@ def evaluate(
     return result
 
 
-SAMPLE_STEPS = 64  # the length of the pieces `evaluate --samples` draws
-
-
-def sample_steps(
-    model: LanguageModel,
-    steps: int,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    seed: int = 0,
-    prime: list[list[int]] | None = None,
-) -> list[list[int]]:
-    """`steps` frames sampled from the model (on its device) as lists of MIDI pitches; with
-    `prime` (frames of MIDI pitches), the model first reads the prime after its start frame
-    and the result is the prime, unchanged, followed by its continuation."""
-    generator = torch.Generator().manual_seed(seed)
-    given = to_multihot(prime) if prime else torch.zeros(0, KEYS)  # (T0, 88)
-    start = torch.cat([torch.zeros(1, KEYS), given])  # (1 + T0, 88)
-    frames = model.generate(steps, start, temperature, top_k, generator)  # (steps, 88)
-    return [sorted(f) for f in prime or []] + from_multihot(frames)
-
-
-def transposed_to(chorale: list[list[int]], key: str) -> list[list[int]]:
-    """The piece moved by the smallest interval (-6 .. +5 semitones) that puts its estimated
-    key's tonic (`rnnkit.metrics.music.estimate_key`) on `key`'s (C, F#, Bb, ...). A key
-    named with its mode ("G minor") must be in the piece's mode: moving notes cannot turn a
-    major piece minor, so a mismatch is an error rather than a piece in the other mode."""
-    try:
-        wanted = tonic_of(key)
-    except ValueError as e:
-        raise RnnkitError(f"--key: {e}") from None
-    found = estimate_key(chorale)
-    if found is None:
-        return chorale
-    mode = key.lower().split()[1:2]  # "G minor" -> ["minor"]
-    if mode and mode[0] != found.mode:
-        raise RnnkitError(
-            f"--key {key}: the piece is in {found}, and transposing moves its tonic, not its "
-            f"mode: ask for a {found.mode} key, or give the tonic alone (--key {key.split()[0]})"
-        )
-    shift = (wanted - found.tonic + 6) % 12 - 6
-    moved = [[p + shift for p in frame] for frame in chorale]
-    if any(not PIANO_LOW <= p <= PIANO_HIGH for frame in moved for p in frame):
-        raise RnnkitError(
-            f"--key {key}: moving the piece from {found} by {shift:+d} semitones takes notes "
-            f"off the piano's keys (MIDI {PIANO_LOW}-{PIANO_HIGH})"
-        )
-    return moved
-
-
-def read_prime(prime: str) -> list[list[int]]:
-    """The frames a continuation starts from: a MIDI file (one frame per beat, every track
-    merged), or the name of a Bach chorale in music21's corpus (e.g. bwv66.6)."""
-    path = Path(prime)
-    if path.suffix.lower() in (".mid", ".midi") or path.exists():
-        steps = read_midi_pitches(path)
-    else:
-        files = bach_chorale_files()
-        if prime not in files:
-            raise RnnkitError(
-                f"--prime {prime}: no such MIDI file, and no Bach chorale of that name in "
-                f"music21's corpus (names such as {', '.join(list(files)[:3])})"
-            )
-        from music21 import converter
-
-        steps = parse_chorale(converter.parse(str(files[prime])))
-    if not any(steps):
-        raise RnnkitError(f"--prime {prime}: no notes to continue")
-    to_multihot(steps)  # a pitch outside the piano's 88 keys: one clear error, now
-    return [list(s) for s in steps]
-
-
 def generate(
     checkpoint: str | Path,
     steps: int | None = None,
@@ -395,7 +317,40 @@ def generate(
     `score` at the piano roll's path replaces the roll. Output paths and the soundfont are
     checked before the model is loaded. `melody` (`read_melody`: a MIDI file, a corpus
     chorale or note names): harmonise it, one step per beat, the melody the top voice."""
-    _check_piece_options(steps, prime, melody)
+    return generate_pieces(
+        checkpoint, steps, out, temperature, top_k, seed, png, bpm, device, prime, key,
+        voices, musicxml, wav, score, soundfont, sample_rate, melody,
+    )[0]  # fmt: skip
+
+
+def generate_pieces(
+    checkpoint: str | Path,
+    steps: int | None = None,
+    out: str | Path = "sample.mid",
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int = 0,
+    png: str | Path | None = None,
+    bpm: float = 80.0,
+    device: str | torch.device = "cpu",
+    prime: str | None = None,
+    key: str | None = None,
+    voices: bool = True,
+    musicxml: str | Path | None = None,
+    wav: str | Path | None = None,
+    score: str | Path | None = None,
+    soundfont: str | Path | None = None,
+    sample_rate: int = SAMPLE_RATE,
+    melody: str | None = None,
+    samples: int = 1,
+) -> list[list[list[int]]]:
+    """`samples` pieces, drawn as `generate` draws one but all together as one batch (one
+    kernel call per step for the whole batch), each written as `generate` writes its piece.
+    With samples > 1 every output file is numbered (`rnnkit.tasks.composing.numbered`):
+    out.mid -> out-1.mid ... out-N.mid, and so each PNG, MusicXML, WAV and score. The same
+    seed and number of samples give the same pieces; one sample is `generate`'s piece."""
+    check_int("", "samples", samples, 1)
+    check_piece_options(steps, prime, melody)
     check_sampling(temperature, top_k, seed)
     # MIDI stores the tempo as 24-bit microseconds per beat: 4 bpm is about its slowest.
     ok = isinstance(bpm, (int, float)) and 4 <= bpm <= 1000  # NaN is not
@@ -403,82 +358,17 @@ def generate(
     if key is not None:
         transposed_to([], key)  # a bad key name is refused before anything is loaded
     files = {"out": out, "png": png, "musicxml": musicxml, "wav": wav, "score": score}
-    _check_outputs(files, soundfont)
+    check_outputs(files, soundfont, samples)
     check_sample_rate(sample_rate)
     given = read_prime(prime) if prime is not None else None
     tune = read_melody(melody) if melody is not None else None
     model = load(checkpoint).model.to(device)
-    chorale, title = _compose(model, steps or 64, (temperature, top_k, seed), given, tune)
-    title = f"{Path(out).name}: {title}"
-    if key is not None:
-        chorale = transposed_to(chorale, key)
-    out = Path(out)
-    write_midi(chorale, out, bpm=bpm, voices=voices)
-    if musicxml is not None:
-        write_musicxml(chorale, musicxml, bpm=bpm)
-    roll = Path(png) if png else out.with_suffix(".png")
-    if score is None or Path(score).resolve() != roll.resolve():  # else the score takes its place
-        plot_piano_roll(chorale, roll, title=title)
-    _write_sound_and_score(chorale, wav, score, soundfont, bpm, sample_rate, title)
-    return chorale
-
-
-def _compose(
-    model: LanguageModel,
-    steps: int,
-    sampling: tuple[float, int | None, int],
-    prime: list[list[int]] | None,
-    melody: list[int | None] | None,
-) -> tuple[list[list[int]], str]:
-    """The piece `generate` writes and the words its picture's title says about it: the
-    melody harmonised, or `steps` sampled after the prime (if any). sampling: (temperature,
-    top_k, seed)."""
-    if melody is not None:
-        return harmonise(model, melody, *sampling), f"{len(melody)} steps harmonising a melody"
-    piece = sample_steps(model, steps, *sampling, prime)
-    return piece, f"{steps} steps" + (f" after a {len(prime)}-step prime" if prime else "")
-
-
-def _check_piece_options(steps: int | None, prime: str | None, melody: str | None) -> None:
-    """--steps, --prime and --melody: a melody sets the piece's length and is not continued."""
-    if steps is not None and steps < 1:
-        raise RnnkitError(f"--steps must be at least 1, got {steps}")
-    if melody is not None and prime is not None:
-        raise RnnkitError("give --prime (continue a piece) or --melody (harmonise one), not both")
-    if melody is not None and steps is not None:
-        raise RnnkitError("--melody sets the piece's length (one step per beat): drop --steps")
-
-
-def _check_outputs(paths: Mapping[str, str | Path | None], soundfont: str | Path | None) -> None:
-    """Refuse, before any sampling, output paths that cannot be written (a folder, a missing
-    folder), named by their option (`out` -> --out), and a soundfont that cannot be used."""
-    for name, path in paths.items():
-        if path is not None:
-            check_output_path(path, f"--{name}")
-    if soundfont is not None and paths["wav"] is None:
-        raise RnnkitError("--soundfont renders the --wav file: give --wav FILE too")
-    if soundfont is not None:
-        fluidsynth_program(soundfont)  # the program and the file are there
-
-
-def _write_sound_and_score(
-    chorale: list[list[int]],
-    wav: str | Path | None,
-    score: str | Path | None,
-    soundfont: str | Path | None,
-    bpm: float,
-    sample_rate: int,
-    title: str,
-) -> None:
-    """`generate`'s WAV (synthesised, or through FluidSynth with a soundfont) and score PNG
-    (a piano roll without LilyPond, said in one logged line)."""
-    if wav is not None and soundfont is not None:
-        write_wav_soundfont(chorale, wav, soundfont, bpm=bpm, sample_rate=sample_rate)
-    elif wav is not None:
-        write_wav(chorale, wav, bpm=bpm, sample_rate=sample_rate)
-    if score is not None and write_score_png(chorale, score, bpm=bpm, title=title) != "score":
-        logging.getLogger("rnnkit.tasks").info(
-            "%s: wrote the piano roll instead of the score: LilyPond is not installed (no "
-            "lilypond and musicxml2ly on PATH; Debian/Ubuntu: apt install lilypond)",
-            score,
-        )
+    sampling = (temperature, top_k, seed)
+    pieces, about = compose(model, steps or 64, sampling, given, tune, samples)
+    for i, chorale in enumerate(pieces):
+        if key is not None:
+            pieces[i] = chorale = transposed_to(chorale, key)
+        named = {n: None if p is None else numbered(p, i + 1, samples) for n, p in files.items()}
+        title = f"{named['out'].name}: {about}"  # type: ignore[union-attr]
+        write_piece(chorale, named, title, bpm, voices, soundfont, sample_rate)
+    return pieces

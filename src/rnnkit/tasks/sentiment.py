@@ -31,7 +31,7 @@ rebuild everything from the checkpoint directory alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -43,6 +43,7 @@ from rnnkit.data.batch import Batch
 from rnnkit.data.classification import load_sentiment, split_dev
 from rnnkit.data.imdb import download_imdb
 from rnnkit.data.labels import LabelledText, LabelSet
+from rnnkit.data.lines import CHUNK_LINES, chunked
 from rnnkit.data.paths import find_data
 from rnnkit.data.sequences import epoch_batches, in_order_batches
 from rnnkit.data.text import tokenize
@@ -422,6 +423,22 @@ class SentimentClassifier(TrainedModel[SequenceClassifier, TextPipeline, Sentime
             )
         return _predict(self.model, self.pipeline, texts, self.device)
 
+    def predict_chunks(
+        self, texts: Iterable[str], source: str | None = None, chunk_size: int = CHUNK_LINES
+    ) -> Iterator[list[tuple[str, str, float]]]:
+        """(text, label, probability) for each text, `chunk_size` texts at a time: each chunk
+        is classified and yielded before the next is taken from `texts` (a file of any size
+        streams through in bounded memory; results start at once). `source` names the file
+        the texts are the lines of: a text that cannot be classified is then reported as
+        `source:line`, else as `text N`, N counted over the whole stream."""
+        if isinstance(texts, str):
+            raise RnnkitError("predict_chunks expects texts (lines), got a single string")
+        first = 1
+        for chunk in chunked(texts, chunk_size):
+            results = _predict(self.model, self.pipeline, chunk, self.device, first, source)
+            yield [(text, *result) for text, result in zip(chunk, results, strict=True)]
+            first += len(chunk)
+
 
 def predict(
     checkpoint: str | Path, texts: Sequence[str], device: str | torch.device = "cpu"
@@ -434,13 +451,21 @@ def predict(
 
 
 def _predict(
-    model: SequenceClassifier, pipeline: TextPipeline, texts: Sequence[str], device: torch.device
+    model: SequenceClassifier,
+    pipeline: TextPipeline,
+    texts: Sequence[str],
+    device: torch.device,
+    first: int = 1,
+    source: str | None = None,
 ) -> list[tuple[str, float]]:
+    """(label, probability) of each text; texts[0] is text (or line of `source`) `first`."""
     inputs = []
-    for i, text in enumerate(texts, start=1):
+    for i, text in enumerate(texts, start=first):
         try:
             inputs.append(pipeline.encode(text))
         except RnnkitError as e:
+            if source is not None:
+                raise DataError(str(e), path=source, line=i) from None
             raise RnnkitError(f"text {i}: {e}") from None
     if not inputs:
         return []

@@ -39,7 +39,7 @@ from rnnkit.data.paths import find_data
 from rnnkit.data.text import read_text
 from rnnkit.data.vocab import BOS, PAD, Vocabulary
 from rnnkit.errors import CheckpointError, DataError, RnnkitError
-from rnnkit.models.checks import check_sampling
+from rnnkit.models.checks import check_int, check_sampling
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.models.stateful import StatefulLanguageModel, stream_batches
@@ -383,8 +383,26 @@ def generate(
     softmax(z<t> / temperature), restricted to the top_k likeliest when given, and feeds it
     back. The same seed gives the same text.
     """
+    return generate_samples(checkpoint, prime, length, temperature, top_k, seed, device)[0]
+
+
+def generate_samples(
+    checkpoint: str | Path,
+    prime: str = "",
+    length: int = 500,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    samples: int = 1,
+) -> list[str]:
+    """`samples` texts of `length` characters, each drawn after `prime` as `generate` draws
+    one, all at once (`LanguageModel.generate_batch`: one kernel call per character for the
+    whole batch). The same seed and number of samples give the same texts; one sample is
+    `generate`'s text."""
     if length < 1:
         raise RnnkitError(f"--length must be at least 1, got {length}")
+    check_int("", "samples", samples, 1)
     check_sampling(temperature, top_k, seed)
     loaded = load(checkpoint)
     model, vocab = loaded.model.to(device), loaded.pipeline
@@ -399,7 +417,8 @@ def generate(
         for special in SPECIALS:
             model.head.b_y[vocab.index(special)] = -math.inf
     generator = torch.Generator().manual_seed(seed)
-    sampled = model.generate(
-        length, torch.cat([ids.new_tensor([vocab.bos_id]), ids]), temperature, top_k, generator
-    )  # (length,)
-    return "".join(vocab.decode(sampled))
+    primed = torch.cat([ids.new_tensor([vocab.bos_id]), ids])  # (1 + T0,)
+    sampled = model.generate_batch(
+        length, [primed] * samples, temperature, top_k, generator
+    )  # (samples, length)
+    return ["".join(vocab.decode(row)) for row in sampled]

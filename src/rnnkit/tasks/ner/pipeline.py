@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -15,7 +15,15 @@ from torch import Tensor
 
 from rnnkit.data.batch import Batch
 from rnnkit.data.batching import make_batch
-from rnnkit.data.conll import TaggedSentence, read_binary, read_conll, read_token_tags
+from rnnkit.data.conll import (
+    TaggedSentence,
+    read_binary,
+    read_conll,
+    read_token_tags,
+    stream_binary,
+    stream_conll,
+    stream_token_tags,
+)
 from rnnkit.data.tags import OUTSIDE, to_bio
 from rnnkit.data.vocab import PAD, UNK, Vocabulary
 from rnnkit.errors import CheckpointError, DataError, RnnkitError
@@ -40,10 +48,7 @@ def read_sentences(
         return read_conll(path, tag_set=known)
     if format == "tsv":
         return read_token_tags(path, tag_set=known)
-    sentences = [
-        TaggedSentence(s.tokens, to_bio(s.tags, "binary"), s.lines, s.path)
-        for s in read_binary(path)
-    ]
+    sentences = [_binary_to_bio(s) for s in read_binary(path)]
     if known is not None:
         for s in sentences:
             for i, tag in enumerate(s.tags):
@@ -55,6 +60,23 @@ def read_sentences(
                         line=s.lines[i],
                     )
     return sentences
+
+
+def stream_sentences(path: str | Path, format: str = "conll") -> Iterator[TaggedSentence]:
+    """`read_sentences`'s sentences (without a tag set) one at a time, in bounded memory (a
+    column file is read twice, checked whole first: `rnnkit.data.conll.stream_conll`)."""
+    if format not in FORMATS:
+        raise RnnkitError(f"unknown format {format!r}: expected one of {', '.join(FORMATS)}")
+    if format == "conll":
+        return stream_conll(path)
+    if format == "tsv":
+        return stream_token_tags(path)
+    return (_binary_to_bio(s) for s in stream_binary(path))
+
+
+def _binary_to_bio(s: TaggedSentence) -> TaggedSentence:
+    """A sentence of 0/1 labels with BIO tags instead (B-NAME / I-NAME / O)."""
+    return TaggedSentence(s.tokens, to_bio(s.tags, "binary"), s.lines, s.path)
 
 
 class Example(NamedTuple):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -13,21 +13,21 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from rnnkit.data.atomic import write_bytes
-from rnnkit.data.conll import read_conll, write_conll
-from rnnkit.data.lines import STDIN, read_lines
+from rnnkit.data.atomic import atomic_write
+from rnnkit.data.conll import TaggedSentence, stream_conll, write_conll_chunks
+from rnnkit.data.lines import CHUNK_LINES, STDIN, chunked, file_lines, stream_lines
 from rnnkit.data.sequences import in_order_batches
 from rnnkit.data.tags import bio_to_spans
-from rnnkit.data.text import Token, read_text, split_lines, tokenize_with_offsets
-from rnnkit.errors import RnnkitError
+from rnnkit.data.text import Token, tokenize_with_offsets
+from rnnkit.errors import DataError, RnnkitError
 from rnnkit.tasks.ner.config import NERDataConfig
 from rnnkit.tasks.ner.evaluation import predict_ids
 from rnnkit.tasks.ner.pipeline import (
     EVAL_BATCH_SIZE,
     NERPipeline,
     collate,
-    read_sentences,
     sentence_length,
+    stream_sentences,
 )
 from rnnkit.tasks.recipe import Loaded, TrainedModel, load_run
 
@@ -91,10 +91,11 @@ class NERTagger(TrainedModel[nn.Module, NERPipeline, NERDataConfig]):
     def __init__(self, checkpoint: str | Path, device: str | torch.device = "cpu"):
         super().__init__(load(checkpoint), checkpoint, device)
 
-    def tag_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+    def tag_tokens(self, sentences: Sequence[Sequence[str]], first: int = 1) -> list[list[str]]:
         """BIO tags for each tokenized sentence (every sentence needs at least one token; at
-        most MAX_TEXT_CHARS characters, its tokens joined by spaces)."""
-        for i, tokens in enumerate(sentences, start=1):
+        most MAX_TEXT_CHARS characters, its tokens joined by spaces; errors number the
+        sentences from `first`)."""
+        for i, tokens in enumerate(sentences, start=first):
             _check_length(sum(len(t) + 1 for t in tokens) - 1, f"sentence {i}")
         examples = [self.pipeline.encode(tokens) for tokens in sentences]
         result: list[list[str]] = [[] for _ in examples]
@@ -107,23 +108,44 @@ class NERTagger(TrainedModel[nn.Module, NERPipeline, NERDataConfig]):
                     result[i] = self.pipeline.tag_names(ids)
         return result
 
-    def tag_texts(self, texts: Sequence[str]) -> list[TaggedText]:
+    def tag_texts(
+        self, texts: Sequence[str], first: int = 1, source: str | None = None
+    ) -> list[TaggedText]:
         """Tokenize and tag raw texts (one sentence or more each); RnnkitError naming the text
-        (1-based) when one has no words."""
+        (1-based, texts[0] being text `first`) when one has no words or is too long, or, when
+        the texts are the lines of a file `source`, a DataError naming its file and line."""
         if isinstance(texts, str):
             raise RnnkitError("tag_texts expects a list of texts, got a single string: [text]")
         tokenized = []
-        for i, text in enumerate(texts, start=1):
-            _check_length(len(text), f"text {i}")
-            tokens = tokenize_with_offsets(text)
-            if not tokens:
-                raise RnnkitError(f"text {i} is empty: nothing to tag")
+        for i, text in enumerate(texts, start=first):
+            try:
+                _check_length(len(text), f"text {i}")
+                tokens = tokenize_with_offsets(text)
+                if not tokens:
+                    raise RnnkitError(f"text {i} is empty: nothing to tag")
+            except RnnkitError as e:
+                if source is None:
+                    raise
+                raise DataError(str(e), path=source, line=i) from None
             tokenized.append(tokens)
         tag_lists = self.tag_tokens([[t.text for t in tokens] for tokens in tokenized])
         return [
             TaggedText(text, tokens, tags, entities(text, tokens, tags))
             for text, tokens, tags in zip(texts, tokenized, tag_lists)
         ]
+
+    def tag_chunks(
+        self, texts: Iterable[str], source: str | None = None, chunk_size: int = CHUNK_LINES
+    ) -> Iterator[list[TaggedText]]:
+        """`tag_texts` over a stream of texts, `chunk_size` at a time: each chunk is tagged
+        and yielded before the next is taken (a file of any size in bounded memory, results
+        at once); errors count the texts over the whole stream."""
+        if isinstance(texts, str):
+            raise RnnkitError("tag_chunks expects texts (lines), got a single string")
+        first = 1
+        for chunk in chunked(texts, chunk_size):
+            yield self.tag_texts(chunk, first, source)
+            first += len(chunk)
 
 
 def _check_length(chars: int, what: str) -> None:
@@ -172,36 +194,60 @@ def tag_file(
 
     `path` "-" reads standard input (format "text" only). RnnkitError, before anything is
     read, when `out` is the input file itself (the same path, a link to it or a hard link).
+
+    The input streams through in chunks of CHUNK_LINES lines or sentences, each read, tagged
+    and written before the next (a file of any size in bounded memory); `out` appears whole
+    once the last is written. A column file is read twice, checked whole first
+    (`rnnkit.data.conll.stream_conll`), so its errors come before any tagging; a text line's
+    errors name its file and line when it is reached.
     """
     _check_paths(path, out, format)
     tagger = NERTagger(checkpoint, device)
-    if format == "text":
-        lines = read_lines(
+    if format == "text":  # streamed: a chunk of lines at a time is read, tagged and written
+        lines = stream_lines(
             path, "empty line: every line must hold text to tag", "empty file: no text to tag"
         )
-        records = [t.to_json() for t in tagger.tag_texts(lines)]
-        _write_jsonl(records, out)
-        return len(records)
+        name = "<stdin>" if str(path) == STDIN else str(path)
+        chunks = ([t.to_json() for t in chunk] for chunk in tagger.tag_chunks(lines, name))
+        return _write_jsonl_chunks(chunks, out)
     labelled = not (format == "conll" and _single_column(path))
     if labelled:
-        sentences = read_sentences(path, format)
+        sentences = stream_sentences(path, format)
     else:
-        sentences = read_conll(path, column=0, scheme=None)
-    predicted = tagger.tag_tokens([s.tokens for s in sentences])
+        sentences = stream_conll(path, column=0, scheme=None)
+    tagged = _tagged_chunks(tagger, sentences)  # streamed: a chunk of sentences at a time
     if jsonl:
-        records = []
-        for s, tags in zip(sentences, predicted):
-            text, tokens = " ".join(s.tokens), []
-            at = 0
-            for token in s.tokens:
-                tokens.append(Token(token, at, at + len(token)))
-                at += len(token) + 1
-            records.append(TaggedText(text, tokens, tags, entities(text, tokens, tags)).to_json())
-        _write_jsonl(records, out)
-    else:
-        gold = [s.tags for s in sentences] if labelled else None
-        write_conll(out, [s.tokens for s in sentences], gold, predicted)
-    return len(sentences)
+        records = (
+            [_joined(s.tokens, tags).to_json() for s, tags in zip(chunk, predicted)]
+            for chunk, predicted in tagged
+        )
+        return _write_jsonl_chunks(records, out)
+    return write_conll_chunks(
+        out,
+        (
+            ([s.tokens for s in chunk], [s.tags for s in chunk] if labelled else None, predicted)
+            for chunk, predicted in tagged
+        ),
+    )
+
+
+def _tagged_chunks(
+    tagger: NERTagger, sentences: Iterable[TaggedSentence]
+) -> Iterator[tuple[list[TaggedSentence], list[list[str]]]]:
+    """(sentences, their predicted tags), CHUNK_LINES sentences at a time."""
+    first = 1
+    for chunk in chunked(sentences):
+        yield chunk, tagger.tag_tokens([s.tokens for s in chunk], first)
+        first += len(chunk)
+
+
+def _joined(tokens: Sequence[str], tags: list[str]) -> TaggedText:
+    """Tagged tokens as a raw text: the tokens joined by single spaces, offsets into it."""
+    text, spans, at = " ".join(tokens), [], 0
+    for token in tokens:
+        spans.append(Token(token, at, at + len(token)))
+        at += len(token) + 1
+    return TaggedText(text, spans, tags, entities(text, spans, tags))
 
 
 def _check_paths(path: str | Path, out: str | Path, format: str) -> None:
@@ -226,13 +272,19 @@ def _check_paths(path: str | Path, out: str | Path, format: str) -> None:
 
 def _single_column(path: str | Path) -> bool:
     """Whether the first token line of a CoNLL file has one column (tokens, no tags)."""
-    for line in split_lines(read_text(path)):
+    for line in file_lines(path):
         fields = line.split()
         if fields and fields[0] != "-DOCSTART-":
             return len(fields) == 1
     return False
 
 
-def _write_jsonl(records: Sequence[Mapping[str, Any]], out: str | Path) -> None:
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    write_bytes(out, text.encode("utf-8"))
+def _write_jsonl_chunks(chunks: Iterable[Sequence[Mapping[str, Any]]], out: str | Path) -> int:
+    """Write chunk after chunk of records as JSON lines to `out` (which appears whole, when
+    the last is written: `atomic_write`); returns the number of records."""
+    count = 0
+    with atomic_write(Path(out)) as f:
+        for records in chunks:
+            f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode())
+            count += len(records)
+    return count

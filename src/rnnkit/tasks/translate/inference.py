@@ -122,18 +122,20 @@ class Translator(TrainedModel[Seq2Seq, TranslationPipeline, TranslateDataConfig]
     def __init__(self, checkpoint: str | Path, device: str | torch.device = "cpu"):
         super().__init__(load(checkpoint), checkpoint, device)
 
-    def sources(self, texts: Sequence[str]) -> list[Tensor]:
+    def sources(self, texts: Sequence[str], first: int = 1) -> list[Tensor]:
+        """The source ids of each text; errors name it as `text N`, texts[0] being `first`."""
         if isinstance(texts, str):
             raise RnnkitError("translate expects a list of texts, got a single string: [text]")
-        return [self.pipeline.encode_source(t, f"text {i}") for i, t in enumerate(texts, 1)]
+        return [self.pipeline.encode_source(t, f"text {i}") for i, t in enumerate(texts, first)]
 
     def translate(
-        self, texts: Sequence[str], beam: int = 5, copy_unknowns: bool = False
+        self, texts: Sequence[str], beam: int = 5, copy_unknowns: bool = False, first: int = 1
     ) -> list[str]:
         """The translation of each text (one sentence each), in order. With `copy_unknowns`
         each `<unk>` of a translation becomes the source word (as written) that the attention
-        weighted most at that step: names and numbers the vocabulary lacks pass through."""
-        sources = self.sources(texts)
+        weighted most at that step: names and numbers the vocabulary lacks pass through.
+        `first`: the number of texts[0] in error messages (of a chunk of a longer stream)."""
+        sources = self.sources(texts, first)
         if not copy_unknowns:
             return [self.pipeline.detokenize(row) for row in decode(self.model, sources, beam)]
         if self.model.decoder.attention is None:
