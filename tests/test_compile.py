@@ -15,6 +15,7 @@ from rnnkit.data.batch import Batch
 from rnnkit.data.batching import make_batch
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.encoder import EncoderConfig
+from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.train import TrainConfig, fit
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # inductor's own notices
@@ -80,3 +81,23 @@ def test_training_with_compile_follows_the_eager_run() -> None:
     assert losses[False][-1][0] < losses[False][0][0]  # it trains
     for eager, compiled in zip(losses[False], losses[True], strict=True):
         assert compiled == pytest.approx(eager, rel=1e-4)
+
+
+def test_a_language_model_over_float_frames_compiles_and_equals_eager() -> None:
+    """The first layer's input (piano-roll frames) needs no gradient: the CPU LSTM kernel
+    traces all the same (`rnnkit.layers.fused`)."""
+    config = EncoderConfig(num_features=6, hidden_size=8, cell="lstm")
+    model = LanguageModel(LanguageModelConfig(encoder=config, within_frame=True, nade_hidden=4))
+    g = torch.Generator().manual_seed(2)
+    frames = [(torch.rand(n, 6, generator=g) < 0.3).float() for n in (5, 8, 3)]
+    b = make_batch([torch.cat([torch.zeros(1, 6), f[:-1]]) for f in frames], frames)
+    want = model(b).loss
+    want.backward()
+    grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+    model.zero_grad()
+    got = torch.compile(model, fullgraph=True, backend="aot_eager")(b).loss
+    got.backward()
+    assert torch.allclose(got, want, atol=1e-6)
+    assert len(grads) == len(list(model.parameters()))
+    for p, g_want in zip(model.parameters(), grads, strict=True):
+        assert p.grad is not None and torch.allclose(p.grad, g_want, atol=1e-6)

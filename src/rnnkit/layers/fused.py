@@ -135,9 +135,10 @@ def fused_layer(
     lstm = isinstance(state, LSTMState)
     if torch.compiler.is_compiling() and torch.is_grad_enabled() and not x.requires_grad:
         # AOT autograd (torch 2.13) fails on the CPU's LSTM kernel (oneDNN's mkldnn_rnn_layer)
-        # when its input needs no gradient: the backward saves None for it. An input that
-        # asks for one traces; its gradient (one extra product) goes nowhere.
-        x = x.detach().requires_grad_(True)
+        # when its input needs no gradient: the backward saves None for it. x + 0 * w (one
+        # weight) asks for that gradient inside the graph (requires_grad_ would break it); it
+        # reaches the weight multiplied by 0.
+        x = x + 0.0 * cells[0].fused_weights()[0][0, 0]
     T = x.shape[1]
     # (compiled or exported, the lengths are never read on the host: the padded calls below
     # are exact for any lengths, equal ones included)

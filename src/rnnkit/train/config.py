@@ -105,8 +105,10 @@ class TrainConfig:
     # Evaluation always runs in float32. See rnnkit.train.precision.
     precision: str = "fp32"
     # torch.compile the model for the training steps (TorchInductor: fused element-wise work
-    # around the recurrent kernels). The first step of each new batch shape compiles (seconds
-    # to a minute); evaluation runs eagerly. Values equal eager's to float rounding.
+    # around the recurrent kernels); evaluation runs eagerly. Values equal eager's to float
+    # rounding. On the CPU PyTorch unrolls its recurrent kernels over the time steps: each new
+    # sequence length compiles again (up to torch's recompile limit, then eager): worth it
+    # there only for batches of one length; on a GPU cuDNN's kernel is one opaque call.
     compile: bool = False
     # Intra-op CPU threads for torch; None keeps torch's default (one per core). On a machine
     # shared with other busy processes, 1 can be many times faster for small models.
