@@ -223,6 +223,22 @@ def test_resolve_execution_says_what_forward_runs(
     assert fused_calls == ([1, 1] if expected == "fused" else []), "forward ran what it was told"
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_auto_runs_one_cpu_time_step_with_the_readable_step(
+    fused_calls: list[int], cell: str
+) -> None:
+    rnn = RNN(cell, 3, 4, num_layers=2)
+    x = torch.randn(2, 1, 3)  # one step, as sampling feeds it
+    assert rnn.resolve_execution(x=x) == "reference"
+    assert rnn.resolve_execution(x=torch.randn(2, 2, 3)) == "fused"
+    out, state = rnn(x)
+    assert fused_calls == []
+    want, want_state = rnn(x, execution="fused")
+    assert fused_calls == [1, 1]
+    torch.testing.assert_close(out, want)
+    torch.testing.assert_close(state, want_state)
+
+
 def test_resolve_execution_answers_with_or_without_the_inputs() -> None:
     rnn = RNN("lstm", 3, 4)
     assert rnn.resolve_execution() == "fused"
