@@ -35,9 +35,10 @@ rows say why and the rest still runs. Threads: --threads (default 1) for torch, 
 TensorFlow intra/inter-op threads and OMP_NUM_THREADS. Timing: each round runs every
 framework once, in a rotated order; the best round counts.
 
---profile FILE: a torch.profiler trace of one rnnkit epoch (or --limit batches), its CPU time
-by part (embedding, recurrent kernel, loss, optimiser and clipping, other operators, Python
-outside operators), plus the per-epoch batching that `fit` calls before its clock starts.
+--profile FILE: one rnnkit epoch (or --limit batches) under torch.profiler, its CPU time by
+part, forward and backward (embedding, input dropout, recurrent layer, head, loss and
+pooling, optimiser, clipping, Python between operators; `_epoch_profile.py`), plus the
+batching `fit` asks for before its clock starts; the file also holds the operator table.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _epoch_profile import PROFILE_HEADER, profile_epoch
 from _timing import markdown_table
 
 from rnnkit.data.batch import Batch
@@ -215,118 +217,31 @@ def keras_epochs(
     return result
 
 
-# --------------------------------------------------------------------------------- profile
+class KerasRuns:
+    """`keras_epochs` once per round: returns the best epoch after the first (None once a run
+    failed; `error` then says why) and keeps the first epochs and the run's details."""
 
-BACKWARD = "autograd::engine::evaluate_function: "
+    def __init__(self, python: str, config: S.SentimentConfig, data: Path, args: Any):
+        self.python, self.config, self.data, self.args = python, config, data, args
+        self.first: list[float] = []
+        self.info: dict[str, Any] = {}
+        self.error = ""
 
-
-def label_parts(model: S.SequenceClassifier) -> None:
-    """Wrap the forward of the model's parts in profiler ranges named "part: ...". Operators
-    in the encoder outside its embedding and recurrent layer are its input dropout; those in
-    the classifier outside encoder and head are the pooling and the loss."""
-    from torch.profiler import record_function
-
-    parts = {
-        model: "loss, pooling, output dropout",
-        model.encoder: "input dropout",
-        model.encoder.embedding: "embedding",
-        model.encoder.rnn: "recurrent layer",
-        model.head: "head (Dense)",
-    }
-    ranges: list[Any] = []
-    for module, name in parts.items():
-        assert module is not None
-        module.register_forward_pre_hook(
-            lambda m, a, name=name: ranges.append(record_function(f"part: {name}").__enter__())
-        )
-        module.register_forward_hook(lambda m, a, o: ranges.pop().__exit__(None, None, None))
-
-
-def engine_part(name: str) -> str:
-    """The part of an operator the engine runs outside the model's forward and backward."""
-    lower = name.lower()
-    if "optimizer" in lower or "adam" in lower:
-        return "optimiser (Adam step, zero_grad)"
-    if "norm" in lower or "clip" in lower or "foreach" in lower:
-        return "gradient clipping"
-    if "accumulategrad" in lower:
-        return "gradient accumulation (backward)"
-    return "engine: other operators (batch to device, loss sums)"
-
-
-def attribute(events: Any) -> dict[tuple[str, str], float]:
-    """Self CPU ms of every operator by (part, "forward" / "backward" / ""): forward operators
-    by their innermost "part:" range, backward ones by the forward operator that made them
-    (their sequence number), the rest by `engine_part`."""
-
-    def top(event: Any) -> Any:
-        while event.cpu_parent is not None:
-            event = event.cpu_parent
-        return event
-
-    def part_range(event: Any) -> str | None:
-        while event is not None and not event.name.startswith("part: "):
-            event = event.cpu_parent
-        return None if event is None else str(event.name[len("part: ") :])
-
-    forward: dict[int, str] = {}
-    for event in events:
-        part = part_range(event)
-        if part is not None and event.sequence_nr >= 0:
-            forward.setdefault(event.sequence_nr, part)
-    ms: dict[tuple[str, str], float] = {}
-    for event in events:
-        part, phase = part_range(event), "forward"
-        if part is None:
-            root = top(event)
-            part = forward.get(root.sequence_nr) if root.name.startswith(BACKWARD) else None
-            part, phase = (part, "backward") if part else (engine_part(root.name), "")
-        key = (part, phase)
-        ms[key] = ms.get(key, 0.0) + event.self_cpu_time_total / 1e3
-    return ms
-
-
-def profile_epoch(
-    config: S.SentimentConfig, batches: Sequence[Batch], batching_seconds: float
-) -> tuple[list[list[str]], str]:
-    """One rnnkit epoch under torch.profiler: rows (part, forward ms, backward ms, % of the
-    wall time) and the operator table."""
-    from torch.profiler import ProfilerActivity, profile
-
-    model = S.build_model(config)
-    label_parts(model)
-    train = replace(config.train, epochs=1, out_dir=None, progress=False, device="cpu")
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        start = time.perf_counter()
-        fit(model, lambda epoch: batches, None, train)
-        wall = (time.perf_counter() - start) * 1e3
-    ms = attribute(prof.events())
-    outside = wall - sum(ms.values())
-    ms[("Python between operators (engine, profiler)", "")] = outside
-    ms[("batching (train_batches(epoch), before fit's clock)", "")] = batching_seconds * 1e3
-    total = wall + batching_seconds * 1e3
-    by_part: dict[str, dict[str, float]] = {}
-    for (part, phase), value in ms.items():
-        by_part.setdefault(part, {}).setdefault(phase, 0.0)
-        by_part[part][phase] += value
-    rows = []
-    for part, phases in sorted(by_part.items(), key=lambda kv: -sum(kv[1].values())):
-        fwd, bwd = phases.get("forward"), phases.get("backward")
-        rows.append(
-            [
-                part,
-                "" if fwd is None else f"{fwd:.0f}",
-                "" if bwd is None else f"{bwd:.0f}",
-                f"{sum(phases.values()):.0f}",
-                f"{100 * sum(phases.values()) / total:.1f}",
-            ]
-        )
-    rows.append(["total (wall, profiler on)", "", "", f"{total:.0f}", "100.0"])
-    table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25)
-    return rows, table
-
-
-PROFILE_HEADER = ["part", "forward ms", "backward ms", "ms", "%"]
+    def __call__(self) -> float | None:
+        if self.error:
+            return None
+        args = self.args
+        try:
+            result = keras_epochs(
+                self.python, self.config, self.data, args.threads, args.keras_epochs, args.keras_jit
+            )
+        except (RuntimeError, OSError) as e:  # the run failed, or no such Python
+            self.error = str(e).replace("\n", " ")[-300:]
+            return None
+        seconds = result.pop("epoch_seconds")
+        self.first.append(seconds[0])
+        self.info = result
+        return float(min(seconds[1:] or seconds))
 
 
 # ------------------------------------------------------------------------------------ main
@@ -357,38 +272,35 @@ def time_preset(
     runs: dict[str, Any] = {"rnnkit": lambda: rnnkit_epoch(config, batches)}
     for variant in args.torch:
         runs[f"torch {variant}"] = lambda p=variant == "packed": plain_epoch(config, batches, p)
-    data = tmp / f"{name}.npz"
+    keras_runs = None
     if keras is not None:
-        write_npz(batches, data)
-        runs["keras"] = lambda: keras_epochs(
-            keras, config, data, args.threads, args.keras_epochs, args.keras_jit
-        )
+        write_npz(batches, tmp / f"{name}.npz")
+        keras_runs = runs["keras"] = KerasRuns(keras, config, tmp / f"{name}.npz", args)
     warm = batches[:3]  # first calls pay one-off costs (allocator, oneDNN primitives)
     rnnkit_epoch(config, warm)
     for variant in args.torch:
         plain_epoch(config, warm, variant == "packed")
     times: dict[str, list[float]] = {k: [] for k in runs}
-    keras_info: dict[str, Any] = {}
     names = list(runs)
     for round_ in range(args.rounds):
         shift = round_ % len(names)
         for framework in names[shift:] + names[:shift]:
             torch.manual_seed(round_)
             result = runs[framework]()
-            if framework == "keras":
-                keras_info = result
-                times.setdefault("keras 1st", []).append(result["epoch_seconds"][0])
-                result = min(result["epoch_seconds"][1:] or result["epoch_seconds"])
-            times[framework].append(float(result))
-            print(f"{name} round {round_ + 1} {framework}: {result:.2f} s", file=sys.stderr)
+            if result is not None:
+                times[framework].append(float(result))
+                print(f"{name} round {round_ + 1} {framework}: {result:.2f} s", file=sys.stderr)
+    if keras_runs is not None and keras_runs.first:
+        times["keras 1st"] = keras_runs.first
     out: dict[str, Any] = {
         "preset": name,
         "batches": len(batches),
         "batch_size": config.train.batch_size,
         "reviews": sum(b.size for b in batches),
         "batching_seconds": batching * len(batches) / full,
-        "times": times,
-        "keras": {k: v for k, v in keras_info.items() if k != "epoch_seconds"},
+        "times": {k: v for k, v in times.items() if v},
+        "keras": {} if keras_runs is None else keras_runs.info,
+        "keras_error": "" if keras_runs is None else keras_runs.error,
     }
     if args.profile:
         out["profile"] = profile_epoch(config, batches, out["batching_seconds"])
@@ -408,8 +320,9 @@ def speed_rows(result: dict[str, Any], keras_note: str) -> list[list[str]]:
         elif framework == "keras 1st":
             verdict = "first epoch: tracing included"
         rows.append([result["preset"], framework, f"{seconds:.2f}", f"{ratio:.2f}", verdict])
-    if keras_note:
-        rows.append([result["preset"], "keras", "-", "-", keras_note])
+    note = keras_note or result["keras_error"]
+    if note:
+        rows.append([result["preset"], "keras", "-", "-", note])
     return rows
 
 
