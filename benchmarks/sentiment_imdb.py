@@ -19,19 +19,23 @@ a plain PyTorch implementation of the same model (nn.Embedding + nn.RNN + nn.Lin
 batches, the same optimiser and gradient clipping), alternating, best of --timing-rounds.
 Target: rnnkit <= 1.1 x plain PyTorch.
 
-CPU note: with variable lengths the fused path runs PyTorch's packed-sequence kernels, whose
-backward on the CPU zero-fills the whole packed tensor once per time step (quadratic in T): a
-training step of the bilstm preset took about 3.2 s of CPU against 0.7 s in the readable loop
-(batch 64 of ~245 tokens, one thread). The default execution `auto` already trains LSTM and
-GRU layers on the CPU over such batches with the readable loop, so no flag is needed. On a
-machine whose cores are busy with other work, use --threads 1: two OpenMP threads fighting for
-busy cores made single steps up to 100 times slower.
+CPU note: the fused path runs a batch of varied lengths as one padded kernel call per
+direction (`rnnkit.layers.padded`), not PyTorch's packed kernels, whose CPU backward is several
+times slower for the LSTM; the default execution `auto` is always fused. On a machine whose
+cores are busy with other work, use --threads 1: two OpenMP threads fighting for busy cores
+made single steps up to 100 times slower. benchmarks/sentiment_frameworks.py times the same
+epochs against plain PyTorch and Keras and profiles one.
 
 Measured while tuning (shared 2-core machine, 1 thread, full data, seed 0, dev accuracy by epoch):
   lecture, input dropout 0.3, Adam 1e-3, batch 64:   0.806 0.834 0.860 0.823  (seed 1: 0.850)
   lecture without dropout, batch 128:                0.770 0.825 0.855 0.829 0.839 (seed 1: 0.833)
   bilstm, input dropout 0.5, cosine over 3 epochs:   0.852 0.894 0.899  (--execution reference)
   speed, one epoch of the lecture preset: rnnkit 33.0 s, plain PyTorch 42.2 s (noisy machine)
+Re-measured 2026-11-30 after the encoder's input dropout began drawing its mask from uniform
+numbers (`rnnkit.models.dropout`: the same law, other masks per seed; machine shared, load ~3):
+  lecture, seed 0, dev accuracy by epoch:            0.811 0.835 0.842 0.842 0.848
+           best of seeds 1 and 2:                    0.855 0.855
+  bilstm, seed 0:                                    0.857 0.893 0.896
 """
 
 from __future__ import annotations

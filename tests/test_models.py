@@ -19,6 +19,7 @@ from rnnkit.models import (
     summary,
 )
 from rnnkit.models.crf_tagger import CRFTagger, CRFTaggerConfig
+from rnnkit.models.dropout import dropout
 from rnnkit.models.encoder import SequenceEncoder
 
 
@@ -232,7 +233,7 @@ def test_encoder_reads_extra_features_after_the_embedding_under_the_input_dropou
         torch.manual_seed(1)
         got, got_final = enc(ids, lengths, features=feats)
         torch.manual_seed(1)
-        want, want_final = enc.rnn(F.dropout(x, 0.5, training), lengths)
+        want, want_final = enc.rnn(dropout(x, 0.5, training), lengths)
         torch.testing.assert_close(got, want)
         torch.testing.assert_close(got_final, want_final)
     with pytest.raises(ValueError, match=r"features of shape \(B, T, F\) = \(2, 6, 3\), got None"):
@@ -278,7 +279,7 @@ def test_crf_tagger_follows_its_equations_on_the_shared_encoder() -> None:
         torch.manual_seed(2)
         w = model.encoder.embedding(batch.inputs)  # (B, T, D_w)
         c = model.chars(batch.extras["chars"], batch.extras["word_lengths"])  # (B, T, 2 H_c)
-        a, _ = model.encoder.rnn(F.dropout(torch.cat([w, c], -1), 0.5, training), lengths)
+        a, _ = model.encoder.rnn(dropout(torch.cat([w, c], -1), 0.5, training), lengths)
         torch.testing.assert_close(got, model.emission(F.dropout(a, 0.5, training)))
 
     def bilstm(D: int, H: int) -> int:  # two directions of W_ax (4H, D), W_aa (4H, H), b_a

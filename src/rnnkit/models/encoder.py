@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.cells.base import LSTMState, State
@@ -16,6 +15,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.rnn import RNN
 from rnnkit.models.checks import check_choice, check_fraction, check_int
+from rnnkit.models.dropout import dropout
 from rnnkit.models.summary import LayerRow, count_parameters, rnn_stack_title
 
 MERGES = ("concat", "sum")
@@ -117,7 +117,7 @@ class SequenceEncoder(nn.Module):
         e = self.embedding(x) if self.embedding is not None else x  # (B, T, D)
         if self.extra_features or features is not None:
             e = torch.cat([e, self._check_features(features, e)], dim=-1)  # (B, T, D + F)
-        e = F.dropout(e, self.config.input_dropout, self.training)
+        e = dropout(e, self.config.input_dropout, self.training)  # (B, T, D)
         return self.rnn(e, lengths, state)  # (B, T, H'), state
 
     def _check_features(self, features: Tensor | None, e: Tensor) -> Tensor:
