@@ -2,7 +2,7 @@
 
     RNNKIT_SHARED_DATA=../shared/data python benchmarks/epoch_seconds.py
     python benchmarks/epoch_seconds.py --tasks ner:default --rounds 2
-    python benchmarks/epoch_seconds.py --before 6f144e6 --tasks music:jsb --compile
+    python benchmarks/epoch_seconds.py --tasks music:jsb --options "--hidden-size 384"
 
 Each run is `rnnkit train TASK --preset PRESET --epochs 1` in its own process, on one thread
 (--threads), with PYTHONPATH pointing at the source it measures: this working tree ("after")
@@ -11,6 +11,10 @@ change: the padded kernel calls for varied lengths, the flat GPU weights, --comp
 The figure is the epoch record's "seconds" in metrics.jsonl: training steps only, the data
 preparation and the dev evaluation excluded. Rounds alternate the variants (before, after,
 after with --compile when asked), and the best of --rounds is printed with after/before.
+
+A preset whose values changed between the commits times two different models: --options
+(passed to every run) pins them, e.g. the music jsb preset of today on both sides (its
+LSTM 256 -> 384, NADE 150 -> 200 and dropout changed at d361b5d, after 6f144e6).
 
 Quality is not measured here: the presets' own benchmarks (music_jsb.py, ner_conll.py) do.
 """
@@ -21,6 +25,7 @@ import argparse
 import io
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -63,17 +68,19 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--compile", action="store_true", help="also time this tree with --compile")
+    p.add_argument("--options", default="", help="options for every run (quoted)")
     args = p.parse_args()
     if "RNNKIT_SHARED_DATA" not in os.environ:
         print("set RNNKIT_SHARED_DATA to the shared data folder", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory() as tmp:
+        common = shlex.split(args.options)
         variants = {
-            f"before ({args.before})": (export_source(args.before, Path(tmp)), []),
-            "after": (REPO / "src", []),
+            f"before ({args.before})": (export_source(args.before, Path(tmp)), common),
+            "after": (REPO / "src", common),
         }
         if args.compile:
-            variants["after --compile"] = (REPO / "src", ["--compile"])
+            variants["after --compile"] = (REPO / "src", [*common, "--compile"])
         print(f"| task | {' | '.join(variants)} | after/before |")
         print("|---|" + "---|" * (len(variants) + 1))
         for spec in args.tasks:
