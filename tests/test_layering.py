@@ -1,7 +1,7 @@
 """The package's layering: each package imports only packages below it, never above.
 
     errors, config  <-  data  <-  metrics  <-  scratch  <-  cells  <-  layers  <-  models
-      <-  train  <-  diagnose  <-  tasks  <-  cli
+      <-  train  <-  diagnose  <-  tasks  <-  serve  <-  cli
 
 The test reads every module's source (imports inside functions included) rather than
 importing it, so a lazy import cannot hide an upward dependency; with one total order of the
@@ -29,6 +29,7 @@ ORDER = [
     "train",
     "diagnose",
     "tasks",
+    "serve",
     "cli",
 ]
 RANK = {name: i for i, name in enumerate(ORDER)}

@@ -30,6 +30,7 @@ from rnnkit.cli import (
     music,
     ner,
     sentiment,
+    serve,
     speech,
     text,
     translate,
@@ -87,6 +88,7 @@ def build_parser(presets: Mapping[str, str] | None = None) -> argparse.ArgumentP
     crossval.add_command(commands, dict(presets or {}))
     diagnose.add_command(commands)
     data.add_command(commands)
+    serve.add_command(commands)
     add_summary_command(commands)
     return parser
 

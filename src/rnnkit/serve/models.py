@@ -1,0 +1,116 @@
+"""The models a server holds: each checkpoint loaded once, named, with the task it was made
+for deciding its endpoints."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnnkit.errors import RnnkitError
+from rnnkit.train.checkpoint import load_checkpoint
+
+# The tasks a server can serve, and the endpoint (POST /v1/NAME/ENDPOINT) each one gets.
+ENDPOINTS = {"sentiment": "classify", "ner": "tag"}
+# Model names are path segments of the URLs.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+# texts -> one JSON-able result per text
+BatchFunction = Callable[[list[str]], list[dict[str, Any]]]
+
+
+@dataclass
+class ServedModel:
+    """One loaded model: `run` takes many texts and gives one result each (batched)."""
+
+    name: str  # the URL segment: /v1/NAME/...
+    task: str  # the recipe that made the checkpoint: a key of ENDPOINTS
+    checkpoint: str  # where it was loaded from
+    run: BatchFunction
+    labels: list[str] = field(default_factory=list)  # class names, for classifiers
+
+    @property
+    def endpoint(self) -> str:
+        return ENDPOINTS[self.task]
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "task": self.task,
+            "checkpoint": self.checkpoint,
+            "endpoint": f"/v1/{self.name}/{self.endpoint}",
+        }
+        if self.labels:
+            out["labels"] = self.labels
+        return out
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """'NAME=PATH' -> (NAME, PATH); a bare PATH is named after its folder (after the run's
+    folder for a run's `best` or `last` checkpoint: runs/imdb/best -> imdb)."""
+    name, sep, path = spec.partition("=")
+    if not sep:
+        path = spec
+        folder = Path(spec.rstrip("/"))
+        name = folder.parent.name if folder.name in ("best", "last") else folder.name
+    if not path:
+        raise RnnkitError(f"--checkpoint {spec!r}: no path; give PATH or NAME=PATH")
+    if not NAME_PATTERN.match(name):
+        raise RnnkitError(
+            f"--checkpoint {spec!r}: model name {name!r} must be letters, digits, '_', '.' or "
+            "'-' (it is part of the URLs); give one with NAME=PATH"
+        )
+    return name, path
+
+
+def load_models(specs: Sequence[str], device: str | torch.device = "cpu") -> list[ServedModel]:
+    """Load every checkpoint of `specs` ('PATH' or 'NAME=PATH'); RnnkitError for a missing
+    checkpoint, a task the server has no endpoint for, or two models of one name."""
+    models: list[ServedModel] = []
+    for spec in specs:
+        name, path = parse_spec(spec)
+        if any(m.name == name for m in models):
+            raise RnnkitError(
+                f"--checkpoint {spec!r}: a second model named {name!r}; name them with NAME=PATH"
+            )
+        task = load_checkpoint(path).meta.task
+        if task not in ENDPOINTS:
+            raise RnnkitError(
+                f"--checkpoint {path}: a {task!r} model; the server serves "
+                + ", ".join(sorted(ENDPOINTS))
+                + " models"
+            )
+        models.append(_load(name, task, path, device))
+    return models
+
+
+def _load(name: str, task: str, path: str, device: str | torch.device) -> ServedModel:
+    if task == "sentiment":
+        from rnnkit.tasks.sentiment import SentimentClassifier
+
+        classifier = SentimentClassifier(path, device)
+        labels = list(classifier.pipeline.labels.names)
+
+        def classify(texts: list[str]) -> list[dict[str, Any]]:
+            return [_classified(labels, *r) for r in classifier.predict(texts)]
+
+        return ServedModel(name, task, path, run=classify, labels=labels)
+    from rnnkit.tasks.ner.tagging import NERTagger
+
+    tagger = NERTagger(path, device)
+
+    def tag(texts: list[str]) -> list[dict[str, Any]]:
+        return [tagged.to_json() for tagged in tagger.tag_texts(texts)]
+
+    return ServedModel(name, task, path, run=tag)
+
+
+def _classified(labels: list[str], label: str, probability: float) -> dict[str, Any]:
+    """The answer for one text: its label, that label's probability and every label's (the
+    two-class model gives P(pos); the other label has 1 - P)."""
+    probabilities = {name: probability if name == label else 1.0 - probability for name in labels}
+    return {"label": label, "probability": probability, "probabilities": probabilities}

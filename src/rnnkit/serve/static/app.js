@@ -1,0 +1,84 @@
+// The page of `rnnkit serve`: one panel per loaded model, talking to the JSON API.
+"use strict";
+
+async function postTexts(url, texts) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ texts: texts }),
+  });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error || response.statusText);
+  return body.results[0];
+}
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function showLabel(answer, result) {
+  answer.replaceChildren();
+  const label = element("span", "label " + result.label, result.label);
+  label.dataset.label = result.label;
+  const bar = element("span", "bar");
+  const fill = element("span");
+  fill.style.width = (100 * result.probability).toFixed(1) + "%";
+  bar.append(fill);
+  answer.append(label, bar, element("span", "prob", result.probability.toFixed(3)));
+}
+
+// The text with each entity marked in place, its type after it (as displaCy shows them).
+function showEntities(answer, result) {
+  answer.replaceChildren();
+  let at = 0;
+  for (const entity of result.entities) {
+    answer.append(document.createTextNode(result.text.slice(at, entity.start)));
+    const mark = element("mark", "entity", result.text.slice(entity.start, entity.end));
+    mark.dataset.type = entity.type;
+    mark.append(element("span", "type", entity.type));
+    answer.append(mark);
+    at = entity.end;
+  }
+  answer.append(document.createTextNode(result.text.slice(at)));
+  if (result.entities.length === 0) answer.append(element("span", "note", "  (no entities)"));
+}
+
+function addPanel(main, model) {
+  const kind = model.task === "sentiment" ? "classify" : "tag";
+  const panel = document.getElementById(kind + "-panel").content.cloneNode(true).firstElementChild;
+  panel.id = "model-" + model.name;
+  panel.dataset.model = model.name;
+  panel.querySelector(".name").textContent = model.name;
+  const input = panel.querySelector("textarea");
+  const button = panel.querySelector("button");
+  const answer = panel.querySelector(".answer");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const result = await postTexts(model.endpoint, [input.value]);
+      (kind === "classify" ? showLabel : showEntities)(answer, result);
+    } catch (error) {
+      answer.replaceChildren(element("span", "error", error.message));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  main.append(panel);
+}
+
+async function start() {
+  const main = document.getElementById("models");
+  try {
+    const response = await fetch("/v1/models");
+    const body = await response.json();
+    document.getElementById("loading").remove();
+    for (const model of body.models) addPanel(main, model);
+  } catch (error) {
+    document.getElementById("loading").textContent = "Could not load the models: " + error.message;
+  }
+}
+
+start();
