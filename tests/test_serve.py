@@ -27,6 +27,7 @@ from rnnkit.errors import RnnkitError  # noqa: E402
 from rnnkit.serve import ServeConfig, ServedModel, load_models  # noqa: E402
 from rnnkit.serve.app import build_app  # noqa: E402
 from rnnkit.serve.runner import serve_in_thread  # noqa: E402
+from rnnkit.tasks import text  # noqa: E402
 from rnnkit.tasks.ner.tagging import NERTagger  # noqa: E402
 from rnnkit.tasks.sentiment import SentimentClassifier  # noqa: E402
 
@@ -34,13 +35,13 @@ SMALL = ServeConfig(max_request_bytes=10_000, max_texts=4, max_text_chars=200, t
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     return train_tiny_models(tmp_path_factory.mktemp("serve"))
 
 
 @pytest.fixture(scope="module")
-def client(checkpoints: tuple[Path, Path]) -> Iterator[Any]:
-    """A client of a server of the two tiny models, named imdb and people by their runs."""
+def client(checkpoints: tuple[Path, Path, Path]) -> Iterator[Any]:
+    """A client of a server of the tiny models, named imdb, people and chars by their runs."""
     models = load_models([str(c) for c in checkpoints])
     with serve_in_thread(build_app(models, SMALL)) as url, httpx.Client(base_url=url) as c:
         yield c
@@ -51,14 +52,18 @@ def test_lists_the_models_and_is_healthy(client: Any) -> None:
     assert [(m["name"], m["task"], m["endpoint"]) for m in models] == [
         ("imdb", "sentiment", "/v1/imdb/classify"),
         ("people", "ner", "/v1/people/tag"),
+        ("chars", "text", "/v1/chars/generate"),
     ]
     assert models[0]["labels"] == ["neg", "pos"]
-    assert client.get("/health").json() == {"status": "ok", "models": 2}
+    assert client.get("/health").json() == {"status": "ok", "models": 3}
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/v1/{name}/classify", "/v1/{name}/tag", "/health", "/metrics"} <= set(paths)
+    endpoints = {"/v1/{name}/classify", "/v1/{name}/tag", "/v1/{name}/generate", "/metrics"}
+    assert endpoints <= set(paths)
 
 
-def test_classify_answers_as_the_library_does(client: Any, checkpoints: tuple[Path, Path]) -> None:
+def test_classify_answers_as_the_library_does(
+    client: Any, checkpoints: tuple[Path, Path, Path]
+) -> None:
     texts = ["The movie was good.", "A bad plot and bad acting.", "Really good story."]
     response = client.post("/v1/imdb/classify", json={"texts": texts})
     assert response.status_code == 200
@@ -73,7 +78,7 @@ def test_classify_answers_as_the_library_does(client: Any, checkpoints: tuple[Pa
 
 
 def test_tag_gives_entities_with_character_offsets(
-    client: Any, checkpoints: tuple[Path, Path]
+    client: Any, checkpoints: tuple[Path, Path, Path]
 ) -> None:
     texts = ["Yesterday,  Harry Potter met Ron Weasley.", "Albus Dumbledore lives in Paris."]
     results = client.post("/v1/people/tag", json={"texts": texts}).json()["results"]
@@ -86,6 +91,19 @@ def test_tag_gives_entities_with_character_offsets(
     for result in results:
         for e in result["entities"]:
             assert result["text"][e["start"] : e["end"]] == e["text"]
+
+
+def test_generate_streams_the_librarys_text_as_it_is_sampled(
+    client: Any, checkpoints: tuple[Path, Path, Path]
+) -> None:
+    options = {"prime": "the ", "length": 60, "temperature": 0.8, "seed": 3}
+    with client.stream("POST", "/v1/chars/generate", json=options) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/plain; charset=utf-8"
+        pieces = list(response.iter_raw())
+    streamed = b"".join(pieces).decode("utf-8")
+    assert streamed == text.generate(checkpoints[2], **options)
+    assert len(pieces) > 1  # it came in pieces, not as one body at the end
 
 
 def chunks(n: int, size: int) -> Iterator[bytes]:
@@ -119,6 +137,15 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, str]] = [
     ("POST", "/v1/nobody/classify", {"texts": ["good"]}, 404, "no model named 'nobody'"),
     ("POST", "/v1/imdb/tag", {"texts": ["good"]}, 404, "use /v1/imdb/classify"),
     ("POST", "/v1/people/classify", {"texts": ["good"]}, 404, "use /v1/people/tag"),
+    ("POST", "/v1/chars/generate", {"length": 0}, 400, "length must be at least 1"),
+    ("POST", "/v1/chars/generate", {"temperature": 0}, 400, "temperature"),
+    ("POST", "/v1/chars/generate", {"top_k": 0}, 400, "top-k"),
+    ("POST", "/v1/chars/generate", {"prime": "\u263a"}, 400, "prime"),
+    ("POST", "/v1/chars/generate", {"length": "10"}, 422, "length: Input should be"),
+    ("POST", "/v1/chars/generate", {"seed": 1.5}, 422, "seed"),
+    ("POST", "/v1/chars/generate", {"steps": 10}, 422, "steps: Extra inputs"),
+    ("POST", "/v1/chars/generate", {"length": 10**6}, 413, "more than the 5,000"),
+    ("POST", "/v1/imdb/generate", {"length": 10}, 404, "use /v1/imdb/classify"),
     ("GET", "/v1/imdb/classify", None, 405, "Method Not Allowed"),
     ("GET", "/no/such/page", None, 404, "Not Found"),
 ]
@@ -274,7 +301,7 @@ def error_of(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_cli_refuses_bad_options_and_checkpoints(
-    checkpoints: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    checkpoints: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     imdb = str(checkpoints[0])
     serve = ["serve", "--checkpoint", imdb]
@@ -292,7 +319,7 @@ def test_cli_refuses_bad_options_and_checkpoints(
     assert exit.value.code == 2
 
 
-def test_rnnkit_serve_runs_a_server_until_stopped(checkpoints: tuple[Path, Path]) -> None:
+def test_rnnkit_serve_runs_a_server_until_stopped(checkpoints: tuple[Path, Path, Path]) -> None:
     import socket
 
     with socket.socket() as s:

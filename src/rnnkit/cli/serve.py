@@ -15,8 +15,9 @@ def add_command(commands: Any) -> None:
     p = commands.add_parser(
         "serve",
         help="serve trained models over HTTP (API, page at /, /health, /metrics)",
-        description="Serve sentiment and NER models over HTTP: POST /v1/NAME/classify or "
-        '/v1/NAME/tag with {"texts": [...]}, a page at /, /health, /metrics and the OpenAPI '
+        description="Serve sentiment, NER and character text models over HTTP: POST "
+        '/v1/NAME/classify or /v1/NAME/tag with {"texts": [...]}, /v1/NAME/generate (the text '
+        "streamed as it is sampled), a page at /, /health, /metrics and the OpenAPI "
         "description at /openapi.json. Needs `pip install 'rnnkit[serve]'`.",
     )
     p.add_argument(
@@ -44,6 +45,7 @@ def add_command(commands: Any) -> None:
         ("max_request_bytes", "largest request body; larger ones get 413"),
         ("max_texts", "most texts in one request"),
         ("max_text_chars", "longest text in characters"),
+        ("max_generate_length", "most characters one generation request may ask for"),
     ):
         p.add_argument(
             "--" + option.replace("_", "-"),
@@ -70,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         max_request_bytes=args.max_request_bytes,
         max_texts=args.max_texts,
         max_text_chars=args.max_text_chars,
+        max_generate_length=args.max_generate_length,
         timeout=args.timeout,
     )
     require_server_libraries()  # before the models load

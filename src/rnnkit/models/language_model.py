@@ -11,7 +11,7 @@ one-to-many picture. Generation feeds each sampled element back as the next inpu
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -214,24 +214,41 @@ class LanguageModel(BatchModel):
         (N, steps, D) per row. The same generator state gives the same N samples; with N = 1
         the random numbers are drawn exactly as a single sample draws them.
         """
+        samples = self.sample_steps(steps, primes, temperature, top_k, generator, fixed)
+        return torch.stack(list(samples), dim=1).cpu()  # (N, steps[, D])
+
+    @torch.no_grad()  # on a generator function: grad mode is off only while it runs
+    def sample_steps(
+        self,
+        steps: int,
+        primes: Sequence[Tensor],
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+        fixed: Tensor | None = None,
+    ) -> Iterator[Tensor]:
+        """`generate_batch` one step at a time: yields each step's N samples, (N,) ids or
+        (N, D) frames on the model's device, as soon as they are drawn (for streaming them);
+        the arguments and the draws are `generate_batch`'s. The model is in eval mode while
+        the samples are drawn, and back in its own mode once the last is taken."""
         self._check_generation(steps, primes, temperature, fixed)
         was_training = self.training
         self.eval()
-        z, state = self._read_primes(primes)  # (N, V|D [+ N_h])
-        D = self.head.out_features
-        given = None if fixed is None else fixed.to(z).expand(len(primes), steps, D)
-        samples = []
-        for t in range(steps):
-            if self.V is not None:
-                rows = given[:, t] if given is not None else None
-                x = self._sample_within_frame(z, temperature, top_k, generator, rows)  # (N, D)
-            else:
-                x = self._sample(z / temperature, top_k, generator)  # (N,) ids or (N, D)
-            samples.append(x)
-            logits, state = self.run(x.unsqueeze(1), state=state)  # (N, 1, V|D [+ N_h])
-            z = logits[:, -1]
-        self.train(was_training)
-        return torch.stack(samples, dim=1).cpu()  # (N, steps[, D])
+        try:
+            z, state = self._read_primes(primes)  # (N, V|D [+ N_h])
+            D = self.head.out_features
+            given = None if fixed is None else fixed.to(z).expand(len(primes), steps, D)
+            for t in range(steps):
+                if self.V is not None:
+                    rows = given[:, t] if given is not None else None
+                    x = self._sample_within_frame(z, temperature, top_k, generator, rows)  # (N, D)
+                else:
+                    x = self._sample(z / temperature, top_k, generator)  # (N,) ids or (N, D)
+                yield x
+                logits, state = self.run(x.unsqueeze(1), state=state)  # (N, 1, V|D [+ N_h])
+                z = logits[:, -1]
+        finally:
+            self.train(was_training)
 
     def _check_generation(
         self, steps: int, primes: Sequence[Tensor], temperature: float, fixed: Tensor | None

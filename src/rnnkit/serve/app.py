@@ -6,6 +6,9 @@
                                 "probabilities"}]}            (sentiment models)
     POST /v1/NAME/tag           {"texts": [...]} -> {"results": [{"text", "entities": [{"type",
                                 "start", "end", "text"}], "tokens", "tags"}]}   (NER models)
+    POST /v1/NAME/generate      {"prime", "length", "temperature", "top_k", "seed"} -> the
+                                sampled text as chunked text/plain, a character at a time as
+                                each is drawn                      (character text models)
     GET  /health                {"status": "ok", "models": N}
     GET  /metrics               request counts by endpoint and status, latency p50/p99 (ms)
     GET  /openapi.json, /docs   the API's OpenAPI description (FastAPI's)
@@ -27,9 +30,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, StrictStr
+from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, StrictStr
 from starlette.exceptions import HTTPException
 
 from rnnkit import __version__
@@ -56,6 +59,17 @@ class TextsRequest(BaseModel):
     texts: list[StrictStr]
 
 
+class GenerateRequest(BaseModel):
+    """The body of /generate: `rnnkit generate text`'s options."""
+
+    model_config = ConfigDict(extra="forbid")
+    prime: StrictStr = ""  # the text the sample continues (not repeated in the answer)
+    length: StrictInt = 200  # characters to sample
+    temperature: StrictFloat | StrictInt = 1.0  # < 1 sharpens the distribution, > 1 flattens
+    top_k: StrictInt | None = None  # sample from the k likeliest characters only
+    seed: StrictInt = 0  # the same seed gives the same text
+
+
 class ApiError(Exception):
     """Bad input a client can fix: answered as {"error": message} with `status`."""
 
@@ -74,6 +88,7 @@ class Server:
         self.batchers = {
             m.name: MicroBatcher(m.run, config.batch_wait_ms / 1000.0, config.max_batch)
             for m in models
+            if m.run is not None
         }
         self.metrics = RequestMetrics()
 
@@ -119,6 +134,24 @@ class Server:
             raise ApiError(400, str(e)) from None
         return {"model": model.name, "results": results}
 
+    def generate(self, name: str, body: GenerateRequest) -> StreamingResponse:
+        model = self.model(name, "generate")
+        assert model.stream is not None
+        if body.length > self.config.max_generate_length:
+            raise ApiError(
+                413,
+                f"length {body.length:,} is more than the {self.config.max_generate_length:,} "
+                "characters allowed",
+            )
+        try:  # the options are checked here, before the response starts
+            pieces = model.stream(
+                body.prime, body.length, float(body.temperature), body.top_k, body.seed
+            )
+        except RnnkitError as e:
+            raise ApiError(400, str(e).removeprefix("--")) from None
+        # A plain iterator: Starlette draws each character on a worker thread.
+        return StreamingResponse(pieces, media_type="text/plain; charset=utf-8")
+
     def close(self) -> None:
         for batcher in self.batchers.values():
             batcher.close()
@@ -158,6 +191,14 @@ def _add_routes(app: FastAPI, server: Server) -> None:
     @app.post("/v1/{name}/tag", summary="Tag the entities of texts (NER models)")
     async def tag(name: str, body: TextsRequest) -> dict[str, Any]:
         return await server.run(name, "tag", body.texts)
+
+    @app.post(
+        "/v1/{name}/generate",
+        summary="Sample text, streamed as it is drawn (character text models)",
+        response_class=StreamingResponse,
+    )
+    async def generate(name: str, body: GenerateRequest) -> StreamingResponse:
+        return server.generate(name, body)
 
     @app.get("/health", summary="Liveness")
     async def health() -> dict[str, Any]:

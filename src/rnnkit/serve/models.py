@@ -4,7 +4,7 @@ for deciding its endpoints."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,22 +15,27 @@ from rnnkit.errors import RnnkitError
 from rnnkit.train.checkpoint import load_checkpoint
 
 # The tasks a server can serve, and the endpoint (POST /v1/NAME/ENDPOINT) each one gets.
-ENDPOINTS = {"sentiment": "classify", "ner": "tag"}
+ENDPOINTS = {"sentiment": "classify", "ner": "tag", "text": "generate"}
 # Model names are path segments of the URLs.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 # texts -> one JSON-able result per text
 BatchFunction = Callable[[list[str]], list[dict[str, Any]]]
+# (prime, length, temperature, top_k, seed) -> the sampled text, a character at a time; the
+# options are checked (RnnkitError) when it is called, before the first character is drawn
+StreamFunction = Callable[[str, int, float, "int | None", int], Iterator[str]]
 
 
 @dataclass
 class ServedModel:
-    """One loaded model: `run` takes many texts and gives one result each (batched)."""
+    """One loaded model. Classifiers and taggers have `run` (many texts in, one result each,
+    batched across requests); generators have `stream` (one request, its text streamed)."""
 
     name: str  # the URL segment: /v1/NAME/...
     task: str  # the recipe that made the checkpoint: a key of ENDPOINTS
     checkpoint: str  # where it was loaded from
-    run: BatchFunction
+    run: BatchFunction | None = None
+    stream: StreamFunction | None = None
     labels: list[str] = field(default_factory=list)  # class names, for classifiers
 
     @property
@@ -99,14 +104,18 @@ def _load(name: str, task: str, path: str, device: str | torch.device) -> Served
             return [_classified(labels, *r) for r in classifier.predict(texts)]
 
         return ServedModel(name, task, path, run=classify, labels=labels)
-    from rnnkit.tasks.ner.tagging import NERTagger
+    if task == "ner":
+        from rnnkit.tasks.ner.tagging import NERTagger
 
-    tagger = NERTagger(path, device)
+        tagger = NERTagger(path, device)
 
-    def tag(texts: list[str]) -> list[dict[str, Any]]:
-        return [tagged.to_json() for tagged in tagger.tag_texts(texts)]
+        def tag(texts: list[str]) -> list[dict[str, Any]]:
+            return [tagged.to_json() for tagged in tagger.tag_texts(texts)]
 
-    return ServedModel(name, task, path, run=tag)
+        return ServedModel(name, task, path, run=tag)
+    from rnnkit.tasks.text import TextGenerator
+
+    return ServedModel(name, task, path, stream=TextGenerator(path, device).stream)
 
 
 def _classified(labels: list[str], label: str, probability: float) -> dict[str, Any]:

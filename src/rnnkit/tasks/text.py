@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -43,7 +43,14 @@ from rnnkit.models.checks import check_int, check_sampling
 from rnnkit.models.encoder import EncoderConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.models.stateful import StatefulLanguageModel, stream_batches
-from rnnkit.tasks.recipe import Loaded, Prepared, load_run, report_data, run_training
+from rnnkit.tasks.recipe import (
+    Loaded,
+    Prepared,
+    TrainedModel,
+    load_run,
+    report_data,
+    run_training,
+)
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.distributed import DistInfo
 from rnnkit.train.fit import FitResult, TrainBatches, evaluate_loss
@@ -400,25 +407,71 @@ def generate_samples(
     one, all at once (`LanguageModel.generate_batch`: one kernel call per character for the
     whole batch). The same seed and number of samples give the same texts; one sample is
     `generate`'s text."""
+    _check_generation(length, temperature, top_k, seed, samples)
+    return TextGenerator(checkpoint, device).sample(
+        prime, length, temperature, top_k, seed, samples
+    )
+
+
+def _check_generation(
+    length: int, temperature: float, top_k: int | None, seed: int, samples: int
+) -> None:
     if length < 1:
         raise RnnkitError(f"--length must be at least 1, got {length}")
     check_int("", "samples", samples, 1)
     check_sampling(temperature, top_k, seed)
-    loaded = load(checkpoint)
-    model, vocab = loaded.model.to(device), loaded.pipeline
-    assert vocab.bos_id is not None
-    try:
-        ids = encode(prime, vocab)
-    except DataError as e:
-        raise RnnkitError(f"--prime: {e}") from None
-    # <pad> and <bos> are never targets, so the model gives them almost no probability; make
-    # that none, so that every sampled id is a character.
-    with torch.no_grad():
-        for special in SPECIALS:
-            model.head.b_y[vocab.index(special)] = -math.inf
-    generator = torch.Generator().manual_seed(seed)
-    primed = torch.cat([ids.new_tensor([vocab.bos_id]), ids])  # (1 + T0,)
-    sampled = model.generate_batch(
-        length, [primed] * samples, temperature, top_k, generator
-    )  # (samples, length)
-    return ["".join(vocab.decode(row)) for row in sampled]
+
+
+class TextGenerator(TrainedModel[StatefulLanguageModel, Vocabulary, TextDataConfig]):
+    """A trained character model loaded once, sampling texts for many calls: whole
+    (`sample`) or one character at a time as each is drawn (`stream`)."""
+
+    def __init__(self, checkpoint: str | Path, device: str | torch.device = "cpu"):
+        super().__init__(load(checkpoint), checkpoint, device)
+        assert self.pipeline.bos_id is not None
+        # <pad> and <bos> are never targets, so the model gives them almost no probability;
+        # make that none, so that every sampled id is a character.
+        with torch.no_grad():
+            for special in SPECIALS:
+                self.model.head.b_y[self.pipeline.index(special)] = -math.inf
+
+    def _steps(
+        self, prime: str, length: int, temperature: float, top_k: int | None, seed: int, n: int
+    ) -> Iterator[Tensor]:
+        """Each step's n sampled ids, (n,), as `LanguageModel.sample_steps` draws them."""
+        _check_generation(length, temperature, top_k, seed, n)
+        try:
+            ids = encode(prime, self.pipeline)
+        except DataError as e:
+            raise RnnkitError(f"--prime: {e}") from None
+        generator = torch.Generator().manual_seed(seed)
+        bos = ids.new_tensor([self.pipeline.bos_id])
+        primed = torch.cat([bos, ids]).to(self.device)  # (1 + T0,)
+        return self.model.sample_steps(length, [primed] * n, temperature, top_k, generator)
+
+    def sample(
+        self,
+        prime: str = "",
+        length: int = 500,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int = 0,
+        samples: int = 1,
+    ) -> list[str]:
+        """`samples` texts of `length` characters after `prime` (see `generate_samples`)."""
+        steps = self._steps(prime, length, temperature, top_k, seed, samples)
+        sampled = torch.stack([x.cpu() for x in steps], dim=1)  # (samples, length)
+        return ["".join(self.pipeline.decode(row)) for row in sampled]
+
+    def stream(
+        self,
+        prime: str = "",
+        length: int = 500,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int = 0,
+    ) -> Iterator[str]:
+        """`generate`'s text, one character at a time as each is sampled: the options are
+        checked (RnnkitError) when this is called, before the first character is drawn."""
+        steps = self._steps(prime, length, temperature, top_k, seed, 1)
+        return ("".join(self.pipeline.decode(x.cpu())) for x in steps)

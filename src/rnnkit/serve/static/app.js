@@ -46,8 +46,38 @@ function showEntities(answer, result) {
   if (result.entities.length === 0) answer.append(element("span", "note", "  (no entities)"));
 }
 
+// The sampled text, appended piece by piece as the server streams it.
+async function streamText(answer, model, panel, prime) {
+  const options = {
+    prime: prime,
+    length: Number(panel.querySelector(".length").value),
+    temperature: Number(panel.querySelector(".temperature").value),
+    seed: Number(panel.querySelector(".seed").value),
+  };
+  answer.replaceChildren(element("span", "prime", prime));
+  answer.dataset.done = "false";
+  const response = await fetch(model.endpoint, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(options),
+  });
+  if (!response.ok) throw new Error((await response.json()).error || response.statusText);
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  const sampled = element("span", "sampled");
+  answer.append(sampled);
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    sampled.textContent += decoder.decode(value, { stream: true });
+  }
+  answer.dataset.done = "true";
+}
+
+const KINDS = { sentiment: "classify", ner: "tag", text: "generate" };
+
 function addPanel(main, model) {
-  const kind = model.task === "sentiment" ? "classify" : "tag";
+  const kind = KINDS[model.task];
   const panel = document.getElementById(kind + "-panel").content.cloneNode(true).firstElementChild;
   panel.id = "model-" + model.name;
   panel.dataset.model = model.name;
@@ -58,8 +88,12 @@ function addPanel(main, model) {
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
-      const result = await postTexts(model.endpoint, [input.value]);
-      (kind === "classify" ? showLabel : showEntities)(answer, result);
+      if (kind === "generate") {
+        await streamText(answer, model, panel, input.value);
+      } else {
+        const result = await postTexts(model.endpoint, [input.value]);
+        (kind === "classify" ? showLabel : showEntities)(answer, result);
+      }
     } catch (error) {
       answer.replaceChildren(element("span", "error", error.message));
     } finally {
