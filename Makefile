@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rnnkit-installed
 
-.PHONY: setup demo test typecheck lint bench clean
+.PHONY: setup demo test typecheck lint bench clean browser-deps
 
 setup: $(STAMP)
 
@@ -21,6 +21,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rnnkit train music --overwrite  # a second `make demo` replaces the first demo run
 	$(BIN)/rnnkit generate music --checkpoint runs/music/best --steps 64 --out sample.mid
+
+# The headless browser of tests/test_serve_browser.py (Debian's chromium and chromedriver),
+# installed where apt-get runs as root; elsewhere those tests are skipped, with the reason.
+browser-deps:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+		echo "browser-deps: chromium and chromedriver are installed"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && apt-get install -y -q chromium chromium-driver \
+			|| echo "browser-deps: apt-get failed; the browser tests will be skipped"; \
+	else \
+		echo "browser-deps: no apt-get as root here; the browser tests will be skipped"; \
+	fi
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

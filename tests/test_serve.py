@@ -148,6 +148,7 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, str]] = [
     ("POST", "/v1/imdb/generate", {"length": 10}, 404, "use /v1/imdb/classify"),
     ("GET", "/v1/imdb/classify", None, 405, "Method Not Allowed"),
     ("GET", "/no/such/page", None, 404, "Not Found"),
+    ("GET", "/docs", None, 404, "Not Found"),  # FastAPI's page would load a CDN's scripts
 ]
 
 

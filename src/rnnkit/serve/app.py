@@ -11,7 +11,7 @@
                                 each is drawn                      (character text models)
     GET  /health                {"status": "ok", "models": N}
     GET  /metrics               request counts by endpoint and status, latency p50/p99 (ms)
-    GET  /openapi.json, /docs   the API's OpenAPI description (FastAPI's)
+    GET  /openapi.json          the API's OpenAPI description (FastAPI's)
 
 Every error is JSON {"error": "..."} with a 4xx status for bad input (400 malformed JSON or an
 unusable text, 404 unknown model or endpoint, 413 too large, 422 wrong types) and 504 when an
@@ -164,6 +164,10 @@ def build_app(models: Sequence[ServedModel], config: ServeConfig | None = None) 
         title="rnnkit serve",
         version=__version__,
         description="Trained rnnkit models over HTTP: " + ", ".join(sorted(server.models)),
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN: the server reaches
+        # nothing outside itself, so it serves the description only, at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.server = server
     _add_routes(app, server)

@@ -1,0 +1,126 @@
+"""The page of `rnnkit serve` in a real headless Chromium (Selenium driving the Debian
+`chromium` and `chromium-driver` packages; `make browser-deps` installs them): classify a
+review, tag a sentence, stream a generated text, and save a screenshot of the page.
+
+Skipped, with the reason, where Selenium, chromium or chromedriver is missing. The screenshot
+goes to $RNNKIT_TEST_ARTIFACTS when set, else to the test's temporary folder; its path is
+printed (pytest -s shows it)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the serve extra is not installed")
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (the dev extra) is missing")
+
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from serve_data import train_tiny_models  # noqa: E402
+
+from rnnkit.serve import ServeConfig, load_models  # noqa: E402
+from rnnkit.serve.app import build_app  # noqa: E402
+from rnnkit.serve.runner import serve_in_thread  # noqa: E402
+from rnnkit.tasks import text  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="no headless browser: chromium or chromedriver is not installed (`make browser-deps`"
+    " installs the Debian chromium and chromium-driver packages)",
+)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    return train_tiny_models(tmp_path_factory.mktemp("serve-browser"))
+
+
+@pytest.fixture(scope="module")
+def browser(checkpoints: tuple[Path, Path, Path]) -> Iterator[Any]:
+    """Chromium showing the page of a server of the three tiny models."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    options.add_argument("--window-size=1100,1250")
+    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
+    models = load_models([str(c) for c in checkpoints])
+    with serve_in_thread(build_app(models, ServeConfig())) as url:
+        driver = webdriver.Chrome(options=options, service=service)
+        try:
+            driver.get(url + "/")
+            wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".panel"))
+            yield driver
+        finally:
+            driver.quit()
+
+
+def wait(driver: Any) -> WebDriverWait:
+    return WebDriverWait(driver, 20)
+
+
+def ask(driver: Any, model: str, text: str, done: str) -> Any:
+    """Type `text` into the model's panel, press its button, and wait until the CSS
+    selector `done` matches inside the panel's answer; returns the answer element."""
+    panel = driver.find_element(By.ID, f"model-{model}")
+    box = panel.find_element(By.TAG_NAME, "textarea")
+    box.clear()
+    box.send_keys(text)
+    answer = panel.find_element(By.CLASS_NAME, "answer")
+    driver.execute_script("arguments[0].replaceChildren()", answer)  # no stale answer
+    panel.find_element(By.TAG_NAME, "button").click()
+    wait(driver).until(lambda d: answer.find_elements(By.CSS_SELECTOR, done))
+    return answer
+
+
+def test_a_review_gets_its_label(browser: Any) -> None:
+    answer = ask(browser, "imdb", "The acting was really good.", ".label")
+    assert answer.find_element(By.CLASS_NAME, "label").text == "pos"
+    answer = ask(browser, "imdb", "A bad story and a bad plot.", ".label")
+    assert answer.find_element(By.CLASS_NAME, "label").text == "neg"
+
+
+def test_a_sentence_shows_its_entities_highlighted_in_place(browser: Any) -> None:
+    sentence = "Yesterday, Harry Potter met Hermione Granger."
+    answer = ask(browser, "people", sentence, "mark.entity")
+    marks = answer.find_elements(By.CSS_SELECTOR, "mark.entity")
+    assert [m.get_attribute("data-type") for m in marks] == ["PER", "PER"]
+    assert [m.text.split("\n")[0].removesuffix("PER").strip() for m in marks] == [
+        "Harry Potter",
+        "Hermione Granger",
+    ]
+    # the text around the entities is kept as it was written
+    assert answer.get_attribute("textContent") == sentence.replace("Potter", "PotterPER").replace(
+        "Granger", "GrangerPER"
+    )
+
+
+def test_generated_text_streams_into_the_page(
+    browser: Any, checkpoints: tuple[Path, Path, Path]
+) -> None:
+    panel = browser.find_element(By.ID, "model-chars")
+    length = panel.find_element(By.CLASS_NAME, "length")
+    length.clear()
+    length.send_keys("80")
+    answer = ask(browser, "chars", "the ", ".sampled:not(:empty)")
+    wait(browser).until(lambda d: answer.get_attribute("data-done") == "true")
+    sampled = answer.find_element(By.CLASS_NAME, "sampled").get_attribute("textContent")
+    assert sampled == text.generate(checkpoints[2], "the ", 80, temperature=0.8, seed=0)
+
+
+def test_screenshot_of_the_page(browser: Any, tmp_path: Path) -> None:
+    ask(browser, "imdb", "The acting was really good.", ".label")
+    ask(browser, "people", "Yesterday, Harry Potter met Hermione Granger in London.", "mark")
+    folder = Path(os.environ.get("RNNKIT_TEST_ARTIFACTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "serve-page.png"
+    assert browser.save_screenshot(str(path))
+    assert path.stat().st_size > 10_000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    print(f"screenshot: {path}")
