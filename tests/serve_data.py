@@ -1,6 +1,8 @@
 """Tiny trained models for the serve tests: a sentiment classifier ("good" -> pos, "bad" ->
-neg), an NER tagger (the people, places and organisations of tests/ner_data.py) and a
-character text model (one epoch of tests/test_text_task.py's text)."""
+neg), an NER tagger (the people, places and organisations of tests/ner_data.py), a
+character text model (one epoch of tests/test_text_task.py's text) and a French-English
+translator (three epochs of tests/test_recipes.py's pairs: its translations are poor, and
+the tests compare the server's with the library's)."""
 
 from __future__ import annotations
 
@@ -8,15 +10,20 @@ from pathlib import Path
 
 from ner_data import TINY as NER_TINY
 from ner_data import sentences, write_conll
+from test_recipes import PAIRS
 from test_sentiment_task import TINY_ARGS, tiny_reviews, write_tsv
 from test_text_task import TINY as TEXT_TINY
 from test_text_task import TINY_TEXT
+from test_translate_task import TINY as TRANSLATE_TINY
 
 from rnnkit.cli import main
 
+# (sentiment, NER, text, translate) checkpoints
+Checkpoints = tuple[Path, Path, Path, Path]
 
-def train_tiny_models(root: Path) -> tuple[Path, Path, Path]:
-    """(sentiment, NER, text) checkpoints, trained through the CLI under root."""
+
+def train_tiny_models(root: Path) -> Checkpoints:
+    """(sentiment, NER, text, translate) checkpoints, trained through the CLI under root."""
     reviews = write_tsv(root / "reviews.tsv", tiny_reviews(80, seed=1))
     args = ["--data", str(reviews), "--out", str(root / "imdb"), *TINY_ARGS, "--metric", "loss"]
     assert main(["train", "sentiment", *args]) == 0
@@ -28,4 +35,9 @@ def train_tiny_models(root: Path) -> tuple[Path, Path, Path]:
     text.write_text(TINY_TEXT, encoding="utf-8")
     tiny = [*TEXT_TINY[: TEXT_TINY.index("--epochs")], "--epochs", "1", "--quiet"]
     assert main(["train", "text", "--data", str(text), "--out", str(root / "chars"), *tiny]) == 0
-    return root / "imdb" / "best", root / "people" / "best", root / "chars" / "best"
+    pairs = root / "pairs.txt"
+    pairs.write_text("".join(f"{en}\t{fr}\n" for en, fr in PAIRS * 10), encoding="utf-8")
+    args = ["--data", str(pairs), "--epochs", "3", "--out", str(root / "fr-en")]
+    assert main(["train", "translate", *args, *TRANSLATE_TINY]) == 0
+    best = [root / run / "best" for run in ("imdb", "people", "chars", "fr-en")]
+    return best[0], best[1], best[2], best[3]

@@ -20,7 +20,8 @@ import pytest
 pytest.importorskip("fastapi", reason="the serve extra is not installed")
 httpx = pytest.importorskip("httpx", reason="httpx (the dev extra) is not installed")
 
-from serve_data import train_tiny_models  # noqa: E402
+from serve_data import Checkpoints, train_tiny_models  # noqa: E402
+from test_recipes import PAIRS  # noqa: E402
 
 from rnnkit.cli import main  # noqa: E402
 from rnnkit.errors import RnnkitError  # noqa: E402
@@ -30,18 +31,20 @@ from rnnkit.serve.runner import serve_in_thread  # noqa: E402
 from rnnkit.tasks import text  # noqa: E402
 from rnnkit.tasks.ner.tagging import NERTagger  # noqa: E402
 from rnnkit.tasks.sentiment import SentimentClassifier  # noqa: E402
+from rnnkit.tasks.translate.inference import Translator  # noqa: E402
 
 SMALL = ServeConfig(max_request_bytes=10_000, max_texts=4, max_text_chars=200, timeout=10.0)
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Checkpoints:
     return train_tiny_models(tmp_path_factory.mktemp("serve"))
 
 
 @pytest.fixture(scope="module")
-def client(checkpoints: tuple[Path, Path, Path]) -> Iterator[Any]:
-    """A client of a server of the tiny models, named imdb, people and chars by their runs."""
+def client(checkpoints: Checkpoints) -> Iterator[Any]:
+    """A client of a server of the tiny models, named imdb, people, chars and fr-en by their
+    runs."""
     models = load_models([str(c) for c in checkpoints])
     with serve_in_thread(build_app(models, SMALL)) as url, httpx.Client(base_url=url) as c:
         yield c
@@ -53,17 +56,16 @@ def test_lists_the_models_and_is_healthy(client: Any) -> None:
         ("imdb", "sentiment", "/v1/imdb/classify"),
         ("people", "ner", "/v1/people/tag"),
         ("chars", "text", "/v1/chars/generate"),
+        ("fr-en", "translate", "/v1/fr-en/translate"),
     ]
     assert models[0]["labels"] == ["neg", "pos"]
-    assert client.get("/health").json() == {"status": "ok", "models": 3}
+    assert client.get("/health").json() == {"status": "ok", "models": 4}
     paths = client.get("/openapi.json").json()["paths"]
     endpoints = {"/v1/{name}/classify", "/v1/{name}/tag", "/v1/{name}/generate", "/metrics"}
     assert endpoints <= set(paths)
 
 
-def test_classify_answers_as_the_library_does(
-    client: Any, checkpoints: tuple[Path, Path, Path]
-) -> None:
+def test_classify_answers_as_the_library_does(client: Any, checkpoints: Checkpoints) -> None:
     texts = ["The movie was good.", "A bad plot and bad acting.", "Really good story."]
     response = client.post("/v1/imdb/classify", json={"texts": texts})
     assert response.status_code == 200
@@ -77,9 +79,7 @@ def test_classify_answers_as_the_library_does(
         assert sum(result["probabilities"].values()) == pytest.approx(1.0)
 
 
-def test_tag_gives_entities_with_character_offsets(
-    client: Any, checkpoints: tuple[Path, Path, Path]
-) -> None:
+def test_tag_gives_entities_with_character_offsets(client: Any, checkpoints: Checkpoints) -> None:
     texts = ["Yesterday,  Harry Potter met Ron Weasley.", "Albus Dumbledore lives in Paris."]
     results = client.post("/v1/people/tag", json={"texts": texts}).json()["results"]
     assert results == [t.to_json() for t in NERTagger(checkpoints[1]).tag_texts(texts)]
@@ -93,8 +93,15 @@ def test_tag_gives_entities_with_character_offsets(
             assert result["text"][e["start"] : e["end"]] == e["text"]
 
 
+def test_translate_answers_as_the_library_does(client: Any, checkpoints: Checkpoints) -> None:
+    texts = [fr for _, fr in PAIRS[:3]]
+    results = client.post("/v1/fr-en/translate", json={"texts": texts}).json()["results"]
+    expected = Translator(checkpoints[3]).translate(texts)
+    assert [r["translation"] for r in results] == expected
+
+
 def test_generate_streams_the_librarys_text_as_it_is_sampled(
-    client: Any, checkpoints: tuple[Path, Path, Path]
+    client: Any, checkpoints: Checkpoints
 ) -> None:
     options = {"prime": "the ", "length": 60, "temperature": 0.8, "seed": 3}
     with client.stream("POST", "/v1/chars/generate", json=options) as response:
@@ -146,6 +153,8 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, str]] = [
     ("POST", "/v1/chars/generate", {"steps": 10}, 422, "steps: Extra inputs"),
     ("POST", "/v1/chars/generate", {"length": 10**6}, 413, "more than the 5,000"),
     ("POST", "/v1/imdb/generate", {"length": 10}, 404, "use /v1/imdb/classify"),
+    ("POST", "/v1/fr-en/translate", {"texts": ["\t"]}, 400, "text 1 is empty"),
+    ("POST", "/v1/fr-en/classify", {"texts": ["a"]}, 404, "use /v1/fr-en/translate"),
     ("GET", "/v1/imdb/classify", None, 405, "Method Not Allowed"),
     ("GET", "/no/such/page", None, 404, "Not Found"),
     ("GET", "/docs", None, 404, "Not Found"),  # FastAPI's page would load a CDN's scripts
@@ -302,7 +311,7 @@ def error_of(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_cli_refuses_bad_options_and_checkpoints(
-    checkpoints: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    checkpoints: Checkpoints, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     imdb = str(checkpoints[0])
     serve = ["serve", "--checkpoint", imdb]
@@ -320,7 +329,9 @@ def test_cli_refuses_bad_options_and_checkpoints(
     assert exit.value.code == 2
 
 
-def test_rnnkit_serve_runs_a_server_until_stopped(checkpoints: tuple[Path, Path, Path]) -> None:
+def test_rnnkit_serve_runs_a_server_until_stopped(
+    checkpoints: Checkpoints,
+) -> None:
     import socket
 
     with socket.socket() as s:

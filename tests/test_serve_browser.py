@@ -1,6 +1,6 @@
 """The page of `rnnkit serve` in a real headless Chromium (Selenium driving the Debian
 `chromium` and `chromium-driver` packages; `make browser-deps` installs them): classify a
-review, tag a sentence, stream a generated text, and save a screenshot of the page.
+review, tag a sentence, stream a generated text, translate, and save a screenshot of the page.
 
 Skipped, with the reason, where Selenium, chromium or chromedriver is missing. The screenshot
 goes to $RNNKIT_TEST_ARTIFACTS when set, else to the test's temporary folder; its path is
@@ -21,12 +21,13 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (the dev 
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-from serve_data import train_tiny_models  # noqa: E402
+from serve_data import Checkpoints, train_tiny_models  # noqa: E402
 
 from rnnkit.serve import ServeConfig, load_models  # noqa: E402
 from rnnkit.serve.app import build_app  # noqa: E402
 from rnnkit.serve.runner import serve_in_thread  # noqa: E402
 from rnnkit.tasks import text  # noqa: E402
+from rnnkit.tasks.translate.inference import Translator  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -38,18 +39,18 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Checkpoints:
     return train_tiny_models(tmp_path_factory.mktemp("serve-browser"))
 
 
 @pytest.fixture(scope="module")
-def browser(checkpoints: tuple[Path, Path, Path]) -> Iterator[Any]:
+def browser(checkpoints: Checkpoints) -> Iterator[Any]:
     """Chromium showing the page of a server of the three tiny models."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
         options.add_argument(flag)
-    options.add_argument("--window-size=1100,1250")
+    options.add_argument("--window-size=1100,1500")
     service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
     models = load_models([str(c) for c in checkpoints])
     with serve_in_thread(build_app(models, ServeConfig())) as url:
@@ -102,9 +103,7 @@ def test_a_sentence_shows_its_entities_highlighted_in_place(browser: Any) -> Non
     )
 
 
-def test_generated_text_streams_into_the_page(
-    browser: Any, checkpoints: tuple[Path, Path, Path]
-) -> None:
+def test_generated_text_streams_into_the_page(browser: Any, checkpoints: Checkpoints) -> None:
     panel = browser.find_element(By.ID, "model-chars")
     length = panel.find_element(By.CLASS_NAME, "length")
     length.clear()
@@ -113,6 +112,12 @@ def test_generated_text_streams_into_the_page(
     wait(browser).until(lambda d: answer.get_attribute("data-done") == "true")
     sampled = answer.find_element(By.CLASS_NAME, "sampled").get_attribute("textContent")
     assert sampled == text.generate(checkpoints[2], "the ", 80, temperature=0.8, seed=0)
+
+
+def test_a_sentence_gets_its_translation(browser: Any, checkpoints: Checkpoints) -> None:
+    answer = ask(browser, "fr-en", "Je chante.", "q")
+    expected = Translator(checkpoints[3]).translate(["Je chante."])[0]
+    assert answer.find_element(By.TAG_NAME, "q").get_attribute("textContent") == expected
 
 
 def test_screenshot_of_the_page(browser: Any, tmp_path: Path) -> None:

@@ -15,9 +15,9 @@ def add_command(commands: Any) -> None:
     p = commands.add_parser(
         "serve",
         help="serve trained models over HTTP (API, page at /, /health, /metrics)",
-        description="Serve sentiment, NER and character text models over HTTP: POST "
-        '/v1/NAME/classify or /v1/NAME/tag with {"texts": [...]}, /v1/NAME/generate (the text '
-        "streamed as it is sampled), a page at /, /health, /metrics and the OpenAPI "
+        description="Serve sentiment, NER, translation and character text models over HTTP: "
+        'POST /v1/NAME/classify, /tag or /translate with {"texts": [...]}, /v1/NAME/generate '
+        "(the text streamed as it is sampled), a page at /, /health, /metrics and the OpenAPI "
         "description at /openapi.json. Needs `pip install 'rnnkit[serve]'`.",
     )
     p.add_argument(

@@ -6,6 +6,8 @@
                                 "probabilities"}]}            (sentiment models)
     POST /v1/NAME/tag           {"texts": [...]} -> {"results": [{"text", "entities": [{"type",
                                 "start", "end", "text"}], "tokens", "tags"}]}   (NER models)
+    POST /v1/NAME/translate     {"texts": [...]} -> {"results": [{"translation"}]}, beam search
+                                of width 5                     (translation models)
     POST /v1/NAME/generate      {"prime", "length", "temperature", "top_k", "seed"} -> the
                                 sampled text as chunked text/plain, a character at a time as
                                 each is drawn                      (character text models)
@@ -195,6 +197,10 @@ def _add_routes(app: FastAPI, server: Server) -> None:
     @app.post("/v1/{name}/tag", summary="Tag the entities of texts (NER models)")
     async def tag(name: str, body: TextsRequest) -> dict[str, Any]:
         return await server.run(name, "tag", body.texts)
+
+    @app.post("/v1/{name}/translate", summary="Translate sentences (translation models)")
+    async def translate(name: str, body: TextsRequest) -> dict[str, Any]:
+        return await server.run(name, "translate", body.texts)
 
     @app.post(
         "/v1/{name}/generate",

@@ -15,7 +15,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.train.checkpoint import load_checkpoint
 
 # The tasks a server can serve, and the endpoint (POST /v1/NAME/ENDPOINT) each one gets.
-ENDPOINTS = {"sentiment": "classify", "ner": "tag", "text": "generate"}
+ENDPOINTS = {"sentiment": "classify", "ner": "tag", "translate": "translate", "text": "generate"}
 # Model names are path segments of the URLs.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -113,6 +113,15 @@ def _load(name: str, task: str, path: str, device: str | torch.device) -> Served
             return [tagged.to_json() for tagged in tagger.tag_texts(texts)]
 
         return ServedModel(name, task, path, run=tag)
+    if task == "translate":
+        from rnnkit.tasks.translate.inference import Translator
+
+        translator = Translator(path, device)
+
+        def translate(texts: list[str]) -> list[dict[str, Any]]:
+            return [{"translation": t} for t in translator.translate(texts)]
+
+        return ServedModel(name, task, path, run=translate)
     from rnnkit.tasks.text import TextGenerator
 
     return ServedModel(name, task, path, stream=TextGenerator(path, device).stream)

@@ -74,7 +74,12 @@ async function streamText(answer, model, panel, prime) {
   answer.dataset.done = "true";
 }
 
-const KINDS = { sentiment: "classify", ner: "tag", text: "generate" };
+const KINDS = { sentiment: "classify", ner: "tag", translate: "translate", text: "generate" };
+const SHOW = {
+  classify: showLabel,
+  tag: showEntities,
+  translate: (answer, result) => answer.replaceChildren(element("q", "", result.translation)),
+};
 
 function addPanel(main, model) {
   const kind = KINDS[model.task];
@@ -92,7 +97,7 @@ function addPanel(main, model) {
         await streamText(answer, model, panel, input.value);
       } else {
         const result = await postTexts(model.endpoint, [input.value]);
-        (kind === "classify" ? showLabel : showEntities)(answer, result);
+        SHOW[kind](answer, result);
       }
     } catch (error) {
       answer.replaceChildren(element("span", "error", error.message));
