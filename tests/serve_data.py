@@ -2,14 +2,18 @@
 neg), an NER tagger (the people, places and organisations of tests/ner_data.py), a
 character text model (one epoch of tests/test_text_task.py's text) and a French-English
 translator (three epochs of tests/test_recipes.py's pairs: its translations are poor, and
-the tests compare the server's with the library's)."""
+the tests compare the server's with the library's) and a chorale model (tests/test_music_task.py's
+tiny JSB files)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from ner_data import TINY as NER_TINY
 from ner_data import sentences, write_conll
+from test_music_task import TINY as MUSIC_TINY
+from test_music_task import write_jsb
 from test_recipes import PAIRS
 from test_sentiment_task import TINY_ARGS, tiny_reviews, write_tsv
 from test_text_task import TINY as TEXT_TINY
@@ -18,12 +22,17 @@ from test_translate_task import TINY as TRANSLATE_TINY
 
 from rnnkit.cli import main
 
-# (sentiment, NER, text, translate) checkpoints
-Checkpoints = tuple[Path, Path, Path, Path]
+
+class Checkpoints(NamedTuple):
+    sentiment: Path
+    ner: Path
+    text: Path
+    translate: Path
+    music: Path
 
 
 def train_tiny_models(root: Path) -> Checkpoints:
-    """(sentiment, NER, text, translate) checkpoints, trained through the CLI under root."""
+    """The tiny models' checkpoints, trained through the CLI under root."""
     reviews = write_tsv(root / "reviews.tsv", tiny_reviews(80, seed=1))
     args = ["--data", str(reviews), "--out", str(root / "imdb"), *TINY_ARGS, "--metric", "loss"]
     assert main(["train", "sentiment", *args]) == 0
@@ -39,5 +48,7 @@ def train_tiny_models(root: Path) -> Checkpoints:
     pairs.write_text("".join(f"{en}\t{fr}\n" for en, fr in PAIRS * 10), encoding="utf-8")
     args = ["--data", str(pairs), "--epochs", "3", "--out", str(root / "fr-en")]
     assert main(["train", "translate", *args, *TRANSLATE_TINY]) == 0
-    best = [root / run / "best" for run in ("imdb", "people", "chars", "fr-en")]
-    return best[0], best[1], best[2], best[3]
+    args = ["--data", str(write_jsb(root / "jsb")), "--out", str(root / "chorales")]
+    assert main(["train", "music", *args, *MUSIC_TINY]) == 0
+    runs = ("imdb", "people", "chars", "fr-en", "chorales")
+    return Checkpoints(*(root / run / "best" for run in runs))

@@ -4,6 +4,7 @@ models that count, sleep or fail on purpose."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -28,7 +29,7 @@ from rnnkit.errors import RnnkitError  # noqa: E402
 from rnnkit.serve import ServeConfig, ServedModel, load_models  # noqa: E402
 from rnnkit.serve.app import build_app  # noqa: E402
 from rnnkit.serve.runner import serve_in_thread  # noqa: E402
-from rnnkit.tasks import text  # noqa: E402
+from rnnkit.tasks import music, text  # noqa: E402
 from rnnkit.tasks.ner.tagging import NERTagger  # noqa: E402
 from rnnkit.tasks.sentiment import SentimentClassifier  # noqa: E402
 from rnnkit.tasks.translate.inference import Translator  # noqa: E402
@@ -43,8 +44,8 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Checkpoints:
 
 @pytest.fixture(scope="module")
 def client(checkpoints: Checkpoints) -> Iterator[Any]:
-    """A client of a server of the tiny models, named imdb, people, chars and fr-en by their
-    runs."""
+    """A client of a server of the tiny models, named imdb, people, chars, fr-en and chorales
+    by their runs."""
     models = load_models([str(c) for c in checkpoints])
     with serve_in_thread(build_app(models, SMALL)) as url, httpx.Client(base_url=url) as c:
         yield c
@@ -57,9 +58,10 @@ def test_lists_the_models_and_is_healthy(client: Any) -> None:
         ("people", "ner", "/v1/people/tag"),
         ("chars", "text", "/v1/chars/generate"),
         ("fr-en", "translate", "/v1/fr-en/translate"),
+        ("chorales", "music", "/v1/chorales/compose"),
     ]
     assert models[0]["labels"] == ["neg", "pos"]
-    assert client.get("/health").json() == {"status": "ok", "models": 4}
+    assert client.get("/health").json() == {"status": "ok", "models": 5}
     paths = client.get("/openapi.json").json()["paths"]
     endpoints = {"/v1/{name}/classify", "/v1/{name}/tag", "/v1/{name}/generate", "/metrics"}
     assert endpoints <= set(paths)
@@ -98,6 +100,19 @@ def test_translate_answers_as_the_library_does(client: Any, checkpoints: Checkpo
     results = client.post("/v1/fr-en/translate", json={"texts": texts}).json()["results"]
     expected = Translator(checkpoints[3]).translate(texts)
     assert [r["translation"] for r in results] == expected
+
+
+def test_compose_gives_the_librarys_piece_as_midi_and_piano_roll(
+    client: Any, checkpoints: Checkpoints, tmp_path: Path
+) -> None:
+    options = {"steps": 12, "temperature": 0.9, "seed": 4}
+    piece = client.post("/v1/chorales/compose", json=options).json()
+    midi, png = tmp_path / "piece.mid", tmp_path / "piece.png"
+    expected = music.generate(checkpoints.music, out=midi, png=png, **options)
+    assert piece["steps"] == expected
+    assert base64.b64decode(piece["midi"]) == midi.read_bytes()
+    assert base64.b64decode(piece["midi"])[:4] == b"MThd"
+    assert base64.b64decode(piece["piano_roll"])[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_generate_streams_the_librarys_text_as_it_is_sampled(
@@ -155,6 +170,11 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, str]] = [
     ("POST", "/v1/imdb/generate", {"length": 10}, 404, "use /v1/imdb/classify"),
     ("POST", "/v1/fr-en/translate", {"texts": ["\t"]}, 400, "text 1 is empty"),
     ("POST", "/v1/fr-en/classify", {"texts": ["a"]}, 404, "use /v1/fr-en/translate"),
+    ("POST", "/v1/chorales/compose", {"steps": 0}, 400, "steps"),
+    ("POST", "/v1/chorales/compose", {"temperature": -1}, 400, "temperature"),
+    ("POST", "/v1/chorales/compose", {"steps": 5000}, 413, "more than the 1,024 allowed"),
+    ("POST", "/v1/chorales/compose", {"seed": "1"}, 422, "seed: Input should be"),
+    ("POST", "/v1/chorales/generate", {}, 404, "use /v1/chorales/compose"),
     ("GET", "/v1/imdb/classify", None, 405, "Method Not Allowed"),
     ("GET", "/no/such/page", None, 404, "Not Found"),
     ("GET", "/docs", None, 404, "Not Found"),  # FastAPI's page would load a CDN's scripts
@@ -205,7 +225,8 @@ def test_the_page_and_its_files_come_from_the_package_alone(client: Any) -> None
         # no CDN, no font service: nothing on the page reaches beyond this server
         assert "http://" not in served.text and "https://" not in served.text
     links = re.findall(r'(?:src|href)="([^"]*)"', page.text)
-    assert links and all(link.startswith("/") and not link.startswith("//") for link in links)
+    local = [link for link in links if link != "data:,"]  # data:, an empty icon: no request
+    assert local and all(link.startswith("/") and not link.startswith("//") for link in local)
 
 
 # ------------------------------------------------------------------- batching and limits

@@ -1,6 +1,7 @@
 """The page of `rnnkit serve` in a real headless Chromium (Selenium driving the Debian
 `chromium` and `chromium-driver` packages; `make browser-deps` installs them): classify a
-review, tag a sentence, stream a generated text, translate, and save a screenshot of the page.
+review, tag a sentence, stream a generated text, translate, compose a piece (its piano roll,
+the Web Audio play button and the MIDI download), and save a screenshot of the page.
 
 Skipped, with the reason, where Selenium, chromium or chromedriver is missing. The screenshot
 goes to $RNNKIT_TEST_ARTIFACTS when set, else to the test's temporary folder; its path is
@@ -50,7 +51,8 @@ def browser(checkpoints: Checkpoints) -> Iterator[Any]:
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
         options.add_argument(flag)
-    options.add_argument("--window-size=1100,1500")
+    options.add_argument("--window-size=1100,2150")
+    options.add_argument("--autoplay-policy=no-user-gesture-required")
     service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
     models = load_models([str(c) for c in checkpoints])
     with serve_in_thread(build_app(models, ServeConfig())) as url:
@@ -118,6 +120,23 @@ def test_a_sentence_gets_its_translation(browser: Any, checkpoints: Checkpoints)
     answer = ask(browser, "fr-en", "Je chante.", "q")
     expected = Translator(checkpoints[3]).translate(["Je chante."])[0]
     assert answer.find_element(By.TAG_NAME, "q").get_attribute("textContent") == expected
+
+
+def test_a_piece_shows_its_piano_roll_plays_and_downloads(browser: Any) -> None:
+    panel = browser.find_element(By.ID, "model-chorales")
+    panel.find_element(By.TAG_NAME, "button").click()
+    answer = panel.find_element(By.CLASS_NAME, "answer")
+    wait(browser).until(lambda d: answer.find_elements(By.TAG_NAME, "img"))
+    roll = answer.find_element(By.TAG_NAME, "img")
+    wait(browser).until(lambda d: int(roll.get_attribute("naturalWidth") or 0) > 0)
+    link = answer.find_element(By.CLASS_NAME, "download")
+    assert link.get_attribute("href").startswith("data:audio/midi;base64,TVRoZA")  # "MThd"
+    assert link.get_attribute("download") == "chorales-seed0.mid"
+    play = answer.find_element(By.CLASS_NAME, "play")
+    play.click()  # Web Audio in the page: the click schedules the notes without an error
+    assert play.get_attribute("data-played") == "true"
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
 
 
 def test_screenshot_of_the_page(browser: Any, tmp_path: Path) -> None:

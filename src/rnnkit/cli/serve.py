@@ -15,10 +15,12 @@ def add_command(commands: Any) -> None:
     p = commands.add_parser(
         "serve",
         help="serve trained models over HTTP (API, page at /, /health, /metrics)",
-        description="Serve sentiment, NER, translation and character text models over HTTP: "
+        description="Serve sentiment, NER, translation, character text and music models over "
+        "HTTP: "
         'POST /v1/NAME/classify, /tag or /translate with {"texts": [...]}, /v1/NAME/generate '
-        "(the text streamed as it is sampled), a page at /, /health, /metrics and the OpenAPI "
-        "description at /openapi.json. Needs `pip install 'rnnkit[serve]'`.",
+        "(the text streamed as it is sampled), /v1/NAME/compose (MIDI and piano roll), a page "
+        "at /, /health, /metrics and the OpenAPI description at /openapi.json. "
+        "Needs `pip install 'rnnkit[serve]'`.",
     )
     p.add_argument(
         "--checkpoint",
@@ -46,6 +48,7 @@ def add_command(commands: Any) -> None:
         ("max_texts", "most texts in one request"),
         ("max_text_chars", "longest text in characters"),
         ("max_generate_length", "most characters one generation request may ask for"),
+        ("max_compose_steps", "most quarter notes one music request may ask for"),
     ):
         p.add_argument(
             "--" + option.replace("_", "-"),
@@ -73,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         max_texts=args.max_texts,
         max_text_chars=args.max_text_chars,
         max_generate_length=args.max_generate_length,
+        max_compose_steps=args.max_compose_steps,
         timeout=args.timeout,
     )
     require_server_libraries()  # before the models load

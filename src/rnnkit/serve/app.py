@@ -8,6 +8,9 @@
                                 "start", "end", "text"}], "tokens", "tags"}]}   (NER models)
     POST /v1/NAME/translate     {"texts": [...]} -> {"results": [{"translation"}]}, beam search
                                 of width 5                     (translation models)
+    POST /v1/NAME/compose       {"steps", "temperature", "top_k", "seed"} -> {"steps": MIDI
+                                pitches per quarter note, "midi": base64 MIDI file,
+                                "piano_roll": base64 PNG}              (music models)
     POST /v1/NAME/generate      {"prime", "length", "temperature", "top_k", "seed"} -> the
                                 sampled text as chunked text/plain, a character at a time as
                                 each is drawn                      (character text models)
@@ -27,6 +30,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +76,16 @@ class GenerateRequest(BaseModel):
     seed: StrictInt = 0  # the same seed gives the same text
 
 
+class ComposeRequest(BaseModel):
+    """The body of /compose: `rnnkit generate music`'s sampling options."""
+
+    model_config = ConfigDict(extra="forbid")
+    steps: StrictInt = 64  # quarter notes to sample
+    temperature: StrictFloat | StrictInt = 1.0  # < 1 sharpens the distribution, > 1 flattens
+    top_k: StrictInt | None = None  # at most k notes a step, the k likeliest
+    seed: StrictInt = 0  # the same seed gives the same piece
+
+
 class ApiError(Exception):
     """Bad input a client can fix: answered as {"error": message} with `status`."""
 
@@ -93,6 +107,12 @@ class Server:
             if m.run is not None
         }
         self.metrics = RequestMetrics()
+        # One thread per music model: its pieces are written (MIDI, matplotlib) one at a time.
+        self.composers = {
+            m.name: ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnnkit-compose")
+            for m in models
+            if m.compose is not None
+        }
 
     def model(self, name: str, endpoint: str) -> ServedModel:
         model = self.models.get(name)
@@ -154,9 +174,30 @@ class Server:
         # A plain iterator: Starlette draws each character on a worker thread.
         return StreamingResponse(pieces, media_type="text/plain; charset=utf-8")
 
+    async def compose(self, name: str, body: ComposeRequest) -> dict[str, Any]:
+        model = self.model(name, "compose")
+        assert model.compose is not None
+        if body.steps > self.config.max_compose_steps:
+            raise ApiError(
+                413,
+                f"{body.steps:,} steps, more than the {self.config.max_compose_steps:,} allowed",
+            )
+        options = (body.steps, float(body.temperature), body.top_k, body.seed)
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(self.composers[name], model.compose, *options)
+        try:
+            piece = await asyncio.wait_for(work, self.config.timeout)
+        except asyncio.TimeoutError:
+            raise ApiError(504, f"no answer within {self.config.timeout:g} s") from None
+        except RnnkitError as e:
+            raise ApiError(400, str(e).removeprefix("--")) from None
+        return {"model": model.name, **piece}
+
     def close(self) -> None:
         for batcher in self.batchers.values():
             batcher.close()
+        for composer in self.composers.values():
+            composer.shutdown(wait=False, cancel_futures=True)
 
 
 def build_app(models: Sequence[ServedModel], config: ServeConfig | None = None) -> FastAPI:
@@ -209,6 +250,10 @@ def _add_routes(app: FastAPI, server: Server) -> None:
     )
     async def generate(name: str, body: GenerateRequest) -> StreamingResponse:
         return server.generate(name, body)
+
+    @app.post("/v1/{name}/compose", summary="Compose a piece: MIDI and piano roll (music)")
+    async def compose(name: str, body: ComposeRequest) -> dict[str, Any]:
+        return await server.compose(name, body)
 
     @app.get("/health", summary="Liveness")
     async def health() -> dict[str, Any]:

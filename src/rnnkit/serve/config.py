@@ -24,17 +24,16 @@ class ServeConfig:
     timeout: float = 30.0
     # The most characters one generation request may ask for.
     max_generate_length: int = 5_000
+    # The most steps (quarter notes) one music request may ask for.
+    max_compose_steps: int = 1_024
 
     def __post_init__(self) -> None:
         if self.batch_wait_ms < 0:
             raise RnnkitError(f"--batch-wait-ms must be 0 or more, got {self.batch_wait_ms}")
-        for name in ("max_batch", "max_request_bytes", "max_texts", "max_text_chars"):
+        counts = ("max_batch", "max_request_bytes", "max_texts", "max_text_chars")
+        for name in (*counts, "max_generate_length", "max_compose_steps"):
             if getattr(self, name) < 1:
                 option = "--" + name.replace("_", "-")
                 raise RnnkitError(f"{option} must be at least 1, got {getattr(self, name)}")
-        if self.max_generate_length < 1:
-            raise RnnkitError(
-                f"--max-generate-length must be at least 1, got {self.max_generate_length}"
-            )
         if not self.timeout > 0:
             raise RnnkitError(f"--timeout must be more than 0 seconds, got {self.timeout}")

@@ -3,7 +3,9 @@ for deciding its endpoints."""
 
 from __future__ import annotations
 
+import base64
 import re
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +17,13 @@ from rnnkit.errors import RnnkitError
 from rnnkit.train.checkpoint import load_checkpoint
 
 # The tasks a server can serve, and the endpoint (POST /v1/NAME/ENDPOINT) each one gets.
-ENDPOINTS = {"sentiment": "classify", "ner": "tag", "translate": "translate", "text": "generate"}
+ENDPOINTS = {
+    "sentiment": "classify",
+    "ner": "tag",
+    "translate": "translate",
+    "text": "generate",
+    "music": "compose",
+}
 # Model names are path segments of the URLs.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -24,18 +32,23 @@ BatchFunction = Callable[[list[str]], list[dict[str, Any]]]
 # (prime, length, temperature, top_k, seed) -> the sampled text, a character at a time; the
 # options are checked (RnnkitError) when it is called, before the first character is drawn
 StreamFunction = Callable[[str, int, float, "int | None", int], Iterator[str]]
+# (steps, temperature, top_k, seed) -> {"steps": MIDI pitches per step, "midi": base64 MIDI
+# file, "piano_roll": base64 PNG}
+ComposeFunction = Callable[[int, float, "int | None", int], dict[str, Any]]
 
 
 @dataclass
 class ServedModel:
     """One loaded model. Classifiers and taggers have `run` (many texts in, one result each,
-    batched across requests); generators have `stream` (one request, its text streamed)."""
+    batched across requests); text generators have `stream` (one request, its text streamed);
+    music models have `compose` (one request, one piece)."""
 
     name: str  # the URL segment: /v1/NAME/...
     task: str  # the recipe that made the checkpoint: a key of ENDPOINTS
     checkpoint: str  # where it was loaded from
     run: BatchFunction | None = None
     stream: StreamFunction | None = None
+    compose: ComposeFunction | None = None
     labels: list[str] = field(default_factory=list)  # class names, for classifiers
 
     @property
@@ -122,6 +135,8 @@ def _load(name: str, task: str, path: str, device: str | torch.device) -> Served
             return [{"translation": t} for t in translator.translate(texts)]
 
         return ServedModel(name, task, path, run=translate)
+    if task == "music":
+        return ServedModel(name, task, path, compose=_composer(path, device))
     from rnnkit.tasks.text import TextGenerator
 
     return ServedModel(name, task, path, stream=TextGenerator(path, device).stream)
@@ -132,3 +147,24 @@ def _classified(labels: list[str], label: str, probability: float) -> dict[str, 
     two-class model gives P(pos); the other label has 1 - P)."""
     probabilities = {name: probability if name == label else 1.0 - probability for name in labels}
     return {"label": label, "probability": probability, "probabilities": probabilities}
+
+
+def _composer(path: str, device: str | torch.device) -> ComposeFunction:
+    """A piece as `rnnkit generate music` writes it (MIDI file and piano roll), read back
+    from a temporary folder. The checkpoint is read once here to check it, and again by each
+    piece (`rnnkit.tasks.music.generate` loads it)."""
+    from rnnkit.tasks import music
+
+    music.load(path)
+
+    def compose(steps: int, temperature: float, top_k: int | None, seed: int) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix="rnnkit-serve-") as folder:
+            midi, png = Path(folder) / "piece.mid", Path(folder) / "piece.png"
+            piece = music.generate(path, steps, midi, temperature, top_k, seed, png, device=device)
+            return {
+                "steps": piece,
+                "midi": base64.b64encode(midi.read_bytes()).decode("ascii"),
+                "piano_roll": base64.b64encode(png.read_bytes()).decode("ascii"),
+            }
+
+    return compose

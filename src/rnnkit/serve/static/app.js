@@ -74,7 +74,67 @@ async function streamText(answer, model, panel, prime) {
   answer.dataset.done = "true";
 }
 
-const KINDS = { sentiment: "classify", ner: "tag", translate: "translate", text: "generate" };
+// A piece played in the page: each step a quarter note, each of its pitches a softly
+// enveloped triangle wave (Web Audio synthesis; no sound files).
+function play(steps, bpm) {
+  const audio = new AudioContext();
+  const beat = 60 / bpm;
+  const start = audio.currentTime + 0.05;
+  steps.forEach((pitches, i) => {
+    for (const pitch of pitches) {
+      const oscillator = audio.createOscillator();
+      const gain = audio.createGain();
+      oscillator.type = "triangle";
+      oscillator.frequency.value = 440 * Math.pow(2, (pitch - 69) / 12);
+      const t = start + i * beat;
+      gain.gain.setValueAtTime(0, t);
+      gain.gain.linearRampToValueAtTime(0.12, t + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.001, t + beat * 0.95);
+      oscillator.connect(gain).connect(audio.destination);
+      oscillator.start(t);
+      oscillator.stop(t + beat);
+    }
+  });
+  return audio;
+}
+
+async function compose(answer, model, panel) {
+  const options = {
+    steps: Number(panel.querySelector(".steps").value),
+    temperature: Number(panel.querySelector(".temperature").value),
+    seed: Number(panel.querySelector(".seed").value),
+  };
+  const response = await fetch(model.endpoint, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(options),
+  });
+  const piece = await response.json();
+  if (!response.ok) throw new Error(piece.error || response.statusText);
+  const roll = element("img");
+  roll.alt = "piano roll of the piece";
+  roll.src = "data:image/png;base64," + piece.piano_roll;
+  const button = element("button", "play", "▶ Play");
+  button.type = "button";
+  button.addEventListener("click", () => {
+    play(piece.steps, 80);
+    button.dataset.played = "true";
+  });
+  const download = element("a", "download", "Download MIDI");
+  download.href = "data:audio/midi;base64," + piece.midi;
+  download.download = model.name + "-seed" + options.seed + ".mid";
+  const controls = element("div", "controls");
+  controls.append(button, download);
+  answer.replaceChildren(roll, controls);
+}
+
+const KINDS = {
+  sentiment: "classify",
+  ner: "tag",
+  translate: "translate",
+  text: "generate",
+  music: "compose",
+};
 const SHOW = {
   classify: showLabel,
   tag: showEntities,
@@ -87,7 +147,7 @@ function addPanel(main, model) {
   panel.id = "model-" + model.name;
   panel.dataset.model = model.name;
   panel.querySelector(".name").textContent = model.name;
-  const input = panel.querySelector("textarea");
+  const input = panel.querySelector("textarea") || { value: "" };
   const button = panel.querySelector("button");
   const answer = panel.querySelector(".answer");
   button.addEventListener("click", async () => {
@@ -95,6 +155,8 @@ function addPanel(main, model) {
     try {
       if (kind === "generate") {
         await streamText(answer, model, panel, input.value);
+      } else if (kind === "compose") {
+        await compose(answer, model, panel);
       } else {
         const result = await postTexts(model.endpoint, [input.value]);
         SHOW[kind](answer, result);
