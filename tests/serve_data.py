@@ -2,8 +2,8 @@
 neg), an NER tagger (the people, places and organisations of tests/ner_data.py), a
 character text model (one epoch of tests/test_text_task.py's text) and a French-English
 translator (three epochs of tests/test_recipes.py's pairs: its translations are poor, and
-the tests compare the server's with the library's) and a chorale model (tests/test_music_task.py's
-tiny JSB files)."""
+the tests compare the server's with the library's), a chorale model (tests/test_music_task.py's
+tiny JSB files) and a spoken-digit classifier (one epoch of tests/speech_data.py's chords)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from ner_data import TINY as NER_TINY
 from ner_data import sentences, write_conll
+from speech_data import write_recordings
 from test_music_task import TINY as MUSIC_TINY
 from test_music_task import write_jsb
 from test_recipes import PAIRS
@@ -29,6 +30,7 @@ class Checkpoints(NamedTuple):
     text: Path
     translate: Path
     music: Path
+    speech: Path
 
 
 def train_tiny_models(root: Path) -> Checkpoints:
@@ -50,5 +52,8 @@ def train_tiny_models(root: Path) -> Checkpoints:
     assert main(["train", "translate", *args, *TRANSLATE_TINY]) == 0
     args = ["--data", str(write_jsb(root / "jsb")), "--out", str(root / "chorales")]
     assert main(["train", "music", *args, *MUSIC_TINY]) == 0
-    runs = ("imdb", "people", "chars", "fr-en", "chorales")
+    args = ["--data", str(write_recordings(root / "recordings")), "--out", str(root / "digits")]
+    speech = ["--hidden-size", "16", "--num-layers", "1", "--epochs", "1", "--quiet"]
+    assert main(["train", "speech", *args, *speech]) == 0
+    runs = ("imdb", "people", "chars", "fr-en", "chorales", "digits")
     return Checkpoints(*(root / run / "best" for run in runs))

@@ -22,6 +22,7 @@ pytest.importorskip("fastapi", reason="the serve extra is not installed")
 httpx = pytest.importorskip("httpx", reason="httpx (the dev extra) is not installed")
 
 from serve_data import Checkpoints, train_tiny_models  # noqa: E402
+from speech_data import write_recordings  # noqa: E402
 from test_recipes import PAIRS  # noqa: E402
 
 from rnnkit.cli import main  # noqa: E402
@@ -32,6 +33,7 @@ from rnnkit.serve.runner import serve_in_thread  # noqa: E402
 from rnnkit.tasks import music, text  # noqa: E402
 from rnnkit.tasks.ner.tagging import NERTagger  # noqa: E402
 from rnnkit.tasks.sentiment import SentimentClassifier  # noqa: E402
+from rnnkit.tasks.speech.inference import Transcriber  # noqa: E402
 from rnnkit.tasks.translate.inference import Translator  # noqa: E402
 
 SMALL = ServeConfig(max_request_bytes=10_000, max_texts=4, max_text_chars=200, timeout=10.0)
@@ -44,8 +46,8 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Checkpoints:
 
 @pytest.fixture(scope="module")
 def client(checkpoints: Checkpoints) -> Iterator[Any]:
-    """A client of a server of the tiny models, named imdb, people, chars, fr-en and chorales
-    by their runs."""
+    """A client of a server of the tiny models, named imdb, people, chars, fr-en, chorales and
+    digits by their runs."""
     models = load_models([str(c) for c in checkpoints])
     with serve_in_thread(build_app(models, SMALL)) as url, httpx.Client(base_url=url) as c:
         yield c
@@ -59,9 +61,10 @@ def test_lists_the_models_and_is_healthy(client: Any) -> None:
         ("chars", "text", "/v1/chars/generate"),
         ("fr-en", "translate", "/v1/fr-en/translate"),
         ("chorales", "music", "/v1/chorales/compose"),
+        ("digits", "speech", "/v1/digits/transcribe"),
     ]
     assert models[0]["labels"] == ["neg", "pos"]
-    assert client.get("/health").json() == {"status": "ok", "models": 5}
+    assert client.get("/health").json() == {"status": "ok", "models": 6}
     paths = client.get("/openapi.json").json()["paths"]
     endpoints = {"/v1/{name}/classify", "/v1/{name}/tag", "/v1/{name}/generate", "/metrics"}
     assert endpoints <= set(paths)
@@ -113,6 +116,20 @@ def test_compose_gives_the_librarys_piece_as_midi_and_piano_roll(
     assert base64.b64decode(piece["midi"]) == midi.read_bytes()
     assert base64.b64decode(piece["midi"])[:4] == b"MThd"
     assert base64.b64decode(piece["piano_roll"])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_transcribe_hears_an_uploaded_wav_as_the_library_does(
+    client: Any, checkpoints: Checkpoints, tmp_path: Path
+) -> None:
+    wav = write_recordings(tmp_path / "recordings", takes=range(1)) / "3_ann_0.wav"
+    response = client.post(
+        "/v1/digits/transcribe", content=wav.read_bytes(), headers={"content-type": "audio/wav"}
+    )
+    assert response.status_code == 200, response.text
+    heard = Transcriber(checkpoints.speech).transcribe([wav])[0]
+    body = response.json()
+    assert (body["text"], body["symbols"]) == (heard.text, heard.symbols)
+    assert body["score"] == pytest.approx(heard.score, abs=1e-6)
 
 
 def test_generate_streams_the_librarys_text_as_it_is_sampled(
@@ -175,6 +192,10 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, str]] = [
     ("POST", "/v1/chorales/compose", {"steps": 5000}, 413, "more than the 1,024 allowed"),
     ("POST", "/v1/chorales/compose", {"seed": "1"}, 422, "seed: Input should be"),
     ("POST", "/v1/chorales/generate", {}, 404, "use /v1/chorales/compose"),
+    ("POST", "/v1/digits/transcribe", b"", 400, "empty body"),
+    ("POST", "/v1/digits/transcribe", b"RIFF not a wave file", 400, "the uploaded WAV"),
+    ("POST", "/v1/digits/transcribe", b"x" * 20_000, 413, "over the 10,000 bytes"),
+    ("POST", "/v1/digits/classify", {"texts": ["a"]}, 404, "use /v1/digits/transcribe"),
     ("GET", "/v1/imdb/classify", None, 405, "Method Not Allowed"),
     ("GET", "/no/such/page", None, 404, "Not Found"),
     ("GET", "/docs", None, 404, "Not Found"),  # FastAPI's page would load a CDN's scripts

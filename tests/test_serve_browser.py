@@ -1,7 +1,8 @@
 """The page of `rnnkit serve` in a real headless Chromium (Selenium driving the Debian
 `chromium` and `chromium-driver` packages; `make browser-deps` installs them): classify a
 review, tag a sentence, stream a generated text, translate, compose a piece (its piano roll,
-the Web Audio play button and the MIDI download), and save a screenshot of the page.
+the Web Audio play button and the MIDI download), transcribe an uploaded WAV, and save a
+screenshot of the page.
 
 Skipped, with the reason, where Selenium, chromium or chromedriver is missing. The screenshot
 goes to $RNNKIT_TEST_ARTIFACTS when set, else to the test's temporary folder; its path is
@@ -23,11 +24,13 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (the dev 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 from serve_data import Checkpoints, train_tiny_models  # noqa: E402
+from speech_data import write_recordings  # noqa: E402
 
 from rnnkit.serve import ServeConfig, load_models  # noqa: E402
 from rnnkit.serve.app import build_app  # noqa: E402
 from rnnkit.serve.runner import serve_in_thread  # noqa: E402
 from rnnkit.tasks import text  # noqa: E402
+from rnnkit.tasks.speech.inference import Transcriber  # noqa: E402
 from rnnkit.tasks.translate.inference import Translator  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -51,7 +54,7 @@ def browser(checkpoints: Checkpoints) -> Iterator[Any]:
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
         options.add_argument(flag)
-    options.add_argument("--window-size=1100,2150")
+    options.add_argument("--window-size=1100,2400")
     options.add_argument("--autoplay-policy=no-user-gesture-required")
     service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
     models = load_models([str(c) for c in checkpoints])
@@ -137,6 +140,19 @@ def test_a_piece_shows_its_piano_roll_plays_and_downloads(browser: Any) -> None:
     assert play.get_attribute("data-played") == "true"
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
+
+
+def test_an_uploaded_wav_gets_its_transcript(
+    browser: Any, checkpoints: Checkpoints, tmp_path: Path
+) -> None:
+    wav = write_recordings(tmp_path / "recordings", takes=range(1)) / "7_bob_0.wav"
+    panel = browser.find_element(By.ID, "model-digits")
+    panel.find_element(By.CLASS_NAME, "wav").send_keys(str(wav))
+    panel.find_element(By.TAG_NAME, "button").click()
+    answer = panel.find_element(By.CLASS_NAME, "answer")
+    wait(browser).until(lambda d: answer.find_elements(By.TAG_NAME, "q"))
+    expected = Transcriber(checkpoints.speech).transcribe([wav])[0].text
+    assert answer.find_element(By.TAG_NAME, "q").get_attribute("textContent") == expected
 
 
 def test_screenshot_of_the_page(browser: Any, tmp_path: Path) -> None:

@@ -15,12 +15,11 @@ def add_command(commands: Any) -> None:
     p = commands.add_parser(
         "serve",
         help="serve trained models over HTTP (API, page at /, /health, /metrics)",
-        description="Serve sentiment, NER, translation, character text and music models over "
-        "HTTP: "
-        'POST /v1/NAME/classify, /tag or /translate with {"texts": [...]}, /v1/NAME/generate '
-        "(the text streamed as it is sampled), /v1/NAME/compose (MIDI and piano roll), a page "
-        "at /, /health, /metrics and the OpenAPI description at /openapi.json. "
-        "Needs `pip install 'rnnkit[serve]'`.",
+        description="Serve sentiment, NER, translation, character text, music and speech "
+        'models over HTTP: POST /v1/NAME/classify, /tag or /translate with {"texts": [...]}, '
+        "/v1/NAME/generate (the text streamed as it is sampled), /v1/NAME/compose (MIDI and "
+        "piano roll), /v1/NAME/transcribe (a WAV body), a page at /, /health, /metrics and "
+        "the OpenAPI description at /openapi.json. Needs `pip install 'rnnkit[serve]'`.",
     )
     p.add_argument(
         "--checkpoint",

@@ -11,6 +11,8 @@
     POST /v1/NAME/compose       {"steps", "temperature", "top_k", "seed"} -> {"steps": MIDI
                                 pitches per quarter note, "midi": base64 MIDI file,
                                 "piano_roll": base64 PNG}              (music models)
+    POST /v1/NAME/transcribe    a WAV file as the body -> {"text", "symbols", "times" (s),
+                                "score"}                               (speech models)
     POST /v1/NAME/generate      {"prime", "length", "temperature", "top_k", "seed"} -> the
                                 sampled text as chunked text/plain, a character at a time as
                                 each is drawn                      (character text models)
@@ -107,11 +109,11 @@ class Server:
             if m.run is not None
         }
         self.metrics = RequestMetrics()
-        # One thread per music model: its pieces are written (MIDI, matplotlib) one at a time.
-        self.composers = {
-            m.name: ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnnkit-compose")
+        # One thread per music or speech model: its requests run one at a time, off the loop.
+        self.workers = {
+            m.name: ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnnkit-model")
             for m in models
-            if m.compose is not None
+            if m.compose is not None or m.transcribe is not None
         }
 
     def model(self, name: str, endpoint: str) -> ServedModel:
@@ -183,21 +185,32 @@ class Server:
                 f"{body.steps:,} steps, more than the {self.config.max_compose_steps:,} allowed",
             )
         options = (body.steps, float(body.temperature), body.top_k, body.seed)
+        return {"model": model.name, **await self._on_worker(name, model.compose, *options)}
+
+    async def transcribe(self, name: str, wav: bytes) -> dict[str, Any]:
+        model = self.model(name, "transcribe")
+        assert model.transcribe is not None
+        if not wav:
+            raise ApiError(400, "empty body: send the WAV file's bytes as the request body")
+        return {"model": model.name, **await self._on_worker(name, model.transcribe, wav)}
+
+    async def _on_worker(self, name: str, work: Callable[..., Any], *args: Any) -> Any:
+        """work(*args) on the model's own thread, within the timeout."""
         loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(self.composers[name], model.compose, *options)
         try:
-            piece = await asyncio.wait_for(work, self.config.timeout)
+            return await asyncio.wait_for(
+                loop.run_in_executor(self.workers[name], work, *args), self.config.timeout
+            )
         except asyncio.TimeoutError:
             raise ApiError(504, f"no answer within {self.config.timeout:g} s") from None
         except RnnkitError as e:
             raise ApiError(400, str(e).removeprefix("--")) from None
-        return {"model": model.name, **piece}
 
     def close(self) -> None:
         for batcher in self.batchers.values():
             batcher.close()
-        for composer in self.composers.values():
-            composer.shutdown(wait=False, cancel_futures=True)
+        for worker in self.workers.values():
+            worker.shutdown(wait=False, cancel_futures=True)
 
 
 def build_app(models: Sequence[ServedModel], config: ServeConfig | None = None) -> FastAPI:
@@ -254,6 +267,19 @@ def _add_routes(app: FastAPI, server: Server) -> None:
     @app.post("/v1/{name}/compose", summary="Compose a piece: MIDI and piano roll (music)")
     async def compose(name: str, body: ComposeRequest) -> dict[str, Any]:
         return await server.compose(name, body)
+
+    @app.post(
+        "/v1/{name}/transcribe",
+        summary="Transcribe a WAV file sent as the request body (speech models)",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        },
+    )
+    async def transcribe(name: str, request: Request) -> dict[str, Any]:
+        return await server.transcribe(name, await request.body())
 
     @app.get("/health", summary="Liveness")
     async def health() -> dict[str, Any]:

@@ -23,6 +23,7 @@ ENDPOINTS = {
     "translate": "translate",
     "text": "generate",
     "music": "compose",
+    "speech": "transcribe",
 }
 # Model names are path segments of the URLs.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -35,13 +36,16 @@ StreamFunction = Callable[[str, int, float, "int | None", int], Iterator[str]]
 # (steps, temperature, top_k, seed) -> {"steps": MIDI pitches per step, "midi": base64 MIDI
 # file, "piano_roll": base64 PNG}
 ComposeFunction = Callable[[int, float, "int | None", int], dict[str, Any]]
+# a WAV file's bytes -> {"text", "symbols", "times", "score"}
+TranscribeFunction = Callable[[bytes], dict[str, Any]]
 
 
 @dataclass
 class ServedModel:
     """One loaded model. Classifiers and taggers have `run` (many texts in, one result each,
     batched across requests); text generators have `stream` (one request, its text streamed);
-    music models have `compose` (one request, one piece)."""
+    music models have `compose` (one request, one piece); speech models have `transcribe`
+    (one WAV file a request)."""
 
     name: str  # the URL segment: /v1/NAME/...
     task: str  # the recipe that made the checkpoint: a key of ENDPOINTS
@@ -49,6 +53,7 @@ class ServedModel:
     run: BatchFunction | None = None
     stream: StreamFunction | None = None
     compose: ComposeFunction | None = None
+    transcribe: TranscribeFunction | None = None
     labels: list[str] = field(default_factory=list)  # class names, for classifiers
 
     @property
@@ -137,6 +142,8 @@ def _load(name: str, task: str, path: str, device: str | torch.device) -> Served
         return ServedModel(name, task, path, run=translate)
     if task == "music":
         return ServedModel(name, task, path, compose=_composer(path, device))
+    if task == "speech":
+        return ServedModel(name, task, path, transcribe=_transcriber(path, device))
     from rnnkit.tasks.text import TextGenerator
 
     return ServedModel(name, task, path, stream=TextGenerator(path, device).stream)
@@ -168,3 +175,27 @@ def _composer(path: str, device: str | torch.device) -> ComposeFunction:
             }
 
     return compose
+
+
+def _transcriber(path: str, device: str | torch.device) -> TranscribeFunction:
+    """What a speech model hears in a WAV file (written to a temporary file for the reader)."""
+    from rnnkit.tasks.speech.inference import Transcriber
+
+    transcriber = Transcriber(path, device)
+
+    def transcribe(wav: bytes) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix="rnnkit-serve-") as folder:
+            file = Path(folder) / "upload.wav"
+            file.write_bytes(wav)
+            try:
+                heard = transcriber.transcribe([file])[0]
+            except RnnkitError as e:  # name the upload, not the server's temporary file
+                raise RnnkitError(str(e).replace(str(file), "the uploaded WAV")) from None
+        return {
+            "text": heard.text,
+            "symbols": heard.symbols,
+            "times": heard.times,
+            "score": heard.score,
+        }
+
+    return transcribe

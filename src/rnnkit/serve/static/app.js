@@ -128,12 +128,26 @@ async function compose(answer, model, panel) {
   answer.replaceChildren(roll, controls);
 }
 
+async function transcribe(answer, model, panel) {
+  const file = panel.querySelector(".wav").files[0];
+  if (!file) throw new Error("choose a WAV file first");
+  const response = await fetch(model.endpoint, {
+    method: "POST",
+    headers: { "Content-Type": "audio/wav" },
+    body: file,
+  });
+  const heard = await response.json();
+  if (!response.ok) throw new Error(heard.error || response.statusText);
+  answer.replaceChildren(element("q", "heard", heard.text));
+}
+
 const KINDS = {
   sentiment: "classify",
   ner: "tag",
   translate: "translate",
   text: "generate",
   music: "compose",
+  speech: "transcribe",
 };
 const SHOW = {
   classify: showLabel,
@@ -157,6 +171,8 @@ function addPanel(main, model) {
         await streamText(answer, model, panel, input.value);
       } else if (kind === "compose") {
         await compose(answer, model, panel);
+      } else if (kind === "transcribe") {
+        await transcribe(answer, model, panel);
       } else {
         const result = await postTexts(model.endpoint, [input.value]);
         SHOW[kind](answer, result);
