@@ -27,6 +27,7 @@ from rnnkit.cli import (
     data,
     diagnose,
     dna,
+    export,
     music,
     ner,
     sentiment,
@@ -87,6 +88,7 @@ def build_parser(presets: Mapping[str, str] | None = None) -> argparse.ArgumentP
     crossval.add_command(commands, dict(presets or {}))
     diagnose.add_command(commands)
     data.add_command(commands)
+    export.add_command(commands)
     add_summary_command(commands)
     return parser
 

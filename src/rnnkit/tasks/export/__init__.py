@@ -1,0 +1,192 @@
+"""Export a trained model to ONNX, with what a caller outside Python needs beside it.
+
+    export_checkpoint("runs/sentiment/best", "model.onnx")   # writes model.onnx, model.json
+
+The ONNX file is the model's graph with dynamic batch and time dimensions (B, T) and the
+sequence lengths as an input; the JSON file beside it (same name, `.json`) says which task
+it is, the names, dtypes and shapes of the inputs and outputs, the vocabularies and labels,
+and how raw text becomes ids (tokenizer rules, lowercasing, truncation). Tasks:
+
+  sentiment  ids (B, T), lengths (B,) -> logits (B, 1), probabilities (B, 2);
+  ner        ids (B, T), lengths (B,), chars (B, T, W) -> scores
+             (B, T, C): the CRF's emissions, decoded by Viterbi with the transition, start
+             and end scores written in the JSON (the procedure is written there too); for
+             the softmax tagger, its logits (argmax per word).
+
+How T stays dynamic: PyTorch's fused recurrent kernels, when exported, are decomposed into
+one operation per time step of the example input, which fixes T. Exported, rnnkit's
+recurrent layers run their readable cell steps inside one `scan` instead (`torch.export`
+keeps it as one higher-order operation, ONNX as one `Scan` node), so the graph takes any T.
+The export uses `torch.onnx.export(..., dynamo=True)` (PyTorch's default exporter), which
+traces with `torch.export`.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.data.atomic import check_output_path, write_bytes
+from rnnkit.errors import CheckpointError, RnnkitError
+from rnnkit.tasks.export.graphs import ClassifierGraph, TaggerGraph
+from rnnkit.tasks.export.metadata import ner_metadata, sentiment_metadata
+from rnnkit.train.checkpoint import load_checkpoint
+
+SUPPORTED = ("sentiment", "ner")
+INSTALL = "pip install 'rnnkit[export]'"
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What `export_graph` returns: the module, example inputs and their dynamic dims."""
+
+    # The graph to export: plain tensors in, plain tensors out.
+    module: nn.Module
+    # Example inputs, by input name (their values are only used to trace).
+    inputs: dict[str, Tensor]
+    # For each input, {dimension index: name} of its dynamic dimensions.
+    dynamic: dict[str, dict[int, str]]
+    # Output names, in the order the module returns them.
+    outputs: tuple[str, ...]
+    # The JSON written beside the ONNX file.
+    metadata: dict[str, Any]
+
+
+def export_graph(checkpoint: str | Path) -> Exported:
+    """The exportable graph of a checkpoint of a supported task (CheckpointError otherwise)."""
+    task = load_checkpoint(checkpoint).meta.task
+    if task == "sentiment":
+        from rnnkit.tasks import sentiment
+
+        loaded = sentiment.load(checkpoint)
+        ids = torch.tensor([[2, 3, 4, 5], [6, 7, 0, 0], [8, 0, 0, 0]])
+        return Exported(
+            ClassifierGraph(loaded.model).eval(),
+            {"ids": ids, "lengths": torch.tensor([4, 2, 1])},
+            {"ids": {0: "B", 1: "T"}, "lengths": {0: "B"}},
+            ("logits", "probabilities"),
+            sentiment_metadata(loaded.pipeline, loaded.model),
+        )
+    if task == "ner":
+        from rnnkit.tasks import ner
+
+        loaded_ner = ner.load(checkpoint)
+        model = loaded_ner.model
+        if not isinstance(model, TaggerGraph.MODELS):
+            raise CheckpointError(f"checkpoint {checkpoint}: cannot export a {type(model)}")
+        chars = torch.tensor([[[2, 3, 0], [4, 0, 0], [5, 0, 0]], [[5, 6, 7], [0, 0, 0], [0, 0, 0]]])
+        return Exported(
+            TaggerGraph(model).eval(),
+            {
+                "ids": torch.tensor([[2, 3, 4], [4, 0, 0]]),
+                "lengths": torch.tensor([2, 1]),
+                "chars": chars,
+            },
+            {
+                "ids": {0: "B", 1: "T"},
+                "lengths": {0: "B"},
+                "chars": {0: "B", 1: "T", 2: "W"},
+            },
+            ("scores",),
+            ner_metadata(loaded_ner.pipeline, model),
+        )
+    raise CheckpointError(
+        f"checkpoint {checkpoint}: export supports the tasks {', '.join(SUPPORTED)}; this "
+        f"one was made by task {task!r}"
+    )
+
+
+def torch_export(exported: Exported) -> torch.export.ExportedProgram:
+    """`torch.export.export` of the graph with its dynamic dimensions declared."""
+    dims: dict[str, torch.export.Dim] = {}
+    shapes = {
+        name: {i: dims.setdefault(d, torch.export.Dim(d, min=1)) for i, d in axes.items()}
+        for name, axes in exported.dynamic.items()
+    }
+    args = tuple(exported.inputs.values())
+    return torch.export.export(exported.module, args, dynamic_shapes=shapes)
+
+
+def onnx_bytes(exported: Exported) -> bytes:
+    """The graph as a serialised ONNX model (PyTorch's exporter, `dynamo=True`)."""
+    try:
+        import onnx  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError as e:
+        raise RnnkitError(f"exporting to ONNX needs the onnx packages: {INSTALL} ({e})") from None
+    dims: dict[str, torch.export.Dim] = {}
+    shapes = {
+        name: {i: dims.setdefault(d, torch.export.Dim(d, min=1)) for i, d in axes.items()}
+        for name, axes in exported.dynamic.items()
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's own deprecation notices
+        program = torch.onnx.export(
+            exported.module,
+            tuple(exported.inputs.values()),
+            dynamo=True,
+            input_names=list(exported.inputs),
+            output_names=list(exported.outputs),
+            dynamic_shapes=shapes,
+            verbose=False,
+        )
+    assert program is not None
+    return bytes(program.model_proto.SerializeToString())
+
+
+def export_checkpoint(
+    checkpoint: str | Path, out: str | Path, overwrite: bool = False
+) -> tuple[Path, Path]:
+    """Export the model of `checkpoint` to the ONNX file `out` and write its description to
+    `out` with the suffix `.json`; returns both paths. Both are written atomically; an
+    existing file is replaced only with `overwrite`, a file of the checkpoint never."""
+    onnx_path = check_output_path(out, "--out")
+    json_path = onnx_path.with_suffix(".json")
+    if onnx_path.suffix == ".json":
+        raise RnnkitError(f"--out {onnx_path}: name the .onnx file; the .json goes beside it")
+    source = Path(checkpoint)
+    if not source.exists():
+        raise CheckpointError(f"checkpoint {checkpoint}: no such directory")
+    for path in (onnx_path, json_path):
+        if source.is_dir() and path.resolve().parent == source.resolve():
+            raise RnnkitError(f"--out {out}: would write into the checkpoint {checkpoint}")
+        if path.exists() and not overwrite:
+            raise RnnkitError(f"{path} exists; --overwrite replaces it")
+    exported = export_graph(checkpoint)
+    model = onnx_bytes(exported)
+    metadata = {**exported.metadata, "onnx": onnx_path.name}
+    metadata["inputs"] = _tensor_specs(exported.inputs, exported.dynamic, metadata["inputs"])
+    write_bytes(onnx_path, model)
+    write_bytes(json_path, (json.dumps(metadata, indent=1, ensure_ascii=False) + "\n").encode())
+    return onnx_path, json_path
+
+
+def _tensor_specs(
+    inputs: Mapping[str, Tensor],
+    dynamic: Mapping[str, Mapping[int, str]],
+    meanings: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """[{name, dtype, shape (dynamic dims by letter, fixed ones as numbers), meaning}]."""
+    specs = []
+    for name, x in inputs.items():
+        shape = [dynamic[name].get(i, n) for i, n in enumerate(x.shape)]
+        dtype = str(x.dtype).removeprefix("torch.")
+        specs.append({"name": name, "dtype": dtype, "shape": shape, "meaning": meanings[name]})
+    return specs
+
+
+__all__ = [
+    "SUPPORTED",
+    "Exported",
+    "export_checkpoint",
+    "export_graph",
+    "onnx_bytes",
+    "torch_export",
+]

@@ -1,0 +1,125 @@
+"""The JSON written beside an exported graph: what a caller outside Python needs to feed it
+and read its outputs (vocabularies, labels, preprocessing, decoding)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rnnkit.data.text import HTML_TAG_PATTERN, RAW_TOKEN_PATTERN, WORD_TOKEN_PATTERN
+from rnnkit.data.vocab import Vocabulary
+from rnnkit.models.classifier import SequenceClassifier
+from rnnkit.models.crf_tagger import CRFTagger
+from rnnkit.models.tagger import SequenceTagger
+from rnnkit.tasks.ner.pipeline import NERPipeline
+from rnnkit.tasks.sentiment import TextPipeline
+
+FORMAT = "rnnkit-onnx"
+VERSION = 1
+
+LENGTHS = "(B,) int64: each sequence's real length, 1 <= length <= T"
+
+
+def _vocabulary(vocab: Vocabulary) -> dict[str, Any]:
+    """Tokens in id order (id = position), and the ids of <pad> and <unk>."""
+    return {"tokens": list(vocab.tokens), "pad_id": vocab.pad_id, "unk_id": vocab.unk_id}
+
+
+def sentiment_metadata(pipeline: TextPipeline, model: SequenceClassifier) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "task": "sentiment",
+        "inputs": {
+            "ids": "(B, T) int64 token ids, padded at the end with pad_id",
+            "lengths": LENGTHS,
+        },
+        "outputs": [
+            {
+                "name": "logits",
+                "shape": ["B", 1 if model.binary else len(pipeline.labels)],
+                "meaning": "z with P(labels[1]) = sigmoid(z) for two labels, else the "
+                "softmax's logits",
+            },
+            {
+                "name": "probabilities",
+                "shape": ["B", len(pipeline.labels)],
+                "meaning": "one column per label, in the order of labels",
+            },
+        ],
+        "labels": list(pipeline.labels.names),
+        "vocabulary": _vocabulary(pipeline.vocab),
+        "preprocessing": {
+            "steps": [
+                "Unicode NFC normalisation",
+                "lowercase (str.lower)",
+                "replace every match of html_tag_pattern (case-insensitive) by a space",
+                "decode HTML character references (&amp; -> &, &#39; -> ')",
+                "U+2019 -> ', U+2026 and U+0085 -> ...",
+                "tokens: every match of token_pattern (Python `re`), left to right",
+                "keep the LAST keep_last tokens",
+                "ids: a token's position in vocabulary.tokens, unk_id when absent",
+            ],
+            "html_tag_pattern": HTML_TAG_PATTERN,
+            "token_pattern": WORD_TOKEN_PATTERN,
+            "lowercase": True,
+            "keep_last": pipeline.max_len,
+            "python": "rnnkit.data.text.tokenize(text)[-keep_last:]",
+        },
+    }
+
+
+def ner_metadata(pipeline: NERPipeline, model: CRFTagger | SequenceTagger) -> dict[str, Any]:
+    crf = isinstance(model, CRFTagger)
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "task": "ner",
+        "inputs": {
+            "ids": "(B, T) int64 word ids (see word_key), padded at the end with 0",
+            "lengths": LENGTHS,
+            "chars": "(B, T, W) int64 character ids of each word as written (not normalised), "
+            "0 after the word's end and for padding words (a word's length is its count of "
+            "nonzero ids)",
+        },
+        "outputs": [
+            {
+                "name": "scores",
+                "shape": ["B", "T", len(pipeline.tags)],
+                "meaning": "the CRF's emission scores e<t>[tag]: decode with viterbi"
+                if crf
+                else "logits of the tags at each word: take the argmax",
+            }
+        ],
+        "tags": list(pipeline.tags.tokens),
+        "words": _vocabulary(pipeline.words),
+        "chars": _vocabulary(pipeline.chars),
+        "preprocessing": {
+            "tokens": "every match of token_pattern in the raw text (Python `re`, NFC text)",
+            "token_pattern": RAW_TOKEN_PATTERN,
+            "word_key": "the token, lowercased when lowercase, every digit 0-9 (any Unicode "
+            "decimal digit) replaced by 0 when zero_digits; its id in words.tokens, else unk_id",
+            "lowercase": pipeline.lowercase,
+            "zero_digits": pipeline.zero_digits,
+            "python": "rnnkit.data.text.tokenize_with_offsets(text)",
+        },
+    }
+    if crf:
+        assert isinstance(model, CRFTagger)
+        c = model.crf
+        meta["viterbi"] = {
+            "transitions": c.transitions.detach().tolist(),  # A[i][j]: tag j after tag i
+            "start": c.start.detach().tolist(),
+            "end": c.end.detach().tolist(),
+            "allowed_transitions": c.allowed.tolist(),
+            "allowed_start": c.allowed_start.tolist(),
+            "allowed_end": c.allowed_end.tolist(),
+            "procedure": [
+                "scores not allowed become -infinity (allowed_* false)",
+                "delta[j] = start[j] + e<1>[j]",
+                "for t = 2..length: back<t>[j] = argmax_i (delta[i] + A[i][j]), then "
+                + "delta[j] = max_i (delta[i] + A[i][j]) + e<t>[j]",
+                "last tag = argmax_j delta[j] + end[j]; follow back<t> from t = length down to 2",
+                "ties go to the lowest index",
+            ],
+        }
+    return meta

@@ -1,0 +1,244 @@
+"""`rnnkit export`: ONNX graphs checked against eager PyTorch with onnxruntime on new batch
+sizes and lengths, `torch.export` of the same graphs, and a review classified and a sentence
+tagged from the exported files alone (numpy, onnxruntime and the JSON; no rnnkit model)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from ner_data import TINY as NER_TINY
+from ner_data import sentences, write_conll
+from test_sentiment_task import TINY_ARGS, tiny_reviews, write_tsv
+
+from rnnkit.cli import main
+from rnnkit.tasks.export import export_checkpoint, export_graph, torch_export
+from rnnkit.tasks.ner import NERTagger
+from rnnkit.tasks.sentiment import SentimentClassifier
+
+ort = pytest.importorskip("onnxruntime")
+TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def sentiment_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("export-sentiment")
+    data = write_tsv(root / "train.tsv", tiny_reviews(40, seed=3))
+    out = root / "run"
+    args = ["train", "sentiment", "--data", str(data), "--out", str(out), *TINY_ARGS]
+    assert main([*args, "--epochs", "2", "--cell", "lstm", "--bidirectional"]) == 0
+    return out / "best"
+
+
+@pytest.fixture(scope="module")
+def ner_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("export-ner")
+    train = write_conll(root / "train.conll", sentences(24, seed=10))
+    dev = write_conll(root / "dev.conll", sentences(8, seed=11))
+    out = root / "run"
+    args = ["train", "ner", "--train-file", str(train), "--dev-file", str(dev)]
+    assert main([*args, "--out", str(out), *NER_TINY]) == 0
+    return out / "best"
+
+
+def random_inputs(B: int, T: int, V: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T) ids in [2, V) padded with 0 past varied lengths (the longest is T)."""
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(1, T + 1, (B,), generator=g)
+    lengths[B // 2] = T
+    ids = torch.randint(2, V, (B, T), generator=g)
+    ids[torch.arange(T)[None, :] >= lengths[:, None]] = 0
+    return ids, lengths
+
+
+def char_inputs(ids: torch.Tensor, W: int, C: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T, W) char ids and (B, T) word lengths: 0 for padding words (ids == 0)."""
+    g = torch.Generator().manual_seed(seed)
+    word_lengths = torch.randint(1, W + 1, ids.shape, generator=g) * (ids > 0)
+    chars = torch.randint(2, C, (*ids.shape, W), generator=g)
+    chars[torch.arange(W)[None, None, :] >= word_lengths[..., None]] = 0
+    return chars, word_lengths
+
+
+def onnx_session(path: Path) -> Any:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def test_sentiment_onnx_and_torch_export_equal_eager_on_new_shapes(
+    sentiment_run: Path, tmp_path: Path
+) -> None:
+    onnx_path, json_path = export_checkpoint(sentiment_run, tmp_path / "model.onnx")
+    meta = json.loads(json_path.read_text(encoding="utf-8"))
+    assert [i["name"] for i in meta["inputs"]] == ["ids", "lengths"]
+    assert meta["inputs"][0]["shape"] == ["B", "T"]
+    exported = export_graph(sentiment_run)
+    session = onnx_session(onnx_path)
+    program = torch_export(exported).module()
+    classifier = SentimentClassifier(sentiment_run)
+    V = len(meta["vocabulary"]["tokens"])
+    worst = 0.0
+    for B, T, seed in [(5, 9, 0), (1, 1, 1), (7, 13, 2)]:  # not the (3, 4) exported with
+        ids, lengths = random_inputs(B, T, V, seed)
+        logits, probabilities = session.run(None, {"ids": ids.numpy(), "lengths": lengths.numpy()})
+        with torch.no_grad():
+            eager = exported.module(ids, lengths)
+            # the model itself, through its fused kernels
+            from rnnkit.data.batch import Batch, mask_from_lengths
+
+            reference = classifier.model(Batch(ids, lengths, mask_from_lengths(lengths, T)))
+            traced = program(ids, lengths)
+        assert logits.shape == (B, 1) and probabilities.shape == (B, 2)
+        worst = max(worst, float(np.abs(logits[:, 0] - reference.logits.numpy()).max()))
+        worst = max(worst, float(np.abs(probabilities - eager[1].numpy()).max()))
+        torch.testing.assert_close(traced[0], eager[0], rtol=0, atol=TOLERANCE)
+    assert worst <= TOLERANCE
+
+
+def tokenize_from_json(text: str, pre: dict[str, Any]) -> list[str]:
+    """The JSON's preprocessing steps, written from their description alone."""
+    text = unicodedata.normalize("NFC", text).lower()
+    text = html.unescape(re.sub(pre["html_tag_pattern"], " ", text, flags=re.IGNORECASE))
+    text = text.replace("\u2019", "'").replace("\u2026", "...").replace("\x85", "...")
+    return re.findall(pre["token_pattern"], text)[-pre["keep_last"] :]
+
+
+def test_export_cli_then_classify_from_the_files_alone(
+    sentiment_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "model.onnx"
+    assert main(["export", "--checkpoint", str(sentiment_run), "--out", str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    texts = ["The movie was good.", "Bad plot and bad acting!<br />Awful &amp; dull."]
+    assert main(["predict", "sentiment", "--checkpoint", str(sentiment_run), *texts]) == 0
+    expected = capsys.readouterr().out
+    meta = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    vocab = meta["vocabulary"]
+    index = {token: i for i, token in enumerate(vocab["tokens"])}
+    tokens = [tokenize_from_json(x, meta["preprocessing"]) for x in texts]
+    rows = [[index.get(t, vocab["unk_id"]) for t in ts] for ts in tokens]
+    T = max(len(r) for r in rows)
+    ids = np.array([r + [vocab["pad_id"]] * (T - len(r)) for r in rows])
+    lengths = np.array([len(r) for r in rows])
+    _, probabilities = onnx_session(out).run(None, {"ids": ids, "lengths": lengths})
+    best = probabilities.argmax(1)
+    lines = [f"{meta['labels'][k]}\t{p[k]:.4f}\n" for k, p in zip(best, probabilities)]
+    assert "".join(lines) == expected
+
+
+def viterbi(e: np.ndarray, v: dict[str, Any]) -> list[int]:
+    """The JSON's decoding procedure in numpy: e (T, C) emissions of one sentence."""
+    forbid = np.float32(-np.inf)
+    A = np.where(v["allowed_transitions"], np.array(v["transitions"], np.float32), forbid)
+    start = np.where(v["allowed_start"], np.array(v["start"], np.float32), forbid)
+    end = np.where(v["allowed_end"], np.array(v["end"], np.float32), forbid)
+    delta = start + e[0]
+    back = []
+    for t in range(1, len(e)):
+        scores = delta[:, None] + A  # (C, C): from i to j
+        back.append(scores.argmax(0))
+        delta = scores.max(0) + e[t]
+    tags = [int((delta + end).argmax())]
+    for b in reversed(back):
+        tags.append(int(b[tags[-1]]))
+    return tags[::-1]
+
+
+def test_ner_onnx_and_torch_export_equal_eager_on_new_shapes(ner_run: Path, tmp_path: Path) -> None:
+    onnx_path, json_path = export_checkpoint(ner_run, tmp_path / "ner.onnx")
+    meta = json.loads(json_path.read_text(encoding="utf-8"))
+    exported = export_graph(ner_run)
+    session = onnx_session(onnx_path)
+    program = torch_export(exported).module()
+    V, C = len(meta["words"]["tokens"]), len(meta["chars"]["tokens"])
+    worst = 0.0
+    for B, T, W, seed in [(4, 6, 5, 0), (1, 1, 1, 1), (6, 11, 9, 2)]:
+        ids, lengths = random_inputs(B, T, V, seed)
+        chars, word_lengths = char_inputs(ids, W, C, seed)
+        inputs = (ids, lengths, chars)
+        feed = dict(zip(("ids", "lengths", "chars"), (x.numpy() for x in inputs)))
+        (scores,) = session.run(None, feed)
+        from rnnkit.data.batch import Batch, mask_from_lengths
+
+        batch = Batch(ids, lengths, mask_from_lengths(lengths, T))
+        batch.extras.update(chars=chars, word_lengths=word_lengths)
+        with torch.no_grad():
+            reference = exported.module.model.emissions(batch)  # the model's own path
+            traced = program(*inputs)
+        mask = batch.mask[..., None].numpy()
+        worst = max(worst, float(np.abs((scores - reference.numpy()) * mask).max()))
+        torch.testing.assert_close(
+            traced * batch.mask[..., None],
+            reference * batch.mask[..., None],
+            rtol=0,
+            atol=TOLERANCE,
+        )
+    assert worst <= TOLERANCE
+
+
+def test_export_cli_then_tag_from_the_files_alone(ner_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ner.onnx"
+    assert main(["export", "--checkpoint", str(ner_run), "--out", str(out)]) == 0
+    meta = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    pre = meta["preprocessing"]
+    text = "Yesterday, Harry Potter met Hermione Granger."
+    tokens = re.findall(pre["token_pattern"], unicodedata.normalize("NFC", text))
+    words = {w: i for i, w in enumerate(meta["words"]["tokens"])}
+    chars = {c: i for i, c in enumerate(meta["chars"]["tokens"])}
+    keys = [re.sub(r"\d", "0", t.lower()) for t in tokens]
+    W = max(len(t) for t in tokens)
+    feed = {
+        "ids": np.array([[words.get(k, meta["words"]["unk_id"]) for k in keys]]),
+        "lengths": np.array([len(tokens)]),
+        "chars": np.array(
+            [
+                [
+                    [chars.get(c, meta["chars"]["unk_id"]) for c in t] + [0] * (W - len(t))
+                    for t in tokens
+                ]
+            ]
+        ),
+    }
+    (scores,) = onnx_session(out).run(None, feed)
+    tags = [meta["tags"][k] for k in viterbi(scores[0], meta["viterbi"])]
+    assert tags == NERTagger(ner_run).tag_tokens([tokens])[0]
+    assert "B-PER" in tags  # the tiny model has learnt the names: a decoding that can fail
+
+
+@pytest.fixture
+def error_of(capsys: pytest.CaptureFixture[str]) -> Callable[[list[str]], str]:
+    def run(args: list[str]) -> str:
+        assert main(args) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("rnnkit: error: "), err
+        return err
+
+    return run
+
+
+def test_careless_exports_give_one_line_errors(
+    sentiment_run: Path, tmp_path: Path, error_of: Callable[[list[str]], str]
+) -> None:
+    good = str(sentiment_run)
+    assert "no such directory" in error_of(
+        ["export", "--checkpoint", str(tmp_path / "nope"), "--out", str(tmp_path / "m.onnx")]
+    )
+    assert "no folder" in error_of(
+        ["export", "--checkpoint", good, "--out", str(tmp_path / "x" / "m.onnx")]
+    )
+    taken = tmp_path / "taken.onnx"
+    taken.write_bytes(b"keep me")
+    assert "--overwrite" in error_of(["export", "--checkpoint", good, "--out", str(taken)])
+    assert taken.read_bytes() == b"keep me"
+    assert "checkpoint" in error_of(
+        ["export", "--checkpoint", good, "--out", str(sentiment_run / "m.onnx")]
+    )
+    assert main(["export", "--checkpoint", good, "--out", str(taken), "--overwrite"]) == 0
+    assert taken.read_bytes()[:8] != b"keep me"
