@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import sys
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -242,3 +243,79 @@ def test_careless_exports_give_one_line_errors(
     )
     assert main(["export", "--checkpoint", good, "--out", str(taken), "--overwrite"]) == 0
     assert taken.read_bytes()[:8] != b"keep me"
+
+
+def test_other_tasks_and_missing_packages_are_refused_in_one_line(
+    sentiment_run: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error_of: Callable[[list[str]], str],
+) -> None:
+    from rnnkit.models import ClassifierConfig, EncoderConfig, SequenceClassifier
+    from rnnkit.train.loading import save_model
+
+    frames = SequenceClassifier(ClassifierConfig(encoder=EncoderConfig(num_features=3)))
+    other = save_model(frames, tmp_path / "activity", task="activity")
+    err = error_of(["export", "--checkpoint", str(other), "--out", str(tmp_path / "a.onnx")])
+    assert "task 'activity'" in err and "sentiment, ner" in err
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if it were not installed
+    err = error_of(
+        ["export", "--checkpoint", str(sentiment_run), "--out", str(tmp_path / "s.onnx")]
+    )
+    assert "pip install 'rnnkit[export]'" in err
+    assert not (tmp_path / "s.onnx").exists() and not (tmp_path / "s.json").exists()
+
+
+def language_model_checkpoint(tmp_path: Path, task: str) -> tuple[Path, Any]:
+    """An untrained text (LSTM x 2 over ids) or music (GRU over frames, NADE) checkpoint."""
+    from rnnkit.data.vocab import BOS, PAD, Vocabulary
+    from rnnkit.models.encoder import EncoderConfig
+    from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+    from rnnkit.train.loading import save_model
+
+    torch.manual_seed(0)
+    if task == "text":
+        vocab = Vocabulary(list("abcdefg"), specials=(PAD, BOS))
+        encoder = EncoderConfig(vocab_size=len(vocab), embedding_dim=8, hidden_size=6, num_layers=2)
+        model = LanguageModel(LanguageModelConfig(encoder=encoder))
+        extras = {"vocab": vocab.to_dict()}
+    else:
+        encoder = EncoderConfig(num_features=5, cell="gru", hidden_size=6)
+        config = LanguageModelConfig(encoder=encoder, within_frame=True, nade_hidden=3)
+        model = LanguageModel(config)
+        extras = {}
+    return save_model(model, tmp_path / task, task=task, extras=extras), model.eval()
+
+
+@pytest.mark.parametrize("task", ["text", "music"])
+def test_language_model_step_carries_the_state_like_the_whole_sequence(
+    task: str, tmp_path: Path
+) -> None:
+    checkpoint, model = language_model_checkpoint(tmp_path, task)
+    onnx_path, json_path = export_checkpoint(checkpoint, tmp_path / f"{task}.onnx")
+    meta = json.loads(json_path.read_text(encoding="utf-8"))
+    names = [i["name"] for i in meta["inputs"]]
+    assert names == (["x", "h", "c"] if task == "text" else ["x", "h"])
+    session = onnx_session(onnx_path)
+    program = torch_export(export_graph(checkpoint)).module()
+    B, T = 3, 4  # the graph was exported with B = 2
+    g = torch.Generator().manual_seed(1)
+    if task == "text":
+        x = torch.randint(1, 9, (B, T), generator=g)
+    else:
+        x = (torch.rand(B, T, 5, generator=g) < 0.4).float()
+    with torch.no_grad():
+        whole, _ = model.run(x)  # (B, T, V | D + N_h): every step at once
+    state = [np.zeros((meta["num_layers"], B, meta["hidden_size"]), np.float32) for _ in names[1:]]
+    traced_state = [torch.from_numpy(s) for s in state]
+    worst = 0.0
+    for t in range(T):
+        logits, *state = session.run(
+            None, {"x": x[:, t : t + 1].numpy(), **dict(zip(names[1:], state))}
+        )
+        traced, *traced_state = program(x[:, t : t + 1], *traced_state)
+        worst = max(worst, float(np.abs(logits - whole[:, t].numpy()).max()))
+        torch.testing.assert_close(traced, whole[:, t], rtol=0, atol=TOLERANCE)
+    assert worst <= TOLERANCE
+    if task == "music":
+        assert "within-frame" in meta["not_exported"]

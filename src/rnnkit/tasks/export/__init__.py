@@ -11,7 +11,11 @@ and how raw text becomes ids (tokenizer rules, lowercasing, truncation). Tasks:
   ner        ids (B, T), lengths (B,), chars (B, T, W) -> scores
              (B, T, C): the CRF's emissions, decoded by Viterbi with the transition, start
              and end scores written in the JSON (the procedure is written there too); for
-             the softmax tagger, its logits (argmax per word).
+             the softmax tagger, its logits (argmax per word);
+  text,      one step of the language model, the state as input and output: x (B, 1) ids
+  music      or (B, 1, D) frames, h (L, B, H) [and c for the LSTM] -> logits (B, V | D),
+             h_next [, c_next]. For the music models with a within-frame output (NADE),
+             the frame's logits before the key-by-key terms: that sampling is not exported.
 
 How T stays dynamic: PyTorch's fused recurrent kernels, when exported, are decomposed into
 one operation per time step of the example input, which fixes T. Exported, rnnkit's
@@ -35,11 +39,13 @@ from torch import Tensor, nn
 
 from rnnkit.data.atomic import check_output_path, write_bytes
 from rnnkit.errors import CheckpointError, RnnkitError
-from rnnkit.tasks.export.graphs import ClassifierGraph, TaggerGraph
-from rnnkit.tasks.export.metadata import ner_metadata, sentiment_metadata
+from rnnkit.models.language_model import LanguageModel
+from rnnkit.tasks.export.graphs import ClassifierGraph, LanguageModelStep, TaggerGraph
+from rnnkit.tasks.export.metadata import language_model_metadata, ner_metadata, sentiment_metadata
 from rnnkit.train.checkpoint import load_checkpoint
+from rnnkit.train.loading import load_model
 
-SUPPORTED = ("sentiment", "ner")
+SUPPORTED = ("sentiment", "ner", "text", "music")
 INSTALL = "pip install 'rnnkit[export]'"
 
 
@@ -62,56 +68,82 @@ class Exported:
 def export_graph(checkpoint: str | Path) -> Exported:
     """The exportable graph of a checkpoint of a supported task (CheckpointError otherwise)."""
     task = load_checkpoint(checkpoint).meta.task
-    if task == "sentiment":
-        from rnnkit.tasks import sentiment
-
-        loaded = sentiment.load(checkpoint)
-        ids = torch.tensor([[2, 3, 4, 5], [6, 7, 0, 0], [8, 0, 0, 0]])
-        return Exported(
-            ClassifierGraph(loaded.model).eval(),
-            {"ids": ids, "lengths": torch.tensor([4, 2, 1])},
-            {"ids": {0: "B", 1: "T"}, "lengths": {0: "B"}},
-            ("logits", "probabilities"),
-            sentiment_metadata(loaded.pipeline, loaded.model),
+    builders = {
+        "sentiment": _sentiment,
+        "ner": _ner,
+        "text": _language_model,
+        "music": _language_model,
+    }
+    if task not in builders:
+        raise CheckpointError(
+            f"checkpoint {checkpoint}: export supports the tasks {', '.join(SUPPORTED)}; this "
+            f"one was made by task {task!r}"
         )
-    if task == "ner":
-        from rnnkit.tasks import ner
+    return builders[task](checkpoint, task)
 
-        loaded_ner = ner.load(checkpoint)
-        model = loaded_ner.model
-        if not isinstance(model, TaggerGraph.MODELS):
-            raise CheckpointError(f"checkpoint {checkpoint}: cannot export a {type(model)}")
-        chars = torch.tensor([[[2, 3, 0], [4, 0, 0], [5, 0, 0]], [[5, 6, 7], [0, 0, 0], [0, 0, 0]]])
-        return Exported(
-            TaggerGraph(model).eval(),
-            {
-                "ids": torch.tensor([[2, 3, 4], [4, 0, 0]]),
-                "lengths": torch.tensor([2, 1]),
-                "chars": chars,
-            },
-            {
-                "ids": {0: "B", 1: "T"},
-                "lengths": {0: "B"},
-                "chars": {0: "B", 1: "T", 2: "W"},
-            },
-            ("scores",),
-            ner_metadata(loaded_ner.pipeline, model),
-        )
-    raise CheckpointError(
-        f"checkpoint {checkpoint}: export supports the tasks {', '.join(SUPPORTED)}; this "
-        f"one was made by task {task!r}"
+
+def _sentiment(checkpoint: str | Path, task: str) -> Exported:
+    from rnnkit.tasks import sentiment
+
+    loaded = sentiment.load(checkpoint)
+    ids = torch.tensor([[2, 3, 4, 5], [6, 7, 0, 0], [8, 0, 0, 0]])
+    return Exported(
+        ClassifierGraph(loaded.model).eval(),
+        {"ids": ids, "lengths": torch.tensor([4, 2, 1])},
+        {"ids": {0: "B", 1: "T"}, "lengths": {0: "B"}},
+        ("logits", "probabilities"),
+        sentiment_metadata(loaded.pipeline, loaded.model),
+    )
+
+
+def _ner(checkpoint: str | Path, task: str) -> Exported:
+    from rnnkit.tasks import ner
+
+    loaded = ner.load(checkpoint)
+    model = loaded.model
+    if not isinstance(model, TaggerGraph.MODELS):
+        raise CheckpointError(f"checkpoint {checkpoint}: cannot export a {type(model).__name__}")
+    chars = torch.tensor([[[2, 3, 0], [4, 0, 0], [5, 0, 0]], [[5, 6, 7], [0, 0, 0], [0, 0, 0]]])
+    return Exported(
+        TaggerGraph(model).eval(),
+        {
+            "ids": torch.tensor([[2, 3, 4], [4, 0, 0]]),
+            "lengths": torch.tensor([3, 1]),
+            "chars": chars,
+        },
+        {"ids": {0: "B", 1: "T"}, "lengths": {0: "B"}, "chars": {0: "B", 1: "T", 2: "W"}},
+        ("scores",),
+        ner_metadata(loaded.pipeline, model),
+    )
+
+
+def _language_model(checkpoint: str | Path, task: str) -> Exported:
+    model, meta = load_model(checkpoint, expected_task=task)
+    if not isinstance(model, LanguageModel):
+        raise CheckpointError(f"checkpoint {checkpoint}: cannot export a {type(model).__name__}")
+    encoder = model.encoder.config
+    if encoder.bidirectional:
+        raise CheckpointError(f"checkpoint {checkpoint}: a bidirectional model has no step")
+    B, L, H = 2, encoder.num_layers, encoder.hidden_size
+    x = (
+        torch.ones(B, 1, dtype=torch.int64)
+        if model.tokens
+        else torch.zeros(B, 1, encoder.num_features)
+    )
+    step = LanguageModelStep(model).eval()
+    names = ("h", "c") if step.lstm else ("h",)
+    inputs = {"x": x, **{name: torch.zeros(L, B, H) for name in names}}
+    dynamic = {"x": {0: "B"}, **{name: {1: "B"} for name in names}}
+    outputs = ("logits", *(f"{name}_next" for name in names))
+    return Exported(
+        step, inputs, dynamic, outputs, language_model_metadata(task, model, meta.extras)
     )
 
 
 def torch_export(exported: Exported) -> torch.export.ExportedProgram:
     """`torch.export.export` of the graph with its dynamic dimensions declared."""
-    dims: dict[str, torch.export.Dim] = {}
-    shapes = {
-        name: {i: dims.setdefault(d, torch.export.Dim(d, min=1)) for i, d in axes.items()}
-        for name, axes in exported.dynamic.items()
-    }
     args = tuple(exported.inputs.values())
-    return torch.export.export(exported.module, args, dynamic_shapes=shapes)
+    return torch.export.export(exported.module, args, dynamic_shapes=_dims(exported))
 
 
 def onnx_bytes(exported: Exported) -> bytes:
@@ -121,11 +153,6 @@ def onnx_bytes(exported: Exported) -> bytes:
         import onnxscript  # noqa: F401
     except ImportError as e:
         raise RnnkitError(f"exporting to ONNX needs the onnx packages: {INSTALL} ({e})") from None
-    dims: dict[str, torch.export.Dim] = {}
-    shapes = {
-        name: {i: dims.setdefault(d, torch.export.Dim(d, min=1)) for i, d in axes.items()}
-        for name, axes in exported.dynamic.items()
-    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's own deprecation notices
         program = torch.onnx.export(
@@ -134,7 +161,7 @@ def onnx_bytes(exported: Exported) -> bytes:
             dynamo=True,
             input_names=list(exported.inputs),
             output_names=list(exported.outputs),
-            dynamic_shapes=shapes,
+            dynamic_shapes=_dims(exported),
             verbose=False,
         )
     assert program is not None
@@ -166,6 +193,16 @@ def export_checkpoint(
     write_bytes(onnx_path, model)
     write_bytes(json_path, (json.dumps(metadata, indent=1, ensure_ascii=False) + "\n").encode())
     return onnx_path, json_path
+
+
+def _dims(exported: Exported) -> tuple[dict[int, Any], ...]:
+    """The dynamic dimensions as `torch.export` takes them: one {index: Dim} per input, in
+    order; one Dim object per letter, so that every input's B is the same B."""
+    dims: dict[str, Any] = {}
+    return tuple(
+        {i: dims.setdefault(d, torch.export.Dim(d, min=1)) for i, d in axes.items()}
+        for axes in (exported.dynamic[name] for name in exported.inputs)
+    )
 
 
 def _tensor_specs(

@@ -12,10 +12,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from rnnkit.cells.base import LSTMState, State
 from rnnkit.data.batch import Batch
 from rnnkit.layers.char_encoder import CharEncoder
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.crf_tagger import CRFTagger
+from rnnkit.models.language_model import LanguageModel
 from rnnkit.models.tagger import SequenceTagger
 
 
@@ -86,4 +88,25 @@ class TaggerGraph(nn.Module):
         return self.model.emission(a)  # (B, T, C)
 
 
-__all__ = ["CharFeatures", "ClassifierGraph", "TaggerGraph"]
+class LanguageModelStep(nn.Module):
+    """One step of a language model with its state as input and output:
+    x (B, 1) int64 ids or (B, 1, D) float frames, h (L, B, H) [, c (L, B, H) for the LSTM]
+    -> logits (B, V) or (B, D [+ N_h]), h_next [, c_next].
+
+    For frames with a within-frame output (the NADE music models) the logits are the frame's
+    logits before the within-frame terms (and, with a NADE hidden layer, its N_h start
+    values after them): the key-by-key sampling inside a frame is not part of the graph."""
+
+    def __init__(self, model: LanguageModel):
+        super().__init__()
+        self.model = model
+        self.lstm = model.encoder.rnn.spec.lstm_state
+
+    def forward(self, x: Tensor, h: Tensor, c: Tensor | None = None) -> tuple[Tensor, ...]:
+        start: State = h if c is None else LSTMState(h, c)
+        logits, final = self.model.run(x, None, start)  # (B, 1, V|D), state
+        parts = tuple(final) if isinstance(final, LSTMState) else (final,)
+        return (logits[:, 0], *parts)  # (B, V|D), (L, B, H) ...
+
+
+__all__ = ["CharFeatures", "ClassifierGraph", "LanguageModelStep", "TaggerGraph"]

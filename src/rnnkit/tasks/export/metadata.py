@@ -3,12 +3,14 @@ and read its outputs (vocabularies, labels, preprocessing, decoding)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rnnkit.data.text import HTML_TAG_PATTERN, RAW_TOKEN_PATTERN, WORD_TOKEN_PATTERN
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.crf_tagger import CRFTagger
+from rnnkit.models.language_model import LanguageModel
 from rnnkit.models.tagger import SequenceTagger
 from rnnkit.tasks.ner.pipeline import NERPipeline
 from rnnkit.tasks.sentiment import TextPipeline
@@ -122,4 +124,50 @@ def ner_metadata(pipeline: NERPipeline, model: CRFTagger | SequenceTagger) -> di
                 "ties go to the lowest index",
             ],
         }
+    return meta
+
+
+def language_model_metadata(
+    task: str, model: LanguageModel, extras: Mapping[str, Any]
+) -> dict[str, Any]:
+    encoder = model.encoder.config
+    lstm = encoder.cell == "lstm"
+    state = "(L, B, H) float32 with L = num_layers, H = hidden_size; zeros to start"
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "task": task,
+        "inputs": {
+            "x": "(B, 1) int64 token id" if model.tokens else "(B, 1, D) float32 frame (0/1 keys)",
+            "h": "a<t-1> of every layer, " + state,
+            **({"c": "the LSTM's memory cells c<t-1>, " + state} if lstm else {}),
+        },
+        "outputs": [
+            {
+                "name": "logits",
+                "shape": ["B", model.head.out_features],
+                "meaning": "softmax logits of the next token"
+                if model.tokens
+                else "a logit per key of the next frame (independent sigmoids)",
+            },
+            {"name": "h_next", "shape": ["L", "B", "H"], "meaning": "a<t>, the next h"},
+        ],
+        "num_layers": encoder.num_layers,
+        "hidden_size": encoder.hidden_size,
+        "cell": encoder.cell,
+        "data": dict(extras.get("data", {})),
+    }
+    if lstm:
+        meta["outputs"].append({"name": "c_next", "shape": ["L", "B", "H"], "meaning": "c<t>"})
+    if model.tokens:
+        vocab = Vocabulary.from_dict(extras["vocab"])
+        meta["vocabulary"] = {**_vocabulary(vocab), "bos_id": vocab.bos_id}
+        meta["generation"] = "feed bos_id first, then each sampled token; one id per step"
+    if model.config.within_frame:
+        meta["not_exported"] = (
+            "the within-frame output (each key conditioned on the keys before it in the "
+            "frame, and the NADE hidden layer): logits are the frame's terms from a<t> alone"
+            + (", followed by the NADE hidden layer's start values" if model.nade else "")
+        )
+        meta["outputs"][0]["shape"] = ["B", model.head.out_features + model.config.nade_hidden]
     return meta
