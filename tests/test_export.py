@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import subprocess
 import sys
 import unicodedata
 from collections.abc import Callable
@@ -319,3 +320,19 @@ def test_language_model_step_carries_the_state_like_the_whole_sequence(
     assert worst <= TOLERANCE
     if task == "music":
         assert "within-frame" in meta["not_exported"]
+
+
+def test_the_readme_snippet_runs_as_shown(
+    sentiment_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Export to ONNX") :]
+    begin = section.index("```python\n") + len("```python\n")
+    (tmp_path / "snippet.py").write_text(section[begin : section.index("```", begin)])
+    export_checkpoint(sentiment_run, tmp_path / "model.onnx")
+    run = [sys.executable, "snippet.py"]
+    done = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    review = "A wonderful film!"
+    assert main(["predict", "sentiment", "--checkpoint", str(sentiment_run), review]) == 0
+    assert done.stdout == capsys.readouterr().out
