@@ -336,3 +336,45 @@ def test_the_readme_snippet_runs_as_shown(
     review = "A wonderful film!"
     assert main(["predict", "sentiment", "--checkpoint", str(sentiment_run), review]) == 0
     assert done.stdout == capsys.readouterr().out
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_translation_encoder_and_decoder_step_decode_like_greedy(cell: str, tmp_path: Path) -> None:
+    from rnnkit.data.vocab import BOS, EOS, PAD, UNK, Vocabulary
+    from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+    from rnnkit.tasks.translate.pipeline import TranslationPipeline
+    from rnnkit.train.loading import save_model
+
+    torch.manual_seed(0)
+    source = Vocabulary(list("abcdefgh"), specials=(PAD, UNK))
+    target = Vocabulary(list("uvwxyz"), specials=(PAD, UNK, BOS, EOS))
+    sizes = {"source_embedding_dim": 6, "target_embedding_dim": 5, "hidden_size": 7}
+    config = Seq2SeqConfig(len(source), len(target), cell=cell, decoder_layers=2, **sizes)
+    model = Seq2Seq(config).eval()
+    pipeline = TranslationPipeline(source, target, True, "fr-en", 50)
+    checkpoint = save_model(model, tmp_path / "ckpt", task="translate", extras=pipeline.to_extras())
+    written = export_checkpoint(checkpoint, tmp_path / "mt.onnx")
+    assert [p.name for p in written] == ["mt.encoder.onnx", "mt.decoder.onnx", "mt.json"]
+    json_path = written[-1]
+    meta = json.loads(json_path.read_text(encoding="utf-8"))
+    encoder = onnx_session(tmp_path / meta["graphs"]["encoder"]["onnx"])
+    decoder = onnx_session(tmp_path / meta["graphs"]["decoder"]["onnx"])
+    src, lengths = random_inputs(3, 5, len(source), seed=4)  # exported with (2, 3)
+    memory, keys, *start = encoder.run(None, {"src": src.numpy(), "lengths": lengths.numpy()})
+    names = [i["name"] for i in meta["graphs"]["decoder"]["inputs"]][4:]  # feed, h [, c]
+    source_feeds = {"lengths": lengths.numpy(), "memory": memory, "keys": keys}
+    y, state, steps, first_logits = np.full(3, meta["bos_id"]), start, [], None
+    for _ in range(6):
+        logits, _, *state = decoder.run(
+            None, {"y_prev": y, **source_feeds, **dict(zip(names, state))}
+        )
+        first_logits = logits if first_logits is None else first_logits
+        y = logits.argmax(-1)
+        steps.append(y)
+    rows = np.stack(steps, 1).tolist()
+    ours = [row[: row.index(meta["eos_id"])] if meta["eos_id"] in row else row for row in rows]
+    assert ours == model.greedy(src, lengths, max_len=6)
+    with torch.no_grad():  # the first step's logits against eager
+        mem, first = model.encode(src, lengths)
+        eager = model.decoder.step(torch.full((3,), config.bos_id), first, mem).logits
+    assert float(np.abs(first_logits - eager.numpy()).max()) <= TOLERANCE

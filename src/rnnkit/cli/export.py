@@ -14,7 +14,8 @@ def add_command(commands: Any) -> None:
         "export",
         help="export a trained model to ONNX",
         description="Write a trained model as an ONNX graph (dynamic batch and time "
-        "dimensions, the lengths as an input) and, beside it with the suffix .json, its "
+        "dimensions, the lengths as an input; translation: FILE's stem + .encoder.onnx and "
+        ".decoder.onnx) and, beside it with the suffix .json, its "
         "vocabularies, labels, input names and shapes, and preprocessing. Tasks: "
         f"{', '.join(SUPPORTED)}. Needs pip install 'rnnkit[export]'.",
     )
@@ -27,6 +28,6 @@ def add_command(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    onnx_path, json_path = export_checkpoint(args.checkpoint, args.out, args.overwrite)
-    print(f"wrote {onnx_path} and {json_path}")
+    written = export_checkpoint(args.checkpoint, args.out, args.overwrite)
+    print("wrote " + ", ".join(str(path) for path in written))
     return 0

@@ -15,7 +15,11 @@ and how raw text becomes ids (tokenizer rules, lowercasing, truncation). Tasks:
   text,      one step of the language model, the state as input and output: x (B, 1) ids
   music      or (B, 1, D) frames, h (L, B, H) [and c for the LSTM] -> logits (B, V | D),
              h_next [, c_next]. For the music models with a within-frame output (NADE),
-             the frame's logits before the key-by-key terms: that sampling is not exported.
+             the frame's logits before the key-by-key terms: that sampling is not exported;
+  translate  two files, OUT.encoder.onnx (src, lengths -> memory, keys, feed, h [, c]) and
+             OUT.decoder.onnx (one target position: y_prev, lengths, memory, keys, feed,
+             h [, c] -> logits, alpha, and the next feed, h [, c]); greedy decoding loops
+             over the decoder outside the graph.
 
 How T stays dynamic: PyTorch's fused recurrent kernels, when exported, are decomposed into
 one operation per time step of the example input, which fixes T. Exported, rnnkit's
@@ -40,12 +44,23 @@ from torch import Tensor, nn
 from rnnkit.data.atomic import check_output_path, write_bytes
 from rnnkit.errors import CheckpointError, RnnkitError
 from rnnkit.models.language_model import LanguageModel
-from rnnkit.tasks.export.graphs import ClassifierGraph, LanguageModelStep, TaggerGraph
-from rnnkit.tasks.export.metadata import language_model_metadata, ner_metadata, sentiment_metadata
+from rnnkit.tasks.export.graphs import (
+    ClassifierGraph,
+    LanguageModelStep,
+    TaggerGraph,
+    TranslationDecoderStep,
+    TranslationEncoder,
+)
+from rnnkit.tasks.export.metadata import (
+    language_model_metadata,
+    ner_metadata,
+    sentiment_metadata,
+    translation_metadata,
+)
 from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.loading import load_model
 
-SUPPORTED = ("sentiment", "ner", "text", "music")
+SUPPORTED = ("sentiment", "ner", "text", "music", "translate")
 INSTALL = "pip install 'rnnkit[export]'"
 
 
@@ -74,6 +89,8 @@ def export_graph(checkpoint: str | Path) -> Exported:
         "text": _language_model,
         "music": _language_model,
     }
+    if task == "translate":
+        raise RnnkitError("translation exports two graphs: use export_graphs")
     if task not in builders:
         raise CheckpointError(
             f"checkpoint {checkpoint}: export supports the tasks {', '.join(SUPPORTED)}; this "
@@ -140,6 +157,63 @@ def _language_model(checkpoint: str | Path, task: str) -> Exported:
     )
 
 
+def export_graphs(checkpoint: str | Path) -> tuple[dict[str, Exported], dict[str, Any]]:
+    """Every graph of a checkpoint by part name ("" for a task with one graph; "encoder" and
+    "decoder" for translation), and the JSON that describes them together."""
+    if load_checkpoint(checkpoint).meta.task == "translate":
+        return _translate(checkpoint)
+    one = export_graph(checkpoint)
+    return {"": one}, dict(one.metadata)
+
+
+def _translate(checkpoint: str | Path) -> tuple[dict[str, Exported], dict[str, Any]]:
+    from rnnkit.tasks.translate.inference import load
+
+    loaded = load(checkpoint)
+    model, c = loaded.model, loaded.model.config
+    if model.decoder.attention is None:
+        raise CheckpointError(f"checkpoint {checkpoint}: export needs a model with attention")
+    B, L, H, T_x = 2, c.decoder_layers, c.hidden_size, 3
+    src, lengths = torch.tensor([[4, 5, 6], [7, 0, 0]]), torch.tensor([3, 1])
+    encoder = TranslationEncoder(model).eval()
+    with torch.no_grad():
+        memory, keys, feed, *state = encoder(src, lengths)
+    names = ("h", "c") if c.cell == "lstm" else ("h",)
+    state_meta = translation_metadata(loaded.pipeline, model)
+    parts = {
+        "encoder": Exported(
+            encoder,
+            {"src": src, "lengths": lengths},
+            {"src": {0: "B", 1: "T_x"}, "lengths": {0: "B"}},
+            ("memory", "keys", "feed", *names),
+            state_meta.pop("encoder"),
+        ),
+        "decoder": Exported(
+            TranslationDecoderStep(model).eval(),
+            {
+                "y_prev": torch.full((B,), c.bos_id),
+                "lengths": lengths,
+                "memory": memory,
+                "keys": keys,
+                "feed": feed,
+                **dict(zip(names, state)),
+            },
+            {
+                "y_prev": {0: "B"},
+                "lengths": {0: "B"},
+                "memory": {0: "B", 1: "T_x"},
+                "keys": {0: "B", 1: "T_x"},
+                "feed": {0: "B"},
+                **{name: {1: "B"} for name in names},
+            },
+            ("logits", "alpha", "feed_next", *(f"{n}_next" for n in names)),
+            state_meta.pop("decoder"),
+        ),
+    }
+    assert L == state[0].shape[0] and H == feed.shape[1] and T_x == memory.shape[1]
+    return parts, state_meta
+
+
 def torch_export(exported: Exported) -> torch.export.ExportedProgram:
     """`torch.export.export` of the graph with its dynamic dimensions declared."""
     args = tuple(exported.inputs.values())
@@ -170,9 +244,10 @@ def onnx_bytes(exported: Exported) -> bytes:
 
 def export_checkpoint(
     checkpoint: str | Path, out: str | Path, overwrite: bool = False
-) -> tuple[Path, Path]:
-    """Export the model of `checkpoint` to the ONNX file `out` and write its description to
-    `out` with the suffix `.json`; returns both paths. Both are written atomically; an
+) -> list[Path]:
+    """Export the model of `checkpoint` to the ONNX file `out` (translation: `OUT.encoder.onnx`
+    and `OUT.decoder.onnx` instead) and write its description to `out` with the suffix
+    `.json`; returns the paths written, the JSON last. Both are written atomically; an
     existing file is replaced only with `overwrite`, a file of the checkpoint never."""
     onnx_path = check_output_path(out, "--out")
     json_path = onnx_path.with_suffix(".json")
@@ -186,13 +261,27 @@ def export_checkpoint(
             raise RnnkitError(f"--out {out}: would write into the checkpoint {checkpoint}")
         if path.exists() and not overwrite:
             raise RnnkitError(f"{path} exists; --overwrite replaces it")
-    exported = export_graph(checkpoint)
-    model = onnx_bytes(exported)
-    metadata = {**exported.metadata, "onnx": onnx_path.name}
-    metadata["inputs"] = _tensor_specs(exported.inputs, exported.dynamic, metadata["inputs"])
-    write_bytes(onnx_path, model)
+    parts, metadata = export_graphs(checkpoint)
+    files: dict[str, Path] = {}
+    for part in parts:
+        files[part] = onnx_path.with_suffix(f".{part}.onnx") if part else onnx_path
+        if files[part].exists() and not overwrite:
+            raise RnnkitError(f"{files[part]} exists; --overwrite replaces it")
+    models = {part: onnx_bytes(exported) for part, exported in parts.items()}
+    for part, exported in parts.items():
+        spec = {
+            "onnx": files[part].name,
+            "inputs": _tensor_specs(exported.inputs, exported.dynamic, exported.metadata["inputs"]),
+            "outputs": exported.metadata["outputs"],
+        }
+        if part:
+            metadata.setdefault("graphs", {})[part] = spec
+        else:
+            metadata.update(spec)
+    for part, model in models.items():
+        write_bytes(files[part], model)
     write_bytes(json_path, (json.dumps(metadata, indent=1, ensure_ascii=False) + "\n").encode())
-    return onnx_path, json_path
+    return [*files.values(), json_path]
 
 
 def _dims(exported: Exported) -> tuple[dict[int, Any], ...]:
@@ -224,6 +313,7 @@ __all__ = [
     "Exported",
     "export_checkpoint",
     "export_graph",
+    "export_graphs",
     "onnx_bytes",
     "torch_export",
 ]

@@ -17,7 +17,9 @@ from rnnkit.data.batch import Batch
 from rnnkit.layers.char_encoder import CharEncoder
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.crf_tagger import CRFTagger
+from rnnkit.models.decoder import DecoderState, Memory
 from rnnkit.models.language_model import LanguageModel
+from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.models.tagger import SequenceTagger
 
 
@@ -109,4 +111,61 @@ class LanguageModelStep(nn.Module):
         return (logits[:, 0], *parts)  # (B, V|D), (L, B, H) ...
 
 
-__all__ = ["CharFeatures", "ClassifierGraph", "LanguageModelStep", "TaggerGraph"]
+def _split_state(layers: tuple[State, ...]) -> tuple[Tensor, ...]:
+    """The decoder's per-layer states as h (L, B, H) [and c (L, B, H) for the LSTM]."""
+    if isinstance(layers[0], LSTMState):
+        return torch.stack([s[0] for s in layers]), torch.stack([s[1] for s in layers])
+    return (torch.stack([s for s in layers if isinstance(s, Tensor)]),)
+
+
+class TranslationEncoder(nn.Module):
+    """src (B, T_x) int64 ids, lengths (B,) -> memory a (B, T_x, H_enc), the attention's keys
+    (B, T_x, K), the decoder's first feed h~<0> (B, H) and state h (L, B, H) [, c]."""
+
+    def __init__(self, model: Seq2Seq):
+        super().__init__()
+        self.model = model
+
+    def forward(self, src: Tensor, lengths: Tensor) -> tuple[Tensor, ...]:
+        memory, state = self.model.encode(src, lengths)
+        assert memory.keys is not None  # exported models have attention
+        return (memory.a, memory.keys, state.feed, *_split_state(state.layers))
+
+
+class TranslationDecoderStep(nn.Module):
+    """One target position: y_prev (B,) int64, the source lengths (B,), memory and keys from
+    the encoder, feed (B, H) and h (L, B, H) [, c] -> logits z<t> (B, V), the attention
+    alpha<t,.> (B, T_x), feed_next, h_next [, c_next]. Greedy decoding feeds the argmax back
+    from y_prev = bos_id until eos_id."""
+
+    def __init__(self, model: Seq2Seq):
+        super().__init__()
+        self.decoder = model.decoder
+
+    def forward(
+        self,
+        y_prev: Tensor,
+        lengths: Tensor,
+        memory: Tensor,
+        keys: Tensor,
+        feed: Tensor,
+        h: Tensor,
+        c: Tensor | None = None,
+    ) -> tuple[Tensor, ...]:
+        mask = _mask(memory[:, :, 0], lengths)  # (B, T_x)
+        layers = tuple(
+            h[layer] if c is None else LSTMState(h[layer], c[layer]) for layer in range(h.shape[0])
+        )
+        out = self.decoder.step(y_prev, DecoderState(layers, feed), Memory(memory, mask, keys))
+        assert out.alpha is not None
+        return (out.logits, out.alpha, out.state.feed, *_split_state(out.state.layers))
+
+
+__all__ = [
+    "CharFeatures",
+    "ClassifierGraph",
+    "LanguageModelStep",
+    "TaggerGraph",
+    "TranslationDecoderStep",
+    "TranslationEncoder",
+]

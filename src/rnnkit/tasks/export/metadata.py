@@ -11,9 +11,11 @@ from rnnkit.data.vocab import Vocabulary
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.crf_tagger import CRFTagger
 from rnnkit.models.language_model import LanguageModel
+from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.models.tagger import SequenceTagger
 from rnnkit.tasks.ner.pipeline import NERPipeline
 from rnnkit.tasks.sentiment import TextPipeline
+from rnnkit.tasks.translate.pipeline import TranslationPipeline
 
 FORMAT = "rnnkit-onnx"
 VERSION = 1
@@ -171,3 +173,64 @@ def language_model_metadata(
         )
         meta["outputs"][0]["shape"] = ["B", model.head.out_features + model.config.nade_hidden]
     return meta
+
+
+def translation_metadata(pipeline: TranslationPipeline, model: Seq2Seq) -> dict[str, Any]:
+    """The shared description, plus the "encoder" and "decoder" parts' inputs and outputs
+    (popped by the caller)."""
+    c = model.config
+    lstm = c.cell == "lstm"
+    state = "(L, B, H) float32, L = decoder_layers, H = hidden_size"
+    tail = {"h": "the decoder's s_l<t-1>, " + state}
+    if lstm:
+        tail["c"] = "the decoder LSTM's memory cells, " + state
+    nexts = [{"name": f"{n}_next", "shape": ["L", "B", "H"]} for n in tail]
+    encoder_outputs = [
+        {"name": "memory", "shape": ["B", "T_x", "H_enc"], "meaning": "the encoder's a<t'>"},
+        {"name": "keys", "shape": ["B", "T_x", "K"], "meaning": "the attention's keys"},
+        {"name": "feed", "shape": ["B", "H"], "meaning": "h~<0> = 0"},
+        *({"name": n, "shape": ["L", "B", "H"], "meaning": m} for n, m in tail.items()),
+    ]
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "task": "translate",
+        "direction": pipeline.direction,
+        "source_vocabulary": _vocabulary(pipeline.source),
+        "target_vocabulary": _vocabulary(pipeline.target),
+        "bos_id": c.bos_id,
+        "eos_id": c.eos_id,
+        "num_layers": c.decoder_layers,
+        "hidden_size": c.hidden_size,
+        "preprocessing": {
+            "lowercase": pipeline.lowercase,
+            "max_source_tokens": pipeline.max_source_tokens,
+            "python": "rnnkit.data.translation_text.tokenize_pair_text(text, lowercase=...)",
+        },
+        "decoding": "greedy: y_prev = bos_id; run the decoder, y = argmax(logits), feed y and "
+        "the *_next outputs back, until eos_id or floor(max_length_ratio * T_x) + "
+        "max_length_offset tokens",
+        "max_length_ratio": c.max_length_ratio,
+        "max_length_offset": c.max_length_offset,
+        "truecase": dict(pipeline.truecase),
+        "encoder": {
+            "inputs": {"src": "(B, T_x) int64 source ids, padded with 0", "lengths": LENGTHS},
+            "outputs": encoder_outputs,
+        },
+        "decoder": {
+            "inputs": {
+                "y_prev": "(B,) int64 the previous target id (bos_id first)",
+                "lengths": LENGTHS + " (of the source)",
+                "memory": "the encoder's memory",
+                "keys": "the encoder's keys",
+                "feed": "h~<t-1> (the encoder's feed first)",
+                **tail,
+            },
+            "outputs": [
+                {"name": "logits", "shape": ["B", "V"], "meaning": "z<t>; softmax for P"},
+                {"name": "alpha", "shape": ["B", "T_x"], "meaning": "attention weights"},
+                {"name": "feed_next", "shape": ["B", "H"]},
+                *nexts,
+            ],
+        },
+    }
