@@ -22,6 +22,7 @@ from ner_data import sentences, write_conll
 from test_sentiment_task import TINY_ARGS, tiny_reviews, write_tsv
 
 from rnnkit.cli import main
+from rnnkit.data.batch import Batch, mask_from_lengths
 from rnnkit.tasks.export import export_checkpoint, export_graph, torch_export
 from rnnkit.tasks.ner import NERTagger
 from rnnkit.tasks.sentiment import SentimentClassifier
@@ -51,6 +52,21 @@ def ner_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "best"
 
 
+@pytest.fixture(scope="module")
+def sentiment_files(sentiment_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sentiment model exported by the command: model.onnx (returned) and model.json."""
+    out = tmp_path_factory.mktemp("sentiment-onnx") / "model.onnx"
+    assert main(["export", "--checkpoint", str(sentiment_run), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def ner_files(ner_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ner-onnx") / "ner.onnx"
+    assert main(["export", "--checkpoint", str(ner_run), "--out", str(out)]) == 0
+    return out
+
+
 def random_inputs(B: int, T: int, V: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, T) ids in [2, V) padded with 0 past varied lengths (the longest is T)."""
     g = torch.Generator().manual_seed(seed)
@@ -75,10 +91,10 @@ def onnx_session(path: Path) -> Any:
 
 
 def test_sentiment_onnx_and_torch_export_equal_eager_on_new_shapes(
-    sentiment_run: Path, tmp_path: Path
+    sentiment_run: Path, sentiment_files: Path
 ) -> None:
-    onnx_path, json_path = export_checkpoint(sentiment_run, tmp_path / "model.onnx")
-    meta = json.loads(json_path.read_text(encoding="utf-8"))
+    onnx_path = sentiment_files
+    meta = json.loads(onnx_path.with_suffix(".json").read_text(encoding="utf-8"))
     assert [i["name"] for i in meta["inputs"]] == ["ids", "lengths"]
     assert meta["inputs"][0]["shape"] == ["B", "T"]
     exported = export_graph(sentiment_run)
@@ -93,8 +109,6 @@ def test_sentiment_onnx_and_torch_export_equal_eager_on_new_shapes(
         with torch.no_grad():
             eager = exported.module(ids, lengths)
             # the model itself, through its fused kernels
-            from rnnkit.data.batch import Batch, mask_from_lengths
-
             reference = classifier.model(Batch(ids, lengths, mask_from_lengths(lengths, T)))
             traced = program(ids, lengths)
         assert logits.shape == (B, 1) and probabilities.shape == (B, 2)
@@ -113,11 +127,9 @@ def tokenize_from_json(text: str, pre: dict[str, Any]) -> list[str]:
 
 
 def test_export_cli_then_classify_from_the_files_alone(
-    sentiment_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sentiment_run: Path, sentiment_files: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = tmp_path / "model.onnx"
-    assert main(["export", "--checkpoint", str(sentiment_run), "--out", str(out)]) == 0
-    assert str(out) in capsys.readouterr().out
+    out = sentiment_files
     texts = ["The movie was good.", "Bad plot and bad acting!<br />Awful &amp; dull."]
     assert main(["predict", "sentiment", "--checkpoint", str(sentiment_run), *texts]) == 0
     expected = capsys.readouterr().out
@@ -167,8 +179,6 @@ def test_ner_onnx_and_torch_export_equal_eager_on_new_shapes(ner_run: Path, tmp_
         inputs = (ids, lengths, chars)
         feed = dict(zip(("ids", "lengths", "chars"), (x.numpy() for x in inputs)))
         (scores,) = session.run(None, feed)
-        from rnnkit.data.batch import Batch, mask_from_lengths
-
         batch = Batch(ids, lengths, mask_from_lengths(lengths, T))
         batch.extras.update(chars=chars, word_lengths=word_lengths)
         with torch.no_grad():
@@ -185,9 +195,8 @@ def test_ner_onnx_and_torch_export_equal_eager_on_new_shapes(ner_run: Path, tmp_
     assert worst <= TOLERANCE
 
 
-def test_export_cli_then_tag_from_the_files_alone(ner_run: Path, tmp_path: Path) -> None:
-    out = tmp_path / "ner.onnx"
-    assert main(["export", "--checkpoint", str(ner_run), "--out", str(out)]) == 0
+def test_export_cli_then_tag_from_the_files_alone(ner_run: Path, ner_files: Path) -> None:
+    out = ner_files
     meta = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
     pre = meta["preprocessing"]
     text = "Yesterday, Harry Potter met Hermione Granger."
@@ -323,13 +332,14 @@ def test_language_model_step_carries_the_state_like_the_whole_sequence(
 
 
 def test_the_readme_snippet_runs_as_shown(
-    sentiment_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sentiment_run: Path, sentiment_files: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("### Export to ONNX") :]
     begin = section.index("```python\n") + len("```python\n")
     (tmp_path / "snippet.py").write_text(section[begin : section.index("```", begin)])
-    export_checkpoint(sentiment_run, tmp_path / "model.onnx")
+    for path in (sentiment_files, sentiment_files.with_suffix(".json")):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
     run = [sys.executable, "snippet.py"]
     done = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
