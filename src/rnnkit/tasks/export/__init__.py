@@ -32,8 +32,10 @@ traces with `torch.export`.
 from __future__ import annotations
 
 import json
+import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -227,7 +229,7 @@ def onnx_bytes(exported: Exported) -> bytes:
         import onnxscript  # noqa: F401
     except ImportError as e:
         raise RnnkitError(f"exporting to ONNX needs the onnx packages: {INSTALL} ({e})") from None
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_loggers("torch.onnx", "onnxscript", "onnx_ir"):
         warnings.simplefilter("ignore")  # the exporter's own deprecation notices
         program = torch.onnx.export(
             exported.module,
@@ -282,6 +284,21 @@ def export_checkpoint(
         write_bytes(files[part], model)
     write_bytes(json_path, (json.dumps(metadata, indent=1, ensure_ascii=False) + "\n").encode())
     return [*files.values(), json_path]
+
+
+@contextmanager
+def _quiet_loggers(*names: str) -> Iterator[None]:
+    """Only errors from these loggers meanwhile: the exporter and its optimiser log every
+    pass (and a missing torchvision) at INFO and WARNING, which the command line would show."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _dims(exported: Exported) -> tuple[dict[int, Any], ...]:
