@@ -265,9 +265,9 @@ def test_other_tasks_and_missing_packages_are_refused_in_one_line(
     from rnnkit.train.loading import save_model
 
     frames = SequenceClassifier(ClassifierConfig(encoder=EncoderConfig(num_features=3)))
-    other = save_model(frames, tmp_path / "activity", task="activity")
+    other = save_model(frames, tmp_path / "video", task="video")
     err = error_of(["export", "--checkpoint", str(other), "--out", str(tmp_path / "a.onnx")])
-    assert "task 'activity'" in err and "sentiment, ner" in err
+    assert "task 'video'" in err and "sentiment, ner" in err
     monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if it were not installed
     err = error_of(
         ["export", "--checkpoint", str(sentiment_run), "--out", str(tmp_path / "s.onnx")]
@@ -388,3 +388,29 @@ def test_translation_encoder_and_decoder_step_decode_like_greedy(cell: str, tmp_
         mem, first = model.encode(src, lengths)
         eager = model.decoder.step(torch.full((3,), config.bos_id), first, mem).logits
     assert float(np.abs(first_logits - eager.numpy()).max()) <= TOLERANCE
+
+
+@pytest.mark.parametrize("task", ["activity", "dna"])
+def test_frame_and_id_classifiers_of_other_tasks_equal_eager(task: str, tmp_path: Path) -> None:
+    from rnnkit.models import ClassifierConfig, EncoderConfig, SequenceClassifier
+    from rnnkit.train.loading import save_model
+
+    torch.manual_seed(0)
+    inputs = {"num_features": 3} if task == "activity" else {"vocab_size": 6}
+    encoder = EncoderConfig(
+        **inputs, embedding_dim=4, cell="gru", hidden_size=5, bidirectional=True
+    )
+    model = SequenceClassifier(ClassifierConfig(encoder=encoder, num_classes=3, pooling="mean"))
+    extras = {"classes": ["a", "b", "c"], "channels": ["x", "y", "z"]}
+    checkpoint = save_model(model.eval(), tmp_path / task, task=task, extras=extras)
+    onnx_path, json_path = export_checkpoint(checkpoint, tmp_path / f"{task}.onnx")
+    meta = json.loads(json_path.read_text(encoding="utf-8"))
+    assert meta["labels"] == ["a", "b", "c"] and meta["pipeline"]["channels"] == ["x", "y", "z"]
+    name = meta["inputs"][0]["name"]
+    assert name == ("frames" if task == "activity" else "ids")
+    ids, lengths = random_inputs(4, 7, 6, seed=5)  # exported with (2, 3)
+    x = torch.randn(4, 7, 3) * (ids > 0)[..., None] if task == "activity" else ids
+    _, p = onnx_session(onnx_path).run(None, {name: x.numpy(), "lengths": lengths.numpy()})
+    with torch.no_grad():
+        logits = model(Batch(x, lengths, mask_from_lengths(lengths, 7))).logits
+    assert float(np.abs(p - torch.softmax(logits, -1).numpy()).max()) <= TOLERANCE

@@ -19,7 +19,11 @@ and how raw text becomes ids (tokenizer rules, lowercasing, truncation). Tasks:
   translate  two files, OUT.encoder.onnx (src, lengths -> memory, keys, feed, h [, c]) and
              OUT.decoder.onnx (one target position: y_prev, lengths, memory, keys, feed,
              h [, c] -> logits, alpha, and the next feed, h [, c]); greedy decoding loops
-             over the decoder outside the graph.
+             over the decoder outside the graph;
+  activity,  their classifiers (a DNA tagger is not exported): ids (B, T) int64 or frames
+  dna        (B, T, D) float32, lengths -> logits,
+             probabilities; the JSON carries the preprocessing the recipe recorded
+             (classes, channels, normalisation, window; encoding, k) as `pipeline`.
 
 How T stays dynamic: PyTorch's fused recurrent kernels, when exported, are decomposed into
 one operation per time step of the example input, which fixes T. Exported, rnnkit's
@@ -45,6 +49,7 @@ from torch import Tensor, nn
 
 from rnnkit.data.atomic import check_output_path, write_bytes
 from rnnkit.errors import CheckpointError, RnnkitError
+from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.language_model import LanguageModel
 from rnnkit.tasks.export.graphs import (
     ClassifierGraph,
@@ -54,6 +59,7 @@ from rnnkit.tasks.export.graphs import (
     TranslationEncoder,
 )
 from rnnkit.tasks.export.metadata import (
+    classifier_metadata,
     language_model_metadata,
     ner_metadata,
     sentiment_metadata,
@@ -62,7 +68,7 @@ from rnnkit.tasks.export.metadata import (
 from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.loading import load_model
 
-SUPPORTED = ("sentiment", "ner", "text", "music", "translate")
+SUPPORTED = ("sentiment", "ner", "text", "music", "translate", "activity", "dna")
 INSTALL = "pip install 'rnnkit[export]'"
 
 
@@ -90,6 +96,8 @@ def export_graph(checkpoint: str | Path) -> Exported:
         "ner": _ner,
         "text": _language_model,
         "music": _language_model,
+        "activity": _classifier,
+        "dna": _classifier,
     }
     if task == "translate":
         raise RnnkitError("translation exports two graphs: use export_graphs")
@@ -112,6 +120,27 @@ def _sentiment(checkpoint: str | Path, task: str) -> Exported:
         {"ids": {0: "B", 1: "T"}, "lengths": {0: "B"}},
         ("logits", "probabilities"),
         sentiment_metadata(loaded.pipeline, loaded.model),
+    )
+
+
+def _classifier(checkpoint: str | Path, task: str) -> Exported:
+    """A task's SequenceClassifier over ids or frames, its preprocessing as the recipe
+    recorded it (the checkpoint's extras)."""
+    model, meta = load_model(checkpoint, expected_task=task)
+    if not isinstance(model, SequenceClassifier):
+        raise CheckpointError(
+            f"checkpoint {checkpoint}: export takes {task}'s classifiers, not a "
+            f"{type(model).__name__}"
+        )
+    D = model.config.encoder.num_features
+    x = torch.tensor([[2, 3, 4], [5, 0, 0]]) if D == 0 else torch.zeros(2, 3, D)
+    name = "ids" if D == 0 else "frames"
+    return Exported(
+        ClassifierGraph(model).eval(),
+        {name: x, "lengths": torch.tensor([3, 1])},
+        {name: {0: "B", 1: "T"}, "lengths": {0: "B"}},
+        ("logits", "probabilities"),
+        classifier_metadata(task, model, meta.extras),
     )
 
 

@@ -234,3 +234,29 @@ def translation_metadata(pipeline: TranslationPipeline, model: Seq2Seq) -> dict[
             ],
         },
     }
+
+
+def classifier_metadata(
+    task: str, model: SequenceClassifier, extras: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A recipe's classifier: its class names and the pipeline its checkpoint records."""
+    frames = model.config.encoder.num_features > 0
+    name, meaning = (
+        ("frames", "(B, T, D) float32, preprocessed as pipeline says, zero past each length")
+        if frames
+        else ("ids", "(B, T) int64 ids (see pipeline), padded at the end with 0")
+    )
+    labels = list(extras.get("classes", []))
+    C = model.config.num_classes
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "task": task,
+        "inputs": {name: meaning, "lengths": LENGTHS},
+        "outputs": [
+            {"name": "logits", "shape": ["B", 1 if model.binary else C]},
+            {"name": "probabilities", "shape": ["B", C], "meaning": "one column per label"},
+        ],
+        "labels": labels,
+        "pipeline": {k: v for k, v in extras.items() if k != "classes"},
+    }
