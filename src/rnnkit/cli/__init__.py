@@ -27,6 +27,7 @@ from rnnkit.cli import (
     data,
     diagnose,
     dna,
+    export,
     music,
     ner,
     sentiment,
@@ -89,6 +90,7 @@ def build_parser(presets: Mapping[str, str] | None = None) -> argparse.ArgumentP
     diagnose.add_command(commands)
     data.add_command(commands)
     serve.add_command(commands)
+    export.add_command(commands)
     add_summary_command(commands)
     return parser
 

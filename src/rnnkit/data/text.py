@@ -76,6 +76,10 @@ _TOKEN = re.compile(
     r"|[^\w\s]|_"  # any other single symbol
 )
 
+# The two patterns as text, for readers outside Python (the JSON beside an exported model).
+HTML_TAG_PATTERN = _TAG.pattern
+WORD_TOKEN_PATTERN = _TOKEN.pattern
+
 
 # ---------------------------------------------------------------------------------- reading
 
@@ -290,6 +294,9 @@ _RAW_TOKEN = re.compile(
 )
 
 
+RAW_TOKEN_PATTERN = _RAW_TOKEN.pattern  # as text, like WORD_TOKEN_PATTERN
+
+
 def tokenize_with_offsets(text: str) -> list[Token]:
     """Split raw text into words and punctuation, CoNLL-style, keeping character offsets.
 
@@ -354,6 +361,9 @@ def char_tokenize(text: str, *, lowercase: bool = False, strip_tags: bool = Fals
 
 
 __all__ = [
+    "HTML_TAG_PATTERN",
+    "RAW_TOKEN_PATTERN",
+    "WORD_TOKEN_PATTERN",
     "Token",
     "char_tokenize",
     "decode_text",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from rnnkit.cells.base import AnyCell, State, map_state
+from rnnkit.cells.base import AnyCell, LSTMState, State, map_state
 
 
 def reverse_within_lengths(x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -45,6 +45,10 @@ class Recurrent(nn.Module):
     The input half of every step (W_ax x<t> + b) is computed for all T steps in one matrix
     product before the loop; `cell.step(x_t, a)` is exactly
     `cell.recur(cell.project_input(x_t), a)`.
+
+    Under `torch.export` (and so `torch.onnx.export`) the same steps run inside one `scan`
+    (`scan_steps`), so that the exported graph keeps T a dynamic dimension (a Python loop
+    would unroll it for the T of the example inputs; ONNX then gets a `Scan` node).
     """
 
     def __init__(self, cell: AnyCell, reverse: bool = False):
@@ -69,6 +73,9 @@ class Recurrent(nn.Module):
         xw = self.cell.project_input(x)  # (B, T, G*H): all input products at once
         # unbind, not xw[:, t]: indexing one step would make autograd build a (B, T, G*H)
         # zero gradient per step in the backward pass, O(T^2) work; unbind's backward is one stack.
+        if torch.compiler.is_exporting():
+            out, state = scan_steps(self.cell, xw, mask, state)
+            return (reverse_within_lengths(out, lengths) if self.reverse else out), state
         xw_steps = xw.unbind(1)  # T x (B, G*H)
         outputs = []
         for t in range(T):
@@ -86,3 +93,34 @@ class Recurrent(nn.Module):
         if self.reverse:
             out = reverse_within_lengths(out, lengths)
         return out, state
+
+
+def scan_steps(
+    cell: AnyCell, xw: Tensor, mask: Tensor | None, state: State
+) -> tuple[Tensor, State]:
+    """The loop of `Recurrent.forward` as one `scan` over time: for export, where T must stay
+    a dynamic dimension. xw: (B, T, G*H) input products, mask: (B, T) or None -> outputs
+    (B, T, H), final state. Same steps, same masking: padded steps keep the state, emit 0."""
+    from torch._higher_order_ops.scan import scan
+
+    real = (
+        torch.ones(xw.shape[:2], dtype=torch.bool, device=xw.device) if mask is None else mask
+    )  # (B, T)
+
+    # scan carries plain tuples of tensors (a NamedTuple state is rebuilt in each step)
+    lstm = isinstance(state, LSTMState)
+
+    def step(
+        carry: tuple[Tensor, ...], inputs: tuple[Tensor, Tensor]
+    ) -> tuple[tuple[Tensor, ...], Tensor]:
+        xw_t, m = inputs  # (B, G*H), (B,)
+        keep = m[:, None]  # (B, 1)
+        old: State = LSTMState(*carry) if lstm else carry[0]
+        new = map_state(lambda n, o: torch.where(keep, n, o), cell.recur(xw_t, old), old)
+        output = torch.where(keep, cell.output(new), 0.0)  # (B, H)
+        return (tuple(new) if isinstance(new, LSTMState) else (new,)), output
+
+    initial = tuple(state) if isinstance(state, LSTMState) else (state,)
+    carry, outputs = scan(step, initial, (xw.transpose(0, 1), real.transpose(0, 1)))
+    final: State = LSTMState(*carry) if lstm else carry[0]
+    return outputs.transpose(0, 1), final  # (B, T, H)

@@ -176,7 +176,9 @@ class RNN(nn.Module):
         fusable = all(supports_fused(c) for c in self.cells)  # type: ignore[arg-type]
         if choice == "fused" and not fusable:
             raise ValueError("this cell has no fused kernel; use execution='reference'")
-        if choice == "reference" or not fusable:
+        if choice == "reference" or not fusable or torch.compiler.is_exporting():
+            # exported: the readable steps inside one scan keep T dynamic (the kernels'
+            # export decomposes them over the example's T steps)
             return "reference"
         one_cpu_step = x is not None and x.shape[1] == 1 and x.device.type == "cpu"
         if choice == "auto" and one_cpu_step:
