@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -366,6 +367,11 @@ def test_cli_refuses_bad_options_and_checkpoints(
     assert "not found" in error_of(["serve", "--checkpoint", missing], capsys)
     assert "second model named 'imdb'" in error_of([*serve, "--checkpoint", imdb], capsys)
     assert "model name 'a b'" in error_of(["serve", "--checkpoint", f"a b={imdb}"], capsys)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert f"cannot listen on 127.0.0.1:{port}" in error_of([*serve, "--port", port], capsys)
     with pytest.raises(SystemExit) as exit:
         main(["serve"])
     assert exit.value.code == 2

@@ -6,7 +6,13 @@ import argparse
 from typing import Any
 
 from rnnkit.cli.options import add_device_options, device_from
-from rnnkit.serve import ServeConfig, load_models, require_server_libraries, serve
+from rnnkit.serve import (
+    ServeConfig,
+    check_port,
+    load_models,
+    require_server_libraries,
+    serve,
+)
 
 DEFAULTS = ServeConfig()
 
@@ -79,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
     )
     require_server_libraries()  # before the models load
+    check_port(args.host, args.port)
     models = load_models(args.checkpoint, device_from(args))
     print(f"rnnkit serve: http://{args.host}:{args.port}/ ({', '.join(m.name for m in models)})")
     serve(models, config, args.host, args.port)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from rnnkit.errors import RnnkitError
 from rnnkit.serve.config import ServeConfig
 from rnnkit.serve.models import ServedModel, load_models
+from rnnkit.serve.runner import check_port
 
 INSTALL = "pip install 'rnnkit[serve]'"
 
@@ -43,6 +44,7 @@ __all__ = [
     "INSTALL",
     "ServeConfig",
     "ServedModel",
+    "check_port",
     "load_models",
     "require_server_libraries",
     "serve",

@@ -12,6 +12,20 @@ from typing import Any
 from rnnkit.errors import RnnkitError
 
 
+def check_port(host: str, port: int) -> None:
+    """RnnkitError when this process cannot listen on host:port (the port in use, or the host
+    not an address of this machine): said before the models load, not after."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise RnnkitError(
+                f"cannot listen on {host}:{port}: {e.strerror or e}; choose another --port "
+                "(or --host)"
+            ) from None
+
+
 @contextlib.contextmanager
 def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve `app` (an ASGI app) with uvicorn in a daemon thread while the block runs; yields
