@@ -13,7 +13,7 @@ import pytest
 import torch
 from test_music_task import TINY as MUSIC_TINY
 from test_music_task import write_jsb
-from test_sentiment_task import TINY_ARGS, tiny_reviews, write_tsv
+from test_sentiment_task import train_tiny_sentiment
 
 from rnnkit.cli import main
 from rnnkit.tasks import sentiment as S
@@ -21,12 +21,7 @@ from rnnkit.tasks import sentiment as S
 
 @pytest.fixture(scope="module")
 def sentiment_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("habits")
-    data = write_tsv(root / "train.tsv", tiny_reviews(40, seed=3))
-    out = root / "run"
-    args = ["train", "sentiment", "--data", str(data), "--out", str(out), *TINY_ARGS]
-    assert main([*args[:-1], "--epochs", "2", "--quiet"]) == 0
-    return out / "best"
+    return train_tiny_sentiment(tmp_path_factory.mktemp("habits"))
 
 
 def test_python_dash_m_rnnkit_runs_the_cli() -> None:

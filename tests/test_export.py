@@ -19,7 +19,7 @@ import pytest
 import torch
 from ner_data import TINY as NER_TINY
 from ner_data import sentences, write_conll
-from test_sentiment_task import TINY_ARGS, tiny_reviews, write_tsv
+from test_sentiment_task import train_tiny_sentiment
 
 from rnnkit.cli import main
 from rnnkit.data.batch import Batch, mask_from_lengths
@@ -33,12 +33,9 @@ TOLERANCE = 1e-4
 
 @pytest.fixture(scope="module")
 def sentiment_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("export-sentiment")
-    data = write_tsv(root / "train.tsv", tiny_reviews(40, seed=3))
-    out = root / "run"
-    args = ["train", "sentiment", "--data", str(data), "--out", str(out), *TINY_ARGS]
-    assert main([*args, "--epochs", "2", "--cell", "lstm", "--bidirectional"]) == 0
-    return out / "best"
+    return train_tiny_sentiment(
+        tmp_path_factory.mktemp("export-sentiment"), "--cell", "lstm", "--bidirectional"
+    )
 
 
 @pytest.fixture(scope="module")

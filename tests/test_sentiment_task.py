@@ -62,6 +62,16 @@ TINY_ARGS = [
 ]  # fmt: skip
 
 
+def train_tiny_sentiment(root: Path, *options: str) -> Path:
+    """The lecture model trained through the CLI for 2 epochs on 40 tiny reviews (then
+    `options`, e.g. another cell) in `root`; its best checkpoint."""
+    data = write_tsv(root / "train.tsv", tiny_reviews(40, seed=3))
+    out = root / "run"
+    args = ["train", "sentiment", "--data", str(data), "--out", str(out), *TINY_ARGS]
+    assert main([*args, "--epochs", "2", *options]) == 0
+    return out / "best"
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(training TSV, run directory) of the lecture model trained through the CLI."""

@@ -17,7 +17,7 @@ import pytest
 from ner_data import TINY as NER_TINY
 from ner_data import sentences
 from ner_data import write_conll as write_ner_conll
-from test_sentiment_task import TINY_ARGS, tiny_reviews, write_tsv
+from test_sentiment_task import tiny_reviews, train_tiny_sentiment
 
 from rnnkit.cli import main
 from rnnkit.data.conll import read_conll, stream_conll, write_conll
@@ -107,12 +107,7 @@ def test_chunked_takes_items_only_as_each_chunk_is_needed() -> None:
 
 @pytest.fixture(scope="module")
 def sentiment_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("stream-sentiment")
-    data = write_tsv(root / "train.tsv", tiny_reviews(40, seed=3))
-    out = root / "run"
-    args = ["train", "sentiment", "--data", str(data), "--out", str(out), *TINY_ARGS]
-    assert main([*args[:-1], "--epochs", "2", "--quiet"]) == 0
-    return out / "best"
+    return train_tiny_sentiment(tmp_path_factory.mktemp("stream-sentiment"))
 
 
 def test_predict_chunks_equal_one_by_one_and_start_before_the_input_ends(
